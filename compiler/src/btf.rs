@@ -1,0 +1,348 @@
+//! Reading clang-compiled BPF objects: this module owns everything the
+//! compiler learns from a `.o` file. It lists the programs (global function
+//! symbols in executable sections other than `.text`) and decodes the BTF
+//! type information of every BTF-defined map (`SEC(".maps")`) into a
+//! [`TypeLayout`] per key and value, so a `.pkt` spec can fill
+//! `map sessions[2] = { ue_ip: 10.0.0.1, vlan_out: 300 }` field by field.
+//!
+//! ELF parsing goes through the `object` crate; the `.BTF` section is decoded
+//! by hand (`btf/raw.rs`) and resolved into layouts (`btf/layout.rs`). Input
+//! is untrusted: malformed objects produce a [`BtfError`], never a panic.
+//! Legacy `maps`-section definitions (`struct bpf_map_def`) are rejected,
+//! as libbpf 1.0 does.
+
+mod layout;
+mod raw;
+
+use std::path::{Path, PathBuf};
+
+use object::{Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
+
+/// `BPF_MAP_TYPE_PERCPU_HASH`.
+const MAP_PERCPU_HASH: u32 = 5;
+/// `BPF_MAP_TYPE_PERCPU_ARRAY`.
+const MAP_PERCPU_ARRAY: u32 = 6;
+/// `BPF_MAP_TYPE_LRU_PERCPU_HASH`.
+const MAP_LRU_PERCPU_HASH: u32 = 10;
+/// `BPF_MAP_TYPE_LPM_TRIE`.
+const MAP_LPM_TRIE: u32 = 11;
+/// `BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE`.
+const MAP_PERCPU_CGROUP_STORAGE: u32 = 21;
+
+/// Names of `enum bpf_map_type` values, indexed by value (lower-case, without
+/// the `BPF_MAP_TYPE_` prefix).
+const MAP_TYPE_NAMES: &[&str] = &[
+    "unspec",
+    "hash",
+    "array",
+    "prog_array",
+    "perf_event_array",
+    "percpu_hash",
+    "percpu_array",
+    "stack_trace",
+    "cgroup_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+    "array_of_maps",
+    "hash_of_maps",
+    "devmap",
+    "sockmap",
+    "cpumap",
+    "xskmap",
+    "sockhash",
+    "cgroup_storage",
+    "reuseport_sockarray",
+    "percpu_cgroup_storage",
+    "queue",
+    "stack",
+    "sk_storage",
+    "devmap_hash",
+    "struct_ops",
+    "ringbuf",
+    "inode_storage",
+    "task_storage",
+    "bloom_filter",
+    "user_ringbuf",
+    "cgrp_storage",
+    "arena",
+];
+
+/// What a BPF object file contains, as far as the compiler cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Program entry points, in symbol-table order.
+    pub programs: Vec<ProgramSym>,
+    /// BTF-defined maps, in declaration order.
+    pub maps: Vec<MapDef>,
+}
+
+impl ObjectInfo {
+    /// The program whose function symbol is `name`.
+    pub fn program(&self, name: &str) -> Option<&ProgramSym> {
+        self.programs.iter().find(|p| p.name == name)
+    }
+
+    /// The map declared as `name`.
+    pub fn map(&self, name: &str) -> Option<&MapDef> {
+        self.maps.iter().find(|m| m.name == name)
+    }
+}
+
+/// One program: a global function placed in its own `SEC(...)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramSym {
+    /// The function symbol, e.g. `xdp_main`.
+    pub name: String,
+    /// The ELF section as written in `SEC()`, e.g. `xdp`, `xdp.frags`, `tc`.
+    pub section: String,
+}
+
+/// One BTF-defined map (`struct { __uint(type, ...); ... } name SEC(".maps")`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapDef {
+    /// The map variable's name.
+    pub name: String,
+    /// `enum bpf_map_type` value (0 when the definition has no `type`).
+    pub map_type: u32,
+    /// `max_entries` (0 when absent).
+    pub max_entries: u32,
+    /// `map_flags`, e.g. `BPF_F_NO_PREALLOC` (0 when absent).
+    pub flags: u32,
+    /// Key layout: from `__type(key, T)`, else `Opaque` from `key_size`
+    /// (`Opaque { size: 0 }` when neither is given, e.g. ring buffers).
+    pub key: TypeLayout,
+    /// Value layout, same rules as `key`. For per-CPU maps this is one CPU's
+    /// value.
+    pub value: TypeLayout,
+}
+
+impl MapDef {
+    /// Whether each key holds one value per CPU (percpu hash/array, LRU
+    /// percpu hash, percpu cgroup storage).
+    pub fn is_per_cpu(&self) -> bool {
+        matches!(
+            self.map_type,
+            MAP_PERCPU_HASH | MAP_PERCPU_ARRAY | MAP_LRU_PERCPU_HASH | MAP_PERCPU_CGROUP_STORAGE
+        )
+    }
+
+    /// Whether this is an LPM trie (keys start with a `__u32` prefix length).
+    pub fn is_lpm(&self) -> bool {
+        self.map_type == MAP_LPM_TRIE
+    }
+
+    /// The map type's name as in `BPF_MAP_TYPE_*`, lower-case: `"hash"`,
+    /// `"percpu_array"`, `"lpm_trie"`, `"devmap"`, ... (`"unknown"` for
+    /// values this crate does not know).
+    pub fn type_name(&self) -> &'static str {
+        MAP_TYPE_NAMES
+            .get(self.map_type as usize)
+            .copied()
+            .unwrap_or("unknown")
+    }
+}
+
+/// The memory layout of a map key or value, with typedefs and qualifiers
+/// resolved away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeLayout {
+    /// An integer. `name` is the outermost typedef name the source used
+    /// (`__be32`, `__u16`), else the C type name (`unsigned int`).
+    /// `big_endian` is set when a typedef named `__be16`, `__be32`,
+    /// `__be64`, `__sum16` or `__wsum` was crossed: the program keeps the
+    /// field in network byte order.
+    Int {
+        /// Type name as written in the source.
+        name: String,
+        /// Size in bytes (1, 2, 4, 8 or 16).
+        size: u32,
+        /// Signed integer.
+        signed: bool,
+        /// Stored in network byte order.
+        big_endian: bool,
+    },
+    /// `_Bool` / `bool`, one byte.
+    Bool,
+    /// A fixed-size array.
+    Array {
+        /// Element layout.
+        elem: Box<TypeLayout>,
+        /// Number of elements (0 for a flexible array member).
+        len: u32,
+    },
+    /// A struct.
+    Struct {
+        /// Tag name; `None` for an anonymous struct.
+        name: Option<String>,
+        /// `sizeof`, including padding.
+        size: u32,
+        /// Members in declaration order.
+        members: Vec<Member>,
+    },
+    /// A union.
+    Union {
+        /// Tag name; `None` for an anonymous union.
+        name: Option<String>,
+        /// `sizeof`.
+        size: u32,
+        /// Alternatives in declaration order (all at offset 0 unless bitfields).
+        members: Vec<Member>,
+    },
+    /// An enum (or 64-bit enum).
+    Enum {
+        /// Tag name; `None` for an anonymous enum.
+        name: Option<String>,
+        /// Size in bytes (1, 2, 4 or 8).
+        size: u32,
+        /// Whether values are signed.
+        signed: bool,
+        /// Enumerators and their values (unsigned 64-bit values above
+        /// `i64::MAX` wrap to negative).
+        values: Vec<(String, i64)>,
+    },
+    /// Any pointer, 8 bytes.
+    Pointer,
+    /// Bytes of unknown structure: `key_size`/`value_size` without a type,
+    /// or a floating-point member.
+    Opaque {
+        /// Size in bytes.
+        size: u32,
+    },
+}
+
+/// One member of a [`TypeLayout::Struct`] or [`TypeLayout::Union`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Member name; empty for an anonymous struct/union member.
+    pub name: String,
+    /// Offset from the start of the enclosing type, in bits (a multiple of 8
+    /// unless this is a bitfield).
+    pub offset_bits: u32,
+    /// Bitfield width in bits; 0 when the member is not a bitfield.
+    pub bitfield_bits: u32,
+    /// The member's layout (for bitfields, the declared integer type).
+    pub ty: TypeLayout,
+}
+
+impl TypeLayout {
+    /// `sizeof` this type in bytes (saturating, though resolved layouts are
+    /// checked to fit in `u32`).
+    pub fn size(&self) -> u32 {
+        match self {
+            TypeLayout::Int { size, .. }
+            | TypeLayout::Struct { size, .. }
+            | TypeLayout::Union { size, .. }
+            | TypeLayout::Enum { size, .. }
+            | TypeLayout::Opaque { size } => *size,
+            TypeLayout::Bool => 1,
+            TypeLayout::Pointer => 8,
+            TypeLayout::Array { elem, len } => elem.size().saturating_mul(*len),
+        }
+    }
+}
+
+/// Why an object file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BtfError {
+    /// The bytes do not start with the ELF magic.
+    #[error("not an ELF file")]
+    NotElf,
+    /// The ELF structure itself is broken.
+    #[error("malformed ELF: {0}")]
+    Elf(String),
+    /// No `.BTF` section: the object was compiled without `-g`.
+    #[error("no .BTF section (compile with -g)")]
+    NoBtf,
+    /// The object defines maps the pre-BTF way (`SEC("maps")`).
+    #[error(
+        "legacy `maps` section (struct bpf_map_def) is not supported; \
+         declare maps with SEC(\".maps\") and __uint/__type"
+    )]
+    LegacyMaps,
+    /// The `.BTF` section is big-endian (e.g. built with `-target bpfeb`).
+    #[error("big-endian BTF is not supported (build with -target bpf or bpfel)")]
+    BigEndian,
+    /// The BTF data is inconsistent or not understood.
+    #[error("malformed BTF: {0}")]
+    Malformed(String),
+    /// The object file could not be read from disk.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file that was being read.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Reads the programs and BTF-defined maps of a BPF ELF object.
+///
+/// # Errors
+///
+/// [`BtfError::NotElf`] / [`BtfError::Elf`] for non-ELF or broken ELF input,
+/// [`BtfError::NoBtf`] without a `.BTF` section, [`BtfError::LegacyMaps`]
+/// for a `maps` section, and the errors of [`read_btf_maps`].
+pub fn read_object(bytes: &[u8]) -> Result<ObjectInfo, BtfError> {
+    if !bytes.starts_with(b"\x7fELF") {
+        return Err(BtfError::NotElf);
+    }
+    let elf = |e: object::read::Error| BtfError::Elf(e.to_string());
+    let file = object::File::parse(bytes).map_err(elf)?;
+
+    let mut programs = Vec::new();
+    for sym in file.symbols() {
+        if sym.kind() != SymbolKind::Text || !sym.is_global() || sym.is_undefined() {
+            continue;
+        }
+        let Some(index) = sym.section_index() else {
+            continue;
+        };
+        let section = file.section_by_index(index).map_err(elf)?;
+        if section.kind() != SectionKind::Text {
+            continue;
+        }
+        let section_name = section.name().map_err(elf)?;
+        if section_name == ".text" {
+            continue;
+        }
+        programs.push(ProgramSym {
+            name: sym.name().map_err(elf)?.to_string(),
+            section: section_name.to_string(),
+        });
+    }
+
+    if file.section_by_name("maps").is_some_and(|s| s.size() > 0) {
+        return Err(BtfError::LegacyMaps);
+    }
+    let btf = file.section_by_name(".BTF").ok_or(BtfError::NoBtf)?;
+    let maps = read_btf_maps(btf.data().map_err(elf)?)?;
+    Ok(ObjectInfo { programs, maps })
+}
+
+/// [`read_object`] on a file read from `path`.
+///
+/// # Errors
+///
+/// [`BtfError::Io`] if the file cannot be read, else as [`read_object`].
+pub fn read_object_file(path: &Path) -> Result<ObjectInfo, BtfError> {
+    let bytes = std::fs::read(path).map_err(|source| BtfError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_object(&bytes)
+}
+
+/// Decodes the maps of a raw `.BTF` section (the bytes of the section, not
+/// the whole object).
+///
+/// # Errors
+///
+/// [`BtfError::BigEndian`] for big-endian BTF, [`BtfError::Malformed`] for
+/// anything inconsistent: bad header, truncated sections, dangling type ids,
+/// cycles, members outside their struct, map fields of the wrong shape.
+pub fn read_btf_maps(btf: &[u8]) -> Result<Vec<MapDef>, BtfError> {
+    let btf = raw::Btf::parse(btf)?;
+    layout::maps(&btf)
+}

@@ -1,0 +1,205 @@
+//! Compile diagnostics: one located error with its source file, a namespaced code
+//! (`xdptest::compile::unknown_field`), a label and a hint, rendered by miette. Every phase of the compiler
+//! pushes into one `Vec<Diag>` instead of stopping at the first problem, so an author sees all mistakes
+//! of a run at once.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
+use xdptest_grammar::ast::Span;
+
+/// A source file as the diagnostics see it.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: Arc<String>,
+}
+
+impl SourceFile {
+    /// 1-based line and column of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let upto = &self.text[..offset.min(self.text.len())];
+        let line = upto.matches('\n').count() + 1;
+        let col = upto
+            .rfind('\n')
+            .map(|i| upto.len() - i)
+            .unwrap_or(upto.len() + 1);
+        (line, col)
+    }
+}
+
+/// One compile error.
+#[derive(Debug, Clone)]
+pub struct Diag {
+    /// Short code after `xdptest::`, e.g. `compile::unknown_field`.
+    pub code: &'static str,
+    pub message: String,
+    pub label: String,
+    pub span: Option<Span>,
+    pub help: Option<String>,
+    pub source: Option<SourceFile>,
+}
+
+impl Diag {
+    pub fn new(
+        code: &'static str,
+        source: &SourceFile,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
+        Diag {
+            code,
+            message: message.into(),
+            label: "here".into(),
+            span: Some(span),
+            help: None,
+            source: Some(source.clone()),
+        }
+    }
+
+    /// An error not tied to a place in a spec (unreadable directory, unwritable output).
+    pub fn global(code: &'static str, message: impl Into<String>) -> Self {
+        Diag {
+            code,
+            message: message.into(),
+            label: String::new(),
+            span: None,
+            help: None,
+            source: None,
+        }
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn maybe_help(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    /// `file:line:col` of the error, for one-line renderings (JSON, logs).
+    pub fn location(&self) -> Option<String> {
+        let (src, span) = (self.source.as_ref()?, self.span?);
+        let (l, c) = src.line_col(span.start);
+        Some(format!("{}:{l}:{c}", src.name))
+    }
+
+    /// miette's view of this diagnostic, with its source attached.
+    pub fn report(&self) -> miette::Report {
+        let mut report = miette::Report::new(self.clone());
+        if let Some(src) = &self.source {
+            report = report.with_source_code(
+                NamedSource::new(&src.name, src.text.to_string()).with_language("pkt"),
+            );
+        }
+        report
+    }
+}
+
+impl fmt::Display for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diag {}
+
+impl Diagnostic for Diag {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(format!("xdptest::{}", self.code)))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.span?;
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            Some(self.label.clone()),
+            span,
+        ))))
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        None
+    }
+}
+
+/// The error of a compiler step whose problems were already pushed as [`Diag`]s: the caller only needs
+/// to know that the step failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported;
+
+/// The closest candidate to `word` by edit distance, if it is close enough to be a plausible typo.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// "a, b or c".
+pub fn one_of(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(did_you_mean("tll", ["ttl", "tos", "id"]), Some("ttl"));
+        assert_eq!(
+            did_you_mean("sessions", ["session", "stats"]),
+            Some("session")
+        );
+        assert_eq!(did_you_mean("zzz", ["ttl", "tos"]), None);
+    }
+
+    #[test]
+    fn line_col_is_one_based() {
+        let src = SourceFile {
+            name: "x".into(),
+            text: Arc::new("ab\ncd".into()),
+        };
+        assert_eq!(src.line_col(0), (1, 1));
+        assert_eq!(src.line_col(4), (2, 2));
+    }
+}

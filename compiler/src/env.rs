@@ -1,0 +1,324 @@
+//! The `env { }` block: the network stage a program needs (interfaces, addresses, routes, neighbours),
+//! checked and lowered to [`EnvItem`]s that the runner builds in a throwaway network namespace.
+//!
+//! ```text
+//! env {
+//!   link eth0 dummy mac 00:00:5e:00:53:01 addr 192.168.10.5/24
+//!   link eth0.100 vlan 100 on eth0 addr 192.168.100.1/24
+//!   link veth0 veth peer veth1 addr 10.0.0.1/24 mtu 1500
+//!   route 192.168.30.0/24 via 192.168.100.2
+//!   route 10.66.0.0/16 blackhole
+//!   neigh 192.168.100.2 mac 00:00:5e:00:53:99 dev eth0.100
+//! }
+//! ```
+
+use xdptest_grammar::ast::{EnvStmt, Span, Spanned};
+
+use crate::diagnostic::{Diag, SourceFile};
+use crate::fixture::{Bytes, EnvItem, LinkKind, RouteKind};
+
+pub fn lower(stmts: &[EnvStmt], src: &SourceFile, diags: &mut Vec<Diag>) -> Vec<EnvItem> {
+    let mut out = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for s in stmts {
+        let mut p = Words {
+            args: &s.args,
+            pos: 0,
+            src,
+            diags,
+            stmt: s.span,
+        };
+        let item = match s.keyword.node.as_str() {
+            "link" => p.link(&names),
+            "route" => p.route(),
+            "neigh" => p.neigh(),
+            _ => None,
+        };
+        if let Some(item) = item {
+            if let EnvItem::Link { name, .. } = &item {
+                names.push(name.clone());
+            }
+            out.push(item);
+        }
+    }
+    // Routes and neighbours must name declared devices.
+    for (s, item) in stmts.iter().zip(out.iter()) {
+        let dev = match item {
+            EnvItem::Route { dev: Some(d), .. } | EnvItem::Neigh { dev: d, .. } => d,
+            _ => continue,
+        };
+        if !names.contains(dev) {
+            diags.push(
+                Diag::new(
+                    "compile::env",
+                    src,
+                    s.span,
+                    format!("device `{dev}` is not declared in `env`"),
+                )
+                .help(format!(
+                    "declared: {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                )),
+            );
+        }
+    }
+    out
+}
+
+struct Words<'a> {
+    args: &'a [Spanned<String>],
+    pos: usize,
+    src: &'a SourceFile,
+    diags: &'a mut Vec<Diag>,
+    stmt: Span,
+}
+
+impl Words<'_> {
+    fn err(&mut self, span: Span, msg: impl Into<String>, help: &str) {
+        self.diags
+            .push(Diag::new("compile::env", self.src, span, msg).help(help));
+    }
+
+    fn next(&mut self, what: &str, help: &str) -> Option<Spanned<String>> {
+        let w = self.args.get(self.pos).cloned();
+        self.pos += 1;
+        if w.is_none() {
+            let at = Span {
+                start: self.stmt.end,
+                end: self.stmt.end,
+            };
+            self.err(at, format!("expected {what}"), help);
+        }
+        w
+    }
+
+    fn ipv4(&mut self, w: &Spanned<String>) -> Option<[u8; 4]> {
+        let parts: Vec<&str> = w.node.split('.').collect();
+        let octets: Option<Vec<u8>> = parts.iter().map(|p| p.parse::<u8>().ok()).collect();
+        match octets {
+            Some(o) if o.len() == 4 => Some([o[0], o[1], o[2], o[3]]),
+            _ => {
+                self.err(
+                    w.span,
+                    format!("`{}` is not an IPv4 address", w.node),
+                    "write it like 192.0.2.1",
+                );
+                None
+            }
+        }
+    }
+
+    fn prefix(&mut self, w: &Spanned<String>) -> Option<([u8; 4], u8)> {
+        let Some((a, l)) = w.node.split_once('/') else {
+            self.err(
+                w.span,
+                format!("`{}` is not a prefix", w.node),
+                "write it like 192.0.2.0/24",
+            );
+            return None;
+        };
+        let addr = self.ipv4(&Spanned {
+            node: a.to_string(),
+            span: w.span,
+        })?;
+        match l.parse::<u8>() {
+            Ok(len) if len <= 32 => Some((addr, len)),
+            _ => {
+                self.err(
+                    w.span,
+                    format!("`{l}` is not a prefix length (0..32)"),
+                    "write it like 192.0.2.0/24",
+                );
+                None
+            }
+        }
+    }
+
+    fn mac(&mut self, w: &Spanned<String>) -> Option<[u8; 6]> {
+        let parts: Option<Vec<u8>> = w
+            .node
+            .split(':')
+            .map(|p| u8::from_str_radix(p, 16).ok().filter(|_| p.len() <= 2))
+            .collect();
+        match parts {
+            Some(p) if p.len() == 6 => Some([p[0], p[1], p[2], p[3], p[4], p[5]]),
+            _ => {
+                self.err(
+                    w.span,
+                    format!("`{}` is not a MAC address", w.node),
+                    "write it like 00:00:5e:00:53:01",
+                );
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, w: &Spanned<String>, max: u64) -> Option<u64> {
+        match w.node.parse::<u64>() {
+            Ok(n) if n <= max => Some(n),
+            _ => {
+                self.err(
+                    w.span,
+                    format!("`{}` is not a number up to {max}", w.node),
+                    "",
+                );
+                None
+            }
+        }
+    }
+
+    fn link(&mut self, declared: &[String]) -> Option<EnvItem> {
+        const HELP: &str = "link NAME dummy | veth peer PEER | vlan VID on PARENT, then any of: mac MAC, addr A.B.C.D/LEN, mtu N";
+        let name = self.next("an interface name", HELP)?;
+        if name.node.len() > 15 || name.node.contains('/') {
+            self.err(
+                name.span,
+                format!("`{}` is not a valid interface name", name.node),
+                "at most 15 characters, no `/`",
+            );
+        }
+        if declared.contains(&name.node) {
+            self.err(
+                name.span,
+                format!("interface `{}` is declared twice", name.node),
+                "",
+            );
+        }
+        let kind_word = self.next("the link kind: dummy, veth or vlan", HELP)?;
+        let kind = match kind_word.node.as_str() {
+            "dummy" => LinkKind::Dummy,
+            "veth" => {
+                let kw = self.next("`peer NAME`", HELP)?;
+                if kw.node != "peer" {
+                    self.err(kw.span, "expected `peer NAME`", HELP);
+                    return None;
+                }
+                LinkKind::Veth {
+                    peer: self.next("the peer's name", HELP)?.node,
+                }
+            }
+            "vlan" => {
+                let vid_word = self.next("a VLAN id", HELP)?;
+                let vid = self.number(&vid_word, 4094)? as u16;
+                let kw = self.next("`on PARENT`", HELP)?;
+                if kw.node != "on" {
+                    self.err(kw.span, "expected `on PARENT`", HELP);
+                    return None;
+                }
+                let parent = self.next("the parent interface", HELP)?;
+                if !declared.contains(&parent.node) {
+                    self.err(
+                        parent.span,
+                        format!("parent `{}` must be declared before its VLAN", parent.node),
+                        HELP,
+                    );
+                }
+                LinkKind::Vlan {
+                    parent: parent.node,
+                    vid,
+                }
+            }
+            other => {
+                self.err(kind_word.span, format!("unknown link kind `{other}`"), HELP);
+                return None;
+            }
+        };
+        let (mut mac, mut addrs, mut mtu) = (None, Vec::new(), None);
+        while let Some(opt) = self.args.get(self.pos).cloned() {
+            self.pos += 1;
+            let val = self.next(&format!("a value after `{}`", opt.node), HELP)?;
+            match opt.node.as_str() {
+                "mac" => mac = Some(Bytes(self.mac(&val)?.to_vec())),
+                "addr" => {
+                    let (a, l) = self.prefix(&val)?;
+                    addrs.push((Bytes(a.to_vec()), l));
+                }
+                "mtu" => mtu = Some(self.number(&val, 65535)? as u32),
+                other => {
+                    self.err(opt.span, format!("unknown link option `{other}`"), HELP);
+                    return None;
+                }
+            }
+        }
+        Some(EnvItem::Link {
+            name: name.node,
+            kind,
+            mac,
+            addrs,
+            mtu,
+        })
+    }
+
+    fn route(&mut self) -> Option<EnvItem> {
+        const HELP: &str =
+            "route PREFIX [via A.B.C.D] [dev NAME] | route PREFIX blackhole|unreachable|prohibit";
+        let p = self.next("a prefix", HELP)?;
+        let (addr, len) = self.prefix(&p)?;
+        let (mut via, mut dev, mut kind) = (None, None, RouteKind::Unicast);
+        while let Some(opt) = self.args.get(self.pos).cloned() {
+            self.pos += 1;
+            match opt.node.as_str() {
+                "blackhole" => kind = RouteKind::Blackhole,
+                "unreachable" => kind = RouteKind::Unreachable,
+                "prohibit" => kind = RouteKind::Prohibit,
+                "via" => {
+                    let w = self.next("a gateway address", HELP)?;
+                    via = Some(Bytes(self.ipv4(&w)?.to_vec()));
+                }
+                "dev" => dev = Some(self.next("a device", HELP)?.node),
+                other => {
+                    self.err(opt.span, format!("unknown route option `{other}`"), HELP);
+                    return None;
+                }
+            }
+        }
+        if kind == RouteKind::Unicast && via.is_none() && dev.is_none() {
+            self.err(
+                p.span,
+                "a route needs `via`, `dev`, or a type (blackhole, unreachable, prohibit)",
+                HELP,
+            );
+            return None;
+        }
+        Some(EnvItem::Route {
+            prefix: (Bytes(addr.to_vec()), len),
+            via,
+            dev,
+            kind,
+        })
+    }
+
+    fn neigh(&mut self) -> Option<EnvItem> {
+        const HELP: &str = "neigh A.B.C.D mac MAC dev NAME";
+        let a = self.next("an address", HELP)?;
+        let addr = self.ipv4(&a)?;
+        let (mut mac, mut dev) = (None, None);
+        while let Some(opt) = self.args.get(self.pos).cloned() {
+            self.pos += 1;
+            let val = self.next(&format!("a value after `{}`", opt.node), HELP)?;
+            match opt.node.as_str() {
+                "mac" | "lladdr" => mac = Some(self.mac(&val)?),
+                "dev" => dev = Some(val.node),
+                other => {
+                    self.err(opt.span, format!("unknown neigh option `{other}`"), HELP);
+                    return None;
+                }
+            }
+        }
+        match (mac, dev) {
+            (Some(mac), Some(dev)) => Some(EnvItem::Neigh {
+                addr: Bytes(addr.to_vec()),
+                mac: Bytes(mac.to_vec()),
+                dev,
+            }),
+            _ => {
+                self.err(a.span, "a neighbour needs `mac` and `dev`", HELP);
+                None
+            }
+        }
+    }
+}

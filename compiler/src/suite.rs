@@ -1,0 +1,193 @@
+//! A suite: the spec files found under the paths a user gives, compiled together. Also writes the
+//! compiled output (RON fixtures and one pcapng per spec) all-or-nothing: nothing is written unless every
+//! spec compiled, and files appear by rename, so a failed or interrupted run leaves no partial file.
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::Diag;
+use crate::spec::{compile_spec, CompiledSpec, FsLoader, Loader};
+
+/// The extension of spec files.
+pub const SPEC_EXTENSION: &str = "pkt";
+
+/// Compiled specs, in path order.
+#[derive(Debug, Clone, Default)]
+pub struct Suite {
+    pub specs: Vec<CompiledSpec>,
+}
+
+impl Suite {
+    pub fn fixture_count(&self) -> usize {
+        self.specs.iter().map(|s| s.fixtures.len()).sum()
+    }
+}
+
+/// A spec file found under a given path, with the root it was found under (for output paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecPath {
+    pub path: PathBuf,
+    /// `path` relative to the directory given by the user (just the file name for a file argument).
+    pub relative: PathBuf,
+}
+
+/// Finds `.pkt` files: files given directly, and every `.pkt` under given directories (recursively,
+/// sorted, skipping hidden directories and `snapshots/`).
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<SpecPath>, Vec<Diag>> {
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => walk(p, p, &mut found, &mut errors),
+            Ok(_) => found.push(SpecPath {
+                path: p.clone(),
+                relative: PathBuf::from(p.file_name().unwrap_or(p.as_os_str())),
+            }),
+            Err(e) => errors.push(
+                Diag::global(
+                    "usage::no_such_path",
+                    format!("cannot read {}: {}", p.display(), e),
+                )
+                .help("give spec files or directories that contain them"),
+            ),
+        }
+    }
+    if errors.is_empty() {
+        Ok(found)
+    } else {
+        Err(errors)
+    }
+}
+
+fn walk(root: &Path, dir: &Path, found: &mut Vec<SpecPath>, errors: &mut Vec<Diag>) {
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            errors.push(Diag::global(
+                "usage::unreadable_dir",
+                format!("cannot read directory {}: {e}", dir.display()),
+            ));
+            return;
+        }
+    };
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if p.is_dir() {
+            if !name.starts_with('.') && name != "snapshots" {
+                walk(root, &p, found, errors);
+            }
+        } else if p.extension().and_then(|e| e.to_str()) == Some(SPEC_EXTENSION) {
+            let relative = p.strip_prefix(root).unwrap_or(&p).to_path_buf();
+            found.push(SpecPath { path: p, relative });
+        }
+    }
+}
+
+/// Compiles every spec; all errors of all files, or the whole suite.
+pub fn compile(specs: &[SpecPath]) -> Result<Suite, Vec<Diag>> {
+    compile_with(specs, &mut FsLoader)
+}
+
+pub fn compile_with(specs: &[SpecPath], loader: &mut dyn Loader) -> Result<Suite, Vec<Diag>> {
+    let mut diags = Vec::new();
+    let mut suite = Suite::default();
+    for s in specs {
+        if let Some(c) = compile_spec(&s.path, loader, &mut diags) {
+            suite.specs.push(c);
+        }
+    }
+    if diags.is_empty() {
+        Ok(suite)
+    } else {
+        Err(diags)
+    }
+}
+
+/// A file name from a scenario name: lowercase letters and digits, runs of anything else as one `-`.
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_matches('-');
+    if trimmed.is_empty() {
+        "scenario".into()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// The files `write` produces, relative to the output directory, with their contents.
+pub fn outputs(specs: &[SpecPath], suite: &Suite) -> Result<Vec<(PathBuf, Vec<u8>)>, Diag> {
+    let mut files = Vec::new();
+    for (sp, compiled) in specs.iter().zip(&suite.specs) {
+        if compiled.fixtures.is_empty() {
+            continue; // a library of packet definitions: nothing to run
+        }
+        let stem = sp.relative.with_extension("");
+        for f in &compiled.fixtures {
+            files.push((
+                stem.join(format!("{}.ron", slug(&f.scenario))),
+                f.to_ron().into_bytes(),
+            ));
+        }
+        let pcap = crate::pcap::write_pcapng(&compiled.packets, Vec::new()).map_err(|e| {
+            Diag::global(
+                "compile::pcap",
+                format!("cannot encode the pcapng for {}: {e}", sp.path.display()),
+            )
+        })?;
+        files.push((stem.with_extension("pcapng"), pcap));
+    }
+    Ok(files)
+}
+
+/// Writes `files` under `out`: first everything into a staging directory beside `out`, then each file
+/// into place by rename. Files of earlier runs that this run does not produce are left alone.
+pub fn write_all(out: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), Diag> {
+    let io = |what: &str, p: &Path, e: std::io::Error| {
+        Diag::global(
+            "compile::write",
+            format!("cannot {what} {}: {e}", p.display()),
+        )
+    };
+    std::fs::create_dir_all(out).map_err(|e| io("create", out, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".xdptest-staging-")
+        .tempdir_in(out)
+        .map_err(|e| io("write into", out, e))?;
+    for (rel, bytes) in files {
+        let p = staging.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
+        }
+        std::fs::write(&p, bytes).map_err(|e| io("write", &p, e))?;
+    }
+    for (rel, _) in files {
+        let dest = out.join(rel);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
+        }
+        std::fs::rename(staging.path().join(rel), &dest).map_err(|e| io("write", &dest, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(
+            slug("uplink ICMP is decapsulated!"),
+            "uplink-icmp-is-decapsulated"
+        );
+        assert_eq!(slug("  "), "scenario");
+        assert_eq!(slug("a/b..c"), "a-b-c");
+    }
+}

@@ -1,0 +1,666 @@
+//! From pest pairs to the [`ast`](crate::ast): one `parse_<rule>` function per grammar rule, plus the
+//! translation of pest's errors into sentences a network engineer can act on ("expected a value" rather
+//! than rule names).
+
+use crate::ast::*;
+use crate::SyntaxError;
+use pest::iterators::Pair;
+use pest::Parser;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "pkt.pest"]
+struct PktParser;
+
+/// Parses a whole `.pkt` source. On failure returns every error found: a grammar error stops parsing at
+/// its position, literal errors (bad octets, oversized numbers) are all collected.
+pub fn parse(source: &str) -> Result<File, Vec<SyntaxError>> {
+    let mut pairs = PktParser::parse(Rule::file, source).map_err(|_| {
+        // Parse again with pest's detailed tracking, which also records literal tokens (`)`, `,`) and
+        // so points at the real place of the mistake. It is slower, so only failures pay for it.
+        pest::set_error_detail(true);
+        let detailed = PktParser::parse(Rule::file, source).err();
+        pest::set_error_detail(false);
+        vec![from_pest(
+            detailed.expect("a failing parse fails again"),
+            source,
+        )]
+    })?;
+    let mut cx = Cx { errors: Vec::new() };
+    let file_pair = pairs.next().expect("file rule always yields one pair");
+    let mut file = File::default();
+    for p in file_pair.into_inner() {
+        if p.as_rule() == Rule::item {
+            file.items.push(cx.item(p));
+        }
+    }
+    if cx.errors.is_empty() {
+        Ok(file)
+    } else {
+        Err(cx.errors)
+    }
+}
+
+fn span(p: &Pair<Rule>) -> Span {
+    let s = p.as_span();
+    Span {
+        start: s.start(),
+        end: s.end(),
+    }
+}
+
+fn spanned(p: &Pair<Rule>) -> Spanned<String> {
+    Spanned {
+        node: p.as_str().to_string(),
+        span: span(p),
+    }
+}
+
+/// Words for rules, used in "expected ..." messages. No `_` arm: a new rule must get a name here.
+fn rule_words(rule: &Rule) -> &'static str {
+    match rule {
+        Rule::EOI => "end of file",
+        Rule::WHITESPACE | Rule::COMMENT => "whitespace",
+        Rule::file => "`program`, `include`, `env`, `packet`, `map` or `scenario`",
+        Rule::doc | Rule::doc_text => "a `##` doc comment",
+        Rule::item => "`packet`, `scenario`, `map`, `program`, `env` or `include`",
+        Rule::include => "`include \"file.pkt\"`",
+        Rule::program => "`program \"file.o\" xdp \"name\"`",
+        Rule::hook => "the hook `xdp`",
+        Rule::env => "`env { ... }`",
+        Rule::env_stmt | Rule::env_kw => "`link`, `route` or `neigh`",
+        Rule::env_arg => "an argument",
+        Rule::packet_def => "`packet NAME = ...`",
+        Rule::packet_expr => "a packet",
+        Rule::term | Rule::layer | Rule::constructor => {
+            "a layer (e.g. `ipv4(...)`) or a packet name"
+        }
+        Rule::group => "`( packet )`",
+        Rule::call_args => "`(` arguments `)`",
+        Rule::arg | Rule::named_arg => "an argument (`field=value` or a flag)",
+        Rule::modifier => "`with`, `without` or `push`",
+        Rule::with_mod | Rule::kw_with => "`with`",
+        Rule::assignment => "`layer.field=value`",
+        Rule::field_name => "a field name",
+        Rule::without_mod | Rule::kw_without => "`without`",
+        Rule::selector_list => "`[layer, ...]`",
+        Rule::push_mod | Rule::kw_push => "`push`",
+        Rule::position => "`after` or `before`",
+        Rule::selector | Rule::layer_name => "a layer name (e.g. `ipv4` or `ipv4:2`)",
+        Rule::layer_index => "a layer occurrence number",
+        Rule::map_set => "`map NAME[KEY] = VALUE`",
+        Rule::scenario => "`scenario \"name\" { ... }`",
+        Rule::stmt => "`send`, `expect` or `map`",
+        Rule::send => "`send PACKET`",
+        Rule::send_option => "`ingress IFACE` or `queue N`",
+        Rule::ingress | Rule::kw_ingress => "`ingress`",
+        Rule::queue | Rule::kw_queue => "`queue`",
+        Rule::expect_packet => "`expect XDP_...`",
+        Rule::action => {
+            "an XDP action (XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT) or a number"
+        }
+        Rule::expect_map => "`expect map NAME[KEY] == VALUE`",
+        Rule::kw_missing => "`missing`",
+        Rule::value => "a value",
+        Rule::wildcard => "`*`",
+        Rule::mac | Rule::hex_byte => "a MAC address",
+        Rule::ipv4 => "an IPv4 address",
+        Rule::prefix | Rule::prefix_len => "an IPv4 prefix",
+        Rule::number => "a number",
+        Rule::string | Rule::string_inner => "a string",
+        Rule::bytes | Rule::bytes_inner => "a byte string `hex\"...\"`",
+        Rule::struct_lit => "a struct `{ field: value }`",
+        Rule::field_init => "`field: value`",
+        Rule::list => "a list `[ ... ]`",
+        Rule::per_cpu => "`per_cpu [ ... ]`",
+        Rule::keyword => "a keyword",
+        Rule::ident | Rule::ident_char => "a name",
+    }
+}
+
+fn from_pest(e: pest::error::Error<Rule>, source: &str) -> SyntaxError {
+    use pest::error::{ErrorVariant, InputLocation};
+    let (mut start, mut end) = match e.location {
+        InputLocation::Pos(p) => (p, p),
+        InputLocation::Span((s, e)) => (s, e),
+    };
+    // Tokens expected at the furthest position pest reached, when detailed tracking recorded them.
+    let mut detailed: Vec<String> = Vec::new();
+    if let Some(attempts) = e.parse_attempts() {
+        if attempts.max_position > start {
+            start = attempts.max_position;
+            end = start;
+            // pest does not export the token type; its Display gives the literal text, or `a..z`
+            // for character ranges, which we leave out.
+            for t in attempts.expected_tokens() {
+                let token = t.to_string();
+                if !token.trim().is_empty() && !token.contains("..") && token != "#" {
+                    detailed.push(format!("`{token}`"));
+                }
+            }
+        }
+    }
+    // Point at the offending token (up to the next whitespace), not an empty position.
+    let rest = &source[start.min(source.len())..];
+    let token_len = rest
+        .char_indices()
+        .find(|(_, c)| c.is_whitespace())
+        .map(|(i, _)| i)
+        .unwrap_or(rest.len());
+    let end = end.max(start + token_len.min(40));
+    let found = if token_len == 0 {
+        "end of file".to_string()
+    } else {
+        format!("`{}`", &rest[..token_len.min(40)])
+    };
+    let (message, help) = match e.variant {
+        ErrorVariant::ParsingError { positives, .. } => {
+            let mut words: Vec<&str> = if detailed.is_empty() {
+                positives.iter().map(rule_words).collect()
+            } else {
+                detailed.iter().map(String::as_str).collect()
+            };
+            words.sort();
+            words.dedup();
+            let expected = match words.len() {
+                0 => "something else".to_string(),
+                1 => words[0].to_string(),
+                _ => {
+                    let (last, init) = words.split_last().unwrap();
+                    format!("{} or {}", init.join(", "), last)
+                }
+            };
+            let help = hint_for(rest, &positives);
+            (format!("expected {expected}, found {found}"), help)
+        }
+        ErrorVariant::CustomError { message } => (message, None),
+    };
+    SyntaxError {
+        message,
+        span: Span { start, end },
+        label: "here".into(),
+        help,
+    }
+}
+
+/// Hints for the mistakes people make most often.
+fn hint_for(rest: &str, positives: &[Rule]) -> Option<String> {
+    if rest.starts_with("//") {
+        return Some("comments start with `#`".into());
+    }
+    if rest.starts_with('\'') {
+        return Some("strings use double quotes: \"...\"".into());
+    }
+    if positives.contains(&Rule::action) {
+        return Some("write the action in capitals, e.g. `expect XDP_PASS`".into());
+    }
+    if positives.contains(&Rule::item) {
+        return Some(
+            "a file holds `program`, `include`, `env`, `packet`, `map` and `scenario` items".into(),
+        );
+    }
+    if positives.contains(&Rule::stmt) {
+        return Some("inside a scenario: `send`, `expect` and `map` statements".into());
+    }
+    None
+}
+
+struct Cx {
+    errors: Vec<SyntaxError>,
+}
+
+impl Cx {
+    fn error(&mut self, span: Span, message: impl Into<String>, help: Option<&str>) {
+        self.errors.push(SyntaxError {
+            message: message.into(),
+            span,
+            label: "here".into(),
+            help: help.map(str::to_string),
+        });
+    }
+
+    fn item(&mut self, p: Pair<Rule>) -> Item {
+        let item_span = span(&p);
+        let mut docs = Vec::new();
+        let mut kind = None;
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::doc => {
+                    let text = c.into_inner().next().map(|t| t.as_str()).unwrap_or("");
+                    docs.push(
+                        text.strip_prefix(' ')
+                            .unwrap_or(text)
+                            .trim_end()
+                            .to_string(),
+                    );
+                }
+                Rule::include => {
+                    kind = Some(ItemKind::Include(
+                        self.string(c.into_inner().next().unwrap()),
+                    ));
+                }
+                Rule::program => kind = Some(ItemKind::Program(self.program(c))),
+                Rule::env => {
+                    kind = Some(ItemKind::Env(
+                        c.into_inner().map(|s| self.env_stmt(s)).collect(),
+                    ))
+                }
+                Rule::packet_def => {
+                    let mut it = c.into_inner();
+                    let name = spanned(&it.next().unwrap());
+                    let expr = self.packet_expr(it.next().unwrap());
+                    kind = Some(ItemKind::Packet(PacketDef { name, expr }));
+                }
+                Rule::map_set => kind = Some(ItemKind::Map(self.map_set(c))),
+                Rule::scenario => kind = Some(ItemKind::Scenario(self.scenario(c))),
+                r => unreachable!("item child {r:?}"),
+            }
+        }
+        Item {
+            docs,
+            kind: kind.expect("grammar guarantees an item kind"),
+            span: item_span,
+        }
+    }
+
+    fn program(&mut self, p: Pair<Rule>) -> Program {
+        let mut it = p.into_inner();
+        let object = self.string(it.next().unwrap());
+        let hook = spanned(&it.next().unwrap());
+        let name = it.next().map(|s| self.string(s));
+        Program { object, hook, name }
+    }
+
+    fn env_stmt(&mut self, p: Pair<Rule>) -> EnvStmt {
+        let sp = span(&p);
+        let mut it = p.into_inner();
+        let keyword = spanned(&it.next().unwrap());
+        let args = it.map(|a| spanned(&a)).collect();
+        EnvStmt {
+            keyword,
+            args,
+            span: sp,
+        }
+    }
+
+    fn map_set(&mut self, p: Pair<Rule>) -> MapSet {
+        let sp = span(&p);
+        let mut it = p.into_inner();
+        let map = spanned(&it.next().unwrap());
+        let key = self.value(it.next().unwrap());
+        let value = self.value(it.next().unwrap());
+        MapSet {
+            map,
+            key,
+            value,
+            span: sp,
+        }
+    }
+
+    fn scenario(&mut self, p: Pair<Rule>) -> Scenario {
+        let mut it = p.into_inner();
+        let name = self.string(it.next().unwrap());
+        let stmts = it
+            .map(|s| self.stmt(s.into_inner().next().unwrap()))
+            .collect();
+        Scenario { name, stmts }
+    }
+
+    fn stmt(&mut self, p: Pair<Rule>) -> Stmt {
+        let sp = span(&p);
+        match p.as_rule() {
+            Rule::map_set => Stmt::Map(self.map_set(p)),
+            Rule::send => {
+                let mut it = p.into_inner();
+                let packet = self.packet_expr(it.next().unwrap());
+                let mut send = Send {
+                    packet,
+                    ingress: None,
+                    queue: None,
+                    span: sp,
+                };
+                for opt in it {
+                    let o = opt.into_inner().next().unwrap();
+                    let osp = span(&o);
+                    let target = o.clone().into_inner().nth(1).unwrap();
+                    match o.as_rule() {
+                        Rule::ingress => {
+                            let node = if target.as_rule() == Rule::number {
+                                IfaceRef::Index(self.number(&target))
+                            } else {
+                                IfaceRef::Name(target.as_str().to_string())
+                            };
+                            if send.ingress.is_some() {
+                                self.error(osp, "`ingress` given twice", None);
+                            }
+                            send.ingress = Some(Spanned { node, span: osp });
+                        }
+                        Rule::queue => {
+                            if send.queue.is_some() {
+                                self.error(osp, "`queue` given twice", None);
+                            }
+                            send.queue = Some(Spanned {
+                                node: self.number(&target),
+                                span: osp,
+                            });
+                        }
+                        r => unreachable!("send option {r:?}"),
+                    }
+                }
+                Stmt::Send(send)
+            }
+            Rule::expect_packet => {
+                let mut it = p.into_inner();
+                let action = spanned(&it.next().unwrap());
+                let packet = it.next().map(|e| self.packet_expr(e));
+                Stmt::ExpectPacket(ExpectPacket {
+                    action,
+                    packet,
+                    span: sp,
+                })
+            }
+            Rule::expect_map => {
+                let mut it = p.into_inner();
+                let map = spanned(&it.next().unwrap());
+                let key = self.value(it.next().unwrap());
+                let last = it.next().unwrap();
+                let expected = (last.as_rule() == Rule::value).then(|| self.value(last));
+                Stmt::ExpectMap(ExpectMap {
+                    map,
+                    key,
+                    expected,
+                    span: sp,
+                })
+            }
+            r => unreachable!("stmt {r:?}"),
+        }
+    }
+
+    fn packet_expr(&mut self, p: Pair<Rule>) -> PacketExpr {
+        let sp = span(&p);
+        let mut expr = PacketExpr {
+            stack: Vec::new(),
+            modifiers: Vec::new(),
+            span: sp,
+        };
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::term => {
+                    let t = c.into_inner().next().unwrap();
+                    expr.stack.push(match t.as_rule() {
+                        Rule::group => {
+                            Term::Group(Box::new(self.packet_expr(t.into_inner().next().unwrap())))
+                        }
+                        Rule::layer => Term::Layer(self.layer(t)),
+                        r => unreachable!("term {r:?}"),
+                    });
+                }
+                Rule::modifier => expr
+                    .modifiers
+                    .push(self.modifier(c.into_inner().next().unwrap())),
+                r => unreachable!("packet_expr child {r:?}"),
+            }
+        }
+        expr
+    }
+
+    fn layer(&mut self, p: Pair<Rule>) -> LayerCall {
+        let sp = span(&p);
+        let mut it = p.into_inner();
+        let name = spanned(&it.next().unwrap());
+        let args = it
+            .next()
+            .map(|a| a.into_inner().map(|arg| self.arg(arg)).collect());
+        LayerCall {
+            name,
+            args,
+            span: sp,
+        }
+    }
+
+    fn arg(&mut self, p: Pair<Rule>) -> Arg {
+        let sp = span(&p);
+        let inner = p.into_inner().next().unwrap();
+        match inner.as_rule() {
+            Rule::named_arg => {
+                let mut it = inner.into_inner();
+                let name = spanned(&it.next().unwrap());
+                let value = self.value(it.next().unwrap());
+                Arg {
+                    name: Some(name),
+                    value,
+                    span: sp,
+                }
+            }
+            Rule::value => Arg {
+                name: None,
+                value: self.value(inner),
+                span: sp,
+            },
+            r => unreachable!("arg {r:?}"),
+        }
+    }
+
+    fn modifier(&mut self, p: Pair<Rule>) -> Modifier {
+        let sp = span(&p);
+        match p.as_rule() {
+            Rule::with_mod => Modifier::With(
+                p.into_inner()
+                    .filter(|c| c.as_rule() == Rule::assignment)
+                    .map(|a| {
+                        let asp = span(&a);
+                        let mut it = a.into_inner();
+                        let selector = self.selector(it.next().unwrap());
+                        let field = spanned(&it.next().unwrap());
+                        let value = self.value(it.next().unwrap());
+                        Assignment {
+                            selector,
+                            field,
+                            value,
+                            span: asp,
+                        }
+                    })
+                    .collect(),
+            ),
+            Rule::without_mod => {
+                let target = p.into_inner().nth(1).unwrap();
+                let selectors = match target.as_rule() {
+                    Rule::selector_list => target.into_inner().map(|s| self.selector(s)).collect(),
+                    _ => vec![self.selector(target)],
+                };
+                Modifier::Without(selectors)
+            }
+            Rule::push_mod => {
+                let mut it = p.into_inner().skip(1);
+                let layer = self.layer(it.next().unwrap());
+                let position = match it.next().unwrap().as_str() {
+                    "before" => Position::Before,
+                    _ => Position::After,
+                };
+                let anchor = self.selector(it.next().unwrap());
+                Modifier::Push {
+                    layer,
+                    position,
+                    anchor,
+                    span: sp,
+                }
+            }
+            r => unreachable!("modifier {r:?}"),
+        }
+    }
+
+    fn selector(&mut self, p: Pair<Rule>) -> Selector {
+        let sp = span(&p);
+        let mut it = p.into_inner();
+        let layer = spanned(&it.next().unwrap());
+        let index = it.next().map(|i| {
+            let isp = span(&i);
+            let n = self.number(&i);
+            if n == 0 {
+                self.error(
+                    isp,
+                    "layer occurrences count from 1",
+                    Some("`ipv4:1` is the first ipv4 layer, `ipv4:2` the second"),
+                );
+            }
+            Spanned {
+                node: u32::try_from(n).unwrap_or(u32::MAX),
+                span: isp,
+            }
+        });
+        Selector {
+            layer,
+            index,
+            span: sp,
+        }
+    }
+
+    fn string(&mut self, p: Pair<Rule>) -> Spanned<String> {
+        let sp = span(&p);
+        let inner = p.into_inner().next().map(|i| i.as_str()).unwrap_or("");
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('0') => out.push('\0'),
+                Some('\\') => out.push('\\'),
+                Some('"') => out.push('"'),
+                Some('x') => {
+                    let hex: String = chars.by_ref().take(2).collect();
+                    match u8::from_str_radix(&hex, 16) {
+                        Ok(b) if b < 0x80 => out.push(b as char),
+                        _ => self.error(sp, format!("bad escape `\\x{hex}`"), Some("`\\xHH` takes two hex digits below 80; use hex\"..\" for raw bytes")),
+                    }
+                }
+                other => self.error(
+                    sp,
+                    format!(
+                        "unknown escape `\\{}`",
+                        other.map(String::from).unwrap_or_default()
+                    ),
+                    Some("known escapes: \\n \\t \\r \\0 \\\\ \\\" \\xHH"),
+                ),
+            }
+        }
+        Spanned {
+            node: out,
+            span: sp,
+        }
+    }
+
+    fn number(&mut self, p: &Pair<Rule>) -> u64 {
+        let text: String = p.as_str().chars().filter(|c| *c != '_').collect();
+        let parsed = if let Some(h) = text.strip_prefix("0x") {
+            u64::from_str_radix(h, 16)
+        } else if let Some(b) = text.strip_prefix("0b") {
+            u64::from_str_radix(b, 2)
+        } else {
+            text.parse()
+        };
+        parsed.unwrap_or_else(|_| {
+            self.error(
+                span(p),
+                format!("`{}` is not a valid 64-bit number", p.as_str()),
+                None,
+            );
+            0
+        })
+    }
+
+    fn ipv4(&mut self, p: &Pair<Rule>) -> [u8; 4] {
+        let mut out = [0u8; 4];
+        for (i, part) in p.as_str().split('.').enumerate() {
+            match part.parse::<u8>() {
+                Ok(b) => out[i] = b,
+                Err(_) => {
+                    self.error(
+                        span(p),
+                        format!(
+                            "`{}` is not an IPv4 address: `{part}` is above 255",
+                            p.as_str()
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn value(&mut self, p: Pair<Rule>) -> Value {
+        let sp = span(&p);
+        let inner = p.into_inner().next().unwrap();
+        let kind = match inner.as_rule() {
+            Rule::wildcard => ValueKind::Wildcard,
+            Rule::number => ValueKind::Int(self.number(&inner)),
+            Rule::ipv4 => ValueKind::Ipv4(self.ipv4(&inner)),
+            Rule::prefix => {
+                let mut it = inner.into_inner();
+                let addr = self.ipv4(&it.next().unwrap());
+                let len_pair = it.next().unwrap();
+                let len = self.number(&len_pair);
+                if len > 32 {
+                    self.error(
+                        span(&len_pair),
+                        format!("prefix length {len} is above 32"),
+                        None,
+                    );
+                }
+                ValueKind::Prefix(addr, len.min(32) as u8)
+            }
+            Rule::mac => {
+                let mut out = [0u8; 6];
+                for (i, part) in inner.as_str().split(':').enumerate() {
+                    out[i] = u8::from_str_radix(part, 16).unwrap_or(0);
+                }
+                ValueKind::Mac(out)
+            }
+            Rule::string => ValueKind::Str(self.string(inner).node),
+            Rule::bytes => {
+                let digits: String = inner.as_str()[4..inner.as_str().len() - 1]
+                    .chars()
+                    .filter(|c| c.is_ascii_hexdigit())
+                    .collect();
+                if !digits.len().is_multiple_of(2) {
+                    self.error(
+                        sp,
+                        "a byte string needs an even number of hex digits",
+                        Some("write each byte as two digits, e.g. hex\"0a 0b\""),
+                    );
+                }
+                let bytes = digits
+                    .as_bytes()
+                    .chunks(2)
+                    .map(|c| {
+                        u8::from_str_radix(std::str::from_utf8(c).unwrap_or("0"), 16).unwrap_or(0)
+                    })
+                    .collect();
+                ValueKind::Bytes(bytes)
+            }
+            Rule::struct_lit => ValueKind::Struct(
+                inner
+                    .into_inner()
+                    .map(|f| {
+                        let mut it = f.into_inner();
+                        let name = spanned(&it.next().unwrap());
+                        (name, self.value(it.next().unwrap()))
+                    })
+                    .collect(),
+            ),
+            Rule::list => ValueKind::List(inner.into_inner().map(|v| self.value(v)).collect()),
+            Rule::per_cpu => {
+                let list = inner.into_inner().next().unwrap();
+                ValueKind::PerCpu(list.into_inner().map(|v| self.value(v)).collect())
+            }
+            Rule::ident => ValueKind::Ident(inner.as_str().to_string()),
+            r => unreachable!("value {r:?}"),
+        };
+        Value { kind, span: sp }
+    }
+}

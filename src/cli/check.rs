@@ -1,0 +1,28 @@
+//! `xdptest check`: parse and type-check, write nothing.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{default_paths, load_suite, Outcome};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Spec files or directories (searched recursively for .pkt files). Default: specs/
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(args: CheckArgs) -> Outcome {
+    let paths = default_paths(args.paths);
+    match load_suite(&paths) {
+        Ok((specs, suite)) => {
+            println!(
+                "ok: {} spec files, {} scenarios",
+                specs.len(),
+                suite.fixture_count()
+            );
+            Outcome::Ok
+        }
+        Err(o) => o,
+    }
+}
