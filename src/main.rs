@@ -3,6 +3,7 @@
 //! about terminals and exit codes.
 
 mod cli;
+mod report;
 
 use std::process::ExitCode;
 

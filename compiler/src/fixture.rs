@@ -89,6 +89,8 @@ pub enum Step {
     CheckMap {
         map: String,
         key: Bytes,
+        /// The entry as the spec writes it (`stats[0]`), for reports.
+        entry: String,
         expected: Option<ExpectedValue>,
         layout: Vec<ValueField>,
         source: String,

@@ -56,7 +56,9 @@ mod tests {
         while let Some(block) = reader.next_block() {
             if let Some(epb) = block.unwrap().into_enhanced_packet() {
                 assert_eq!(&epb.data[..], &[1, 2, 3]);
-                assert!(matches!(&epb.options[0], EnhancedPacketOption::Comment(c) if c == "s · input"));
+                assert!(
+                    matches!(&epb.options[0], EnhancedPacketOption::Comment(c) if c == "s · input")
+                );
                 seen += 1;
             }
         }

@@ -908,9 +908,15 @@ impl SpecCx<'_> {
                         },
                     };
                     let (l, c) = src.line_col(e.span.start);
+                    let key_text = &src.text[e.key.span.start..e.key.span.end];
                     steps.push(Step::CheckMap {
                         map: def.name.clone(),
                         key: Bytes(key),
+                        entry: format!(
+                            "{}[{}]",
+                            def.name,
+                            key_text.split_whitespace().collect::<Vec<_>>().join(" ")
+                        ),
                         expected,
                         layout: leaf_fields(&def.value),
                         source: format!("{}:{l}:{c}", src.name),

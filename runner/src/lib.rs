@@ -1,2 +1,21 @@
-//! Runs compiled fixtures through the kernel (BPF_PROG_TEST_RUN) and turns results into verdicts.
-//! Not implemented yet: see issue 3.
+//! The runner: compiled [`Fixture`](xdptest_compiler::Fixture)s in, [`verdict`]s out. It loads each
+//! program with aya, seeds and resets its maps, builds the spec's network stage in a throwaway namespace,
+//! runs every packet through `BPF_PROG_TEST_RUN` (in parallel, one program copy per worker) and compares
+//! action, bytes and maps with what the fixture expects.
+//!
+//! **Architecture invariant:** the runner never sees `.pkt` source: it works from fixtures alone, so it
+//! runs the same on the host and inside a VM guest. It knows nothing about terminals or output formats:
+//! results are data ([`verdict::ScenarioResult`]) that reporters render.
+//!
+//! Steps, in order: [`select`] (filter, partition) → [`execute::run`] → reporters (in the CLI).
+
+pub mod diff;
+pub mod execute;
+pub mod program;
+pub mod select;
+pub mod stage;
+mod sys;
+pub mod verdict;
+
+pub use execute::{run, RunOptions, RunStats};
+pub use verdict::{ScenarioResult, Verdict};

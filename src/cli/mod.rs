@@ -2,6 +2,7 @@
 
 mod check;
 mod compile;
+mod run;
 
 use std::path::PathBuf;
 
@@ -36,12 +37,15 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Compile specs into fixtures: one RON file per scenario and one pcapng per spec.
     Compile(compile::CompileArgs),
+    /// Run specs through the program on this kernel (BPF_PROG_TEST_RUN) and check every expectation.
+    Run(run::RunArgs),
 }
 
 pub fn main(cli: Cli) -> Outcome {
     match cli.command {
         Command::Check(a) => check::run(a),
         Command::Compile(a) => compile::run(a),
+        Command::Run(a) => run::run(a),
     }
 }
 

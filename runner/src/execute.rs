@@ -1,0 +1,415 @@
+//! Running fixtures: a pool of workers (rayon threads) pulls scenarios from a shared queue. Each worker
+//! loads its own copy of every program it needs (so no two scenarios share maps) and resets the maps
+//! before each scenario. Results stream back to the caller in suite order as they complete.
+
+use std::collections::{BTreeMap, HashMap};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use xdptest_compiler::fixture::{ExpectedValue, Fixture, Iface, MapValue, ProgramRef, Step};
+use xdptest_compiler::spec::IFINDEX_PLACEHOLDER;
+
+use crate::diff;
+use crate::program::LoadedProgram;
+use crate::stage::{self, Stage};
+use crate::verdict::{Failure, MapDiff, RunRecord, ScenarioResult, Verdict};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Worker threads; each loads its own copy of the programs it runs.
+    pub jobs: usize,
+}
+
+/// Figures about a run, for reports and the benchmark.
+#[derive(Debug, Clone, Default)]
+pub struct RunStats {
+    /// Program loads (object parse + map creation + verifier), summed over workers.
+    pub loads: usize,
+    pub load_time: Duration,
+    pub wall: Duration,
+}
+
+/// Runs `fixtures`; `on_result` sees each result in the order of `fixtures`, as soon as it and all
+/// before it are done.
+pub fn run(
+    fixtures: &[Fixture],
+    opts: &RunOptions,
+    mut on_result: impl FnMut(usize, ScenarioResult),
+) -> RunStats {
+    let start = Instant::now();
+    // One stage per spec that declares an environment, built before any worker needs it.
+    let mut stages: HashMap<&str, Result<Stage, String>> = HashMap::new();
+    for f in fixtures.iter().filter(|f| !f.env.is_empty()) {
+        stages
+            .entry(f.spec.as_str())
+            .or_insert_with(|| Stage::build(&f.env));
+    }
+    // Workers take scenarios grouped by program, so each loads few programs.
+    let mut order: Vec<usize> = (0..fixtures.len()).collect();
+    order.sort_by(|a, b| {
+        (&fixtures[*a].program.object, &fixtures[*a].program.name)
+            .cmp(&(&fixtures[*b].program.object, &fixtures[*b].program.name))
+    });
+    let next = AtomicUsize::new(0);
+    let jobs = opts.jobs.max(1).min(fixtures.len().max(1));
+    let (tx, rx) = mpsc::channel::<(usize, ScenarioResult, WorkerStats)>();
+    let mut stats = RunStats::default();
+    std::thread::scope(|scope| {
+        let (stages, order, next) = (&stages, &order, &next);
+        scope.spawn(move || {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(jobs)
+                .thread_name(|i| format!("xdptest-worker-{i}"))
+                .build();
+            let work = |tx: mpsc::Sender<_>| {
+                let mut worker = Worker::new(stages);
+                loop {
+                    let slot = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&idx) = order.get(slot) else { break };
+                    let result = worker.run(&fixtures[idx]);
+                    if tx
+                        .send((idx, result, std::mem::take(&mut worker.stats)))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                worker.leave();
+            };
+            match pool {
+                Ok(pool) => {
+                    pool.broadcast(|_| work(tx.clone()));
+                }
+                // No thread pool (resource limits): run everything on this thread.
+                Err(_) => work(tx.clone()),
+            }
+            drop(tx);
+        });
+        // Emit in suite order.
+        let mut pending = BTreeMap::new();
+        let mut emitted = 0;
+        for (idx, result, ws) in rx {
+            stats.loads += ws.loads;
+            stats.load_time += ws.load_time;
+            pending.insert(idx, result);
+            while let Some(r) = pending.remove(&emitted) {
+                on_result(emitted, r);
+                emitted += 1;
+            }
+        }
+    });
+    stats.wall = start.elapsed();
+    stats
+}
+
+#[derive(Default)]
+struct WorkerStats {
+    loads: usize,
+    load_time: Duration,
+}
+
+struct Worker<'a> {
+    programs: HashMap<ProgramRef, Result<LoadedProgram, String>>,
+    stages: &'a HashMap<&'a str, Result<Stage, String>>,
+    /// The namespace this thread started in, and the spec whose stage it is in now.
+    home: Option<OwnedFd>,
+    in_stage: Option<String>,
+    stats: WorkerStats,
+    out: Vec<u8>,
+}
+
+impl<'a> Worker<'a> {
+    fn new(stages: &'a HashMap<&'a str, Result<Stage, String>>) -> Self {
+        Worker {
+            programs: HashMap::new(),
+            stages,
+            home: stage::current_netns().ok(),
+            in_stage: None,
+            stats: WorkerStats::default(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Returns the thread to the namespace it started in.
+    fn leave(&mut self) {
+        if self.in_stage.take().is_some() {
+            if let Some(home) = &self.home {
+                let _ = stage::setns(home);
+            }
+        }
+    }
+
+    fn run(&mut self, f: &Fixture) -> ScenarioResult {
+        let start = Instant::now();
+        let mut runs = Vec::new();
+        let verdict = match self.execute(f, &mut runs) {
+            Ok(failures) if failures.is_empty() => Verdict::Pass,
+            Ok(failures) => Verdict::Fail { failures },
+            Err(Outcome::Error(message)) => Verdict::Error { message },
+            Err(Outcome::Skip(reason)) => Verdict::Skip { reason },
+        };
+        ScenarioResult {
+            spec: f.spec.clone(),
+            scenario: f.scenario.clone(),
+            verdict,
+            runs,
+            duration: start.elapsed(),
+        }
+    }
+
+    fn execute(&mut self, f: &Fixture, runs: &mut Vec<RunRecord>) -> Result<Vec<Failure>, Outcome> {
+        // Enter the spec's stage (or go home) before touching maps: DEVMAP entries and ifindexes are
+        // resolved in the current namespace.
+        let stage = if f.env.is_empty() {
+            self.leave();
+            None
+        } else {
+            let st = match self.stages.get(f.spec.as_str()) {
+                Some(Ok(s)) => s,
+                Some(Err(e)) => return Err(Outcome::Error(e.clone())),
+                None => {
+                    return Err(Outcome::Error(
+                        "internal: no stage was built for this spec".into(),
+                    ))
+                }
+            };
+            if self.in_stage.as_deref() != Some(f.spec.as_str()) {
+                st.enter()
+                    .map_err(|e| Outcome::Error(format!("cannot enter the network stage: {e}")))?;
+                self.in_stage = Some(f.spec.clone());
+            }
+            Some(st)
+        };
+        if !self.programs.contains_key(&f.program) {
+            let t = Instant::now();
+            let loaded =
+                LoadedProgram::load(&f.program.object, &f.program.name).map_err(|e| e.to_string());
+            self.stats.loads += 1;
+            self.stats.load_time += t.elapsed();
+            self.programs.insert(f.program.clone(), loaded);
+        }
+        let prog = match self.programs.get_mut(&f.program) {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => return Err(Outcome::Error(e.clone())),
+            None => unreachable!("inserted above"),
+        };
+        prog.reset().map_err(|e| Outcome::Error(e.to_string()))?;
+        let ncpus = prog.ncpus;
+        let mut failures = Vec::new();
+        for step in &f.steps {
+            match step {
+                Step::SetMap { map, key, value } => {
+                    let m = map_of(prog, map)?;
+                    let key = resolve_ifnames(&key.0, stage)?;
+                    let values: Vec<Vec<u8>> = match value {
+                        MapValue::All(v) => vec![resolve_ifnames(&v.0, stage)?],
+                        MapValue::PerCpu(vs) => vs
+                            .iter()
+                            .map(|v| resolve_ifnames(&v.0, stage))
+                            .collect::<Result<_, _>>()?,
+                    };
+                    let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+                    m.write(&key, &refs, ncpus)
+                        .map_err(|e| Outcome::Error(format!("writing {map}: {e}")))?;
+                }
+                Step::Run {
+                    input,
+                    ctx,
+                    expect,
+                    source,
+                } => {
+                    let ctx_bytes = xdp_md(ctx, stage)?;
+                    let action = match prog.test_run(
+                        &input.0,
+                        ctx_bytes.as_ref().map(|c| &c[..]),
+                        &mut self.out,
+                    ) {
+                        Ok(a) => a,
+                        Err(e) => return Err(test_run_error(e, ctx_bytes.is_some(), source)),
+                    };
+                    runs.push(RunRecord {
+                        source: source.clone(),
+                        input: input.0.clone(),
+                        action,
+                        output: self.out.clone(),
+                    });
+                    if let Some(exp) = expect {
+                        if exp.action != action {
+                            failures.push(Failure::Action {
+                                source: source.clone(),
+                                expected: exp.action,
+                                got: action,
+                            });
+                        }
+                        if let Some(p) = &exp.packet {
+                            if let Some(d) = diff::packet(p, &self.out) {
+                                failures.push(Failure::Packet {
+                                    source: source.clone(),
+                                    diff: d,
+                                });
+                            }
+                        }
+                    }
+                }
+                Step::CheckMap {
+                    map,
+                    key,
+                    entry,
+                    expected,
+                    layout,
+                    source,
+                } => {
+                    let m = map_of(prog, map)?;
+                    let key = resolve_ifnames(&key.0, stage)?;
+                    let got = m
+                        .read(&key, ncpus)
+                        .map_err(|e| Outcome::Error(format!("reading {map}: {e}")))?;
+                    let fail = |diff| Failure::Map {
+                        source: source.clone(),
+                        entry: entry.clone(),
+                        diff,
+                    };
+                    match (expected, got) {
+                        (None, None) => {}
+                        (None, Some(v)) => failures.push(fail(MapDiff::Present {
+                            value: xdptest_compiler::fixture::hex(&v[0]),
+                        })),
+                        (Some(_), None) => failures.push(fail(MapDiff::Missing)),
+                        (Some(exp), Some(values)) => match exp {
+                            ExpectedValue::Exact(m) => {
+                                let d = diff::value(layout, m, &values[0]);
+                                if !d.is_empty() {
+                                    failures.push(fail(MapDiff::Fields {
+                                        cpu: None,
+                                        fields: d,
+                                    }));
+                                }
+                            }
+                            ExpectedValue::Sum(m) => {
+                                let d = diff::value(layout, m, &diff::sum_per_cpu(layout, &values));
+                                if !d.is_empty() {
+                                    failures.push(fail(MapDiff::Fields {
+                                        cpu: None,
+                                        fields: d,
+                                    }));
+                                }
+                            }
+                            ExpectedValue::PerCpu(ms) => {
+                                if ms.len() != values.len() {
+                                    failures.push(fail(MapDiff::CpuCount {
+                                        expected: ms.len(),
+                                        got: values.len(),
+                                    }));
+                                } else {
+                                    for (cpu, (m, v)) in ms.iter().zip(&values).enumerate() {
+                                        let d = diff::value(layout, m, v);
+                                        if !d.is_empty() {
+                                            failures.push(fail(MapDiff::Fields {
+                                                cpu: Some(cpu),
+                                                fields: d,
+                                            }));
+                                        }
+                                    }
+                                }
+                            }
+                        },
+                    }
+                }
+            }
+        }
+        Ok(failures)
+    }
+}
+
+enum Outcome {
+    Error(String),
+    Skip(String),
+}
+
+fn map_of<'p>(
+    prog: &'p mut LoadedProgram,
+    name: &str,
+) -> Result<&'p mut crate::program::LoadedMap, Outcome> {
+    let names: Vec<String> = prog.maps.keys().cloned().collect();
+    prog.maps.get_mut(name).ok_or_else(|| {
+        Outcome::Error(format!(
+            "the loaded program has no map `{name}` (it has: {})",
+            names.join(", ")
+        ))
+    })
+}
+
+/// `struct xdp_md` for the run's context, when the spec sets one.
+fn xdp_md(
+    ctx: &xdptest_compiler::fixture::Ctx,
+    stage: Option<&Stage>,
+) -> Result<Option<[u8; 24]>, Outcome> {
+    if ctx.ingress.is_none() && ctx.rx_queue.is_none() {
+        return Ok(None);
+    }
+    let ifindex = match &ctx.ingress {
+        None => 0,
+        Some(Iface::Index(i)) => *i,
+        Some(Iface::Name(n)) => match stage.and_then(|s| s.ifindex.get(n)) {
+            Some(i) => *i,
+            None => {
+                return Err(Outcome::Error(format!(
+                    "interface {n} is not part of the spec's network stage"
+                )))
+            }
+        },
+    };
+    // data, data_end, data_meta must be zero; egress_ifindex too.
+    let mut md = [0u8; 24];
+    md[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+    md[16..20].copy_from_slice(&ctx.rx_queue.unwrap_or(0).to_ne_bytes());
+    Ok(Some(md))
+}
+
+/// Replaces interface-name placeholders (see `IFINDEX_PLACEHOLDER`) with the stage's ifindexes.
+fn resolve_ifnames(bytes: &[u8], stage: Option<&Stage>) -> Result<Vec<u8>, Outcome> {
+    let mut out = bytes.to_vec();
+    for at in (0..out.len().saturating_sub(3)).step_by(4) {
+        let word = u32::from_ne_bytes([out[at], out[at + 1], out[at + 2], out[at + 3]]) as u64;
+        if (IFINDEX_PLACEHOLDER..IFINDEX_PLACEHOLDER + 4096).contains(&word) {
+            let pos = (word - IFINDEX_PLACEHOLDER) as usize;
+            let idx = stage
+                .and_then(|s| s.order.get(pos).and_then(|n| s.ifindex.get(n)))
+                .ok_or_else(|| {
+                    Outcome::Error(
+                        "an interface name in a map entry has no interface in the stage".into(),
+                    )
+                })?;
+            out[at..at + 4].copy_from_slice(&idx.to_ne_bytes());
+        }
+    }
+    Ok(out)
+}
+
+fn test_run_error(e: std::io::Error, with_ctx: bool, source: &str) -> Outcome {
+    if with_ctx && e.raw_os_error() == Some(libc::EINVAL) {
+        if kernel_older_than(5, 15) {
+            return Outcome::Skip(format!(
+                "{source}: this kernel cannot pass an xdp_md context to test runs (needs 5.15)"
+            ));
+        }
+        return Outcome::Error(format!(
+            "{source}: the kernel refused the xdp_md context (EINVAL): the ingress interface must exist in the stage and the rx queue must be below its queue count"
+        ));
+    }
+    Outcome::Error(format!("{source}: BPF_PROG_TEST_RUN failed: {e}"))
+}
+
+/// Whether the running kernel is older than `major.minor`.
+pub fn kernel_older_than(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (ma, mi) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (ma, mi) < (major, minor)
+}

@@ -1,0 +1,460 @@
+//! A program under test, loaded into the kernel with aya, and its maps: written, read, and reset to the
+//! state they had right after loading, so that no scenario sees another's map state.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use aya::maps::{Map, MapData};
+use aya::programs::{ProgramError, TestRun, TestRunOptions, Xdp};
+use aya::{Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
+
+use crate::sys;
+
+// Map types (enum bpf_map_type) that need special handling.
+const HASH: u32 = 1;
+const ARRAY: u32 = 2;
+const PERCPU_HASH: u32 = 5;
+const PERCPU_ARRAY: u32 = 6;
+const LRU_HASH: u32 = 9;
+const LRU_PERCPU_HASH: u32 = 10;
+const LPM_TRIE: u32 = 11;
+const DEVMAP: u32 = 14;
+const DEVMAP_HASH: u32 = 25;
+/// Maps the program can only read (`.rodata`): never written, never reset.
+const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+
+/// Why a program could not be loaded: each variant is an environment or input problem (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: io::Error },
+    #[error(
+        "permission denied loading {path}: xdptest run needs root, or CAP_BPF with CAP_NET_ADMIN"
+    )]
+    Permission { path: String },
+    #[error("cannot load {path}: {message}")]
+    Object { path: String, message: String },
+    #[error("{path} has no program `{name}`{hint}")]
+    NoProgram {
+        path: String,
+        name: String,
+        hint: String,
+    },
+    #[error("`{name}` in {path} is not an XDP program")]
+    NotXdp { path: String, name: String },
+    #[error("the verifier rejected `{name}` in {path}: {error}\n{log}")]
+    Verifier {
+        path: String,
+        name: String,
+        error: String,
+        log: String,
+    },
+}
+
+/// One map of a loaded program.
+pub struct LoadedMap {
+    pub name: String,
+    fd: RawFd,
+    pub map_type: u32,
+    pub key_size: usize,
+    pub value_size: usize,
+    pub max_entries: u32,
+    flags: u32,
+    /// Array contents right after loading (initialised globals live here), restored on reset.
+    initial: Option<Vec<u8>>,
+    /// Keys written by a scenario in maps we cannot empty by iteration (DEVMAPs).
+    written: Vec<Vec<u8>>,
+    /// Batch commands work on this map (checked on first use).
+    batch_ok: bool,
+}
+
+pub struct LoadedProgram {
+    ebpf: Ebpf,
+    name: String,
+    pub maps: HashMap<String, LoadedMap>,
+    pub ncpus: usize,
+    /// How long loading (object parse, map creation, verifier) took.
+    pub load_time: Duration,
+}
+
+impl LoadedProgram {
+    pub fn load(object: &str, name: &str) -> Result<LoadedProgram, LoadError> {
+        let start = Instant::now();
+        let bytes = std::fs::read(object).map_err(|source| LoadError::Read {
+            path: object.into(),
+            source,
+        })?;
+        let mut ebpf = EbpfLoader::new()
+            // Verbose logs only matter when loading fails; aya retries with a log buffer then.
+            .verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS)
+            .load(&bytes)
+            .map_err(|e| ebpf_error(object, e))?;
+        let programs: Vec<String> = ebpf.programs().map(|(n, _)| n.to_string()).collect();
+        let prog = ebpf.program_mut(name).ok_or_else(|| LoadError::NoProgram {
+            path: object.into(),
+            name: name.into(),
+            hint: if programs.is_empty() {
+                String::new()
+            } else {
+                format!(" (it has: {})", programs.join(", "))
+            },
+        })?;
+        let xdp: &mut Xdp = prog.try_into().map_err(|_| LoadError::NotXdp {
+            path: object.into(),
+            name: name.into(),
+        })?;
+        xdp.load().map_err(|e| program_error(object, name, e))?;
+        let ncpus = aya::util::nr_cpus().map_err(|(what, e)| LoadError::Object {
+            path: object.into(),
+            message: format!("{what}: {e}"),
+        })?;
+        let mut maps = HashMap::new();
+        for (map_name, map) in ebpf.maps() {
+            let Some(data) = map_data(map) else { continue };
+            let info = data.info().map_err(|e| LoadError::Object {
+                path: object.into(),
+                message: format!("map {map_name}: {e}"),
+            })?;
+            let mut m = LoadedMap {
+                name: map_name.to_string(),
+                fd: data.fd().as_fd().as_raw_fd(),
+                map_type: info.map_type().map(|t| t as u32).unwrap_or(0),
+                key_size: info.key_size() as usize,
+                value_size: info.value_size() as usize,
+                max_entries: info.max_entries(),
+                flags: info.map_flags(),
+                initial: None,
+                written: Vec::new(),
+                batch_ok: true,
+            };
+            m.snapshot(ncpus).map_err(|e| LoadError::Object {
+                path: object.into(),
+                message: format!("reading map {map_name}: {e}"),
+            })?;
+            maps.insert(map_name.to_string(), m);
+        }
+        Ok(LoadedProgram {
+            ebpf,
+            name: name.into(),
+            maps,
+            ncpus,
+            load_time: start.elapsed(),
+        })
+    }
+
+    /// Runs one packet. `ctx` is the raw `struct xdp_md`, when the scenario gives one.
+    pub fn test_run(
+        &self,
+        input: &[u8],
+        ctx: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> Result<u32, io::Error> {
+        let prog: &Xdp = self
+            .ebpf
+            .program(&self.name)
+            .and_then(|p| p.try_into().ok())
+            .expect("the program was found and loaded as XDP");
+        // Room for what the program may add in front (XDP headroom is 256 bytes) or behind.
+        out.clear();
+        out.resize(input.len() + 512, 0);
+        let r = prog
+            .test_run(TestRunOptions {
+                data_in: Some(input),
+                data_out: Some(out),
+                ctx_in: ctx,
+                ..Default::default()
+            })
+            .map_err(|e| match e {
+                ProgramError::SyscallError(s) => s.io_error,
+                other => io::Error::other(other.to_string()),
+            })?;
+        out.truncate(r.data_size_out as usize);
+        Ok(r.return_value)
+    }
+
+    /// Resets every map to its state right after loading.
+    pub fn reset(&mut self) -> io::Result<()> {
+        let ncpus = self.ncpus;
+        for m in self.maps.values_mut() {
+            m.reset(ncpus)
+                .map_err(|e| io::Error::new(e.kind(), format!("resetting map {}: {e}", m.name)))?;
+        }
+        Ok(())
+    }
+}
+
+fn map_data(map: &Map) -> Option<&MapData> {
+    match map {
+        Map::Array(d)
+        | Map::PerCpuArray(d)
+        | Map::HashMap(d)
+        | Map::PerCpuHashMap(d)
+        | Map::LruHashMap(d)
+        | Map::PerCpuLruHashMap(d)
+        | Map::LpmTrie(d)
+        | Map::DevMap(d)
+        | Map::DevMapHash(d)
+        | Map::CpuMap(d)
+        | Map::BloomFilter(d)
+        | Map::Queue(d)
+        | Map::Stack(d) => Some(d),
+        _ => None,
+    }
+}
+
+fn ebpf_error(path: &str, e: EbpfError) -> LoadError {
+    let message = error_chain(&e);
+    if message.contains("Operation not permitted") || message.contains("os error 1)") {
+        return LoadError::Permission { path: path.into() };
+    }
+    if let EbpfError::ProgramError(ProgramError::LoadError {
+        io_error,
+        verifier_log,
+    }) = e
+    {
+        return LoadError::Verifier {
+            path: path.into(),
+            name: String::new(),
+            error: io_error.to_string(),
+            log: verifier_log.to_string(),
+        };
+    }
+    LoadError::Object {
+        path: path.into(),
+        message,
+    }
+}
+
+fn program_error(path: &str, name: &str, e: ProgramError) -> LoadError {
+    match e {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
+            if io_error.raw_os_error() == Some(libc::EPERM)
+                && verifier_log.to_string().trim().is_empty()
+            {
+                return LoadError::Permission { path: path.into() };
+            }
+            LoadError::Verifier {
+                path: path.into(),
+                name: name.into(),
+                error: io_error.to_string(),
+                log: verifier_log.to_string(),
+            }
+        }
+        other => {
+            let message = error_chain(&other);
+            if message.contains("Operation not permitted") {
+                LoadError::Permission { path: path.into() }
+            } else {
+                LoadError::Object {
+                    path: path.into(),
+                    message,
+                }
+            }
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+impl LoadedMap {
+    pub fn is_per_cpu(&self) -> bool {
+        matches!(self.map_type, PERCPU_HASH | PERCPU_ARRAY | LRU_PERCPU_HASH)
+    }
+
+    fn is_array(&self) -> bool {
+        matches!(self.map_type, ARRAY | PERCPU_ARRAY)
+    }
+
+    fn is_hash_like(&self) -> bool {
+        matches!(
+            self.map_type,
+            HASH | PERCPU_HASH | LRU_HASH | LRU_PERCPU_HASH | LPM_TRIE | DEVMAP_HASH
+        )
+    }
+
+    /// Bytes of one value slot in a per-CPU buffer (the kernel rounds each CPU's value up to 8).
+    fn slot(&self) -> usize {
+        if self.is_per_cpu() {
+            self.value_size.div_ceil(8) * 8
+        } else {
+            self.value_size
+        }
+    }
+
+    /// Size of the buffer a lookup/update of one element needs.
+    pub fn value_buffer_len(&self, ncpus: usize) -> usize {
+        if self.is_per_cpu() {
+            self.slot() * ncpus
+        } else {
+            self.value_size
+        }
+    }
+
+    fn snapshot(&mut self, ncpus: usize) -> io::Result<()> {
+        if !self.is_array() || self.flags & BPF_F_RDONLY_PROG != 0 {
+            return Ok(());
+        }
+        let per = self.value_buffer_len(ncpus);
+        let mut all = vec![0u8; per * self.max_entries as usize];
+        let mut keys = vec![0u8; 4 * self.max_entries as usize];
+        match sys::lookup_batch(self.fd, &mut keys, &mut all, self.max_entries) {
+            Ok(n) if n == self.max_entries => {
+                self.initial = Some(all);
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(e) if sys::unsupported(&e) => self.batch_ok = false,
+            Err(e) => return Err(e),
+        }
+        for i in 0..self.max_entries {
+            let at = i as usize * per;
+            sys::lookup(self.fd, &i.to_ne_bytes(), &mut all[at..at + per])?;
+        }
+        self.initial = Some(all);
+        Ok(())
+    }
+
+    fn reset(&mut self, ncpus: usize) -> io::Result<()> {
+        if self.flags & BPF_F_RDONLY_PROG != 0 {
+            return Ok(());
+        }
+        if let Some(initial) = &self.initial {
+            let per = self.value_buffer_len(ncpus);
+            if self.batch_ok {
+                let keys: Vec<u8> = (0..self.max_entries)
+                    .flat_map(|i| i.to_ne_bytes())
+                    .collect();
+                match sys::update_batch(self.fd, &keys, initial, self.max_entries) {
+                    Ok(()) => return Ok(()),
+                    Err(e) if sys::unsupported(&e) => self.batch_ok = false,
+                    Err(e) => return Err(e),
+                }
+            }
+            for i in 0..self.max_entries {
+                let at = i as usize * per;
+                sys::update(self.fd, &i.to_ne_bytes(), &initial[at..at + per])?;
+            }
+            return Ok(());
+        }
+        if self.is_hash_like() {
+            return self.clear(ncpus);
+        }
+        if matches!(self.map_type, DEVMAP) {
+            for k in std::mem::take(&mut self.written) {
+                sys::delete(self.fd, &k)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes every entry.
+    fn clear(&mut self, ncpus: usize) -> io::Result<()> {
+        const CHUNK: u32 = 64;
+        if self.batch_ok && self.map_type != LPM_TRIE {
+            let mut keys = vec![0u8; self.key_size * CHUNK as usize];
+            let mut values = vec![0u8; self.value_buffer_len(ncpus) * CHUNK as usize];
+            loop {
+                match sys::lookup_and_delete_batch(self.fd, &mut keys, &mut values, CHUNK) {
+                    Ok(n) if n == CHUNK => continue,
+                    Ok(_) => return Ok(()),
+                    Err(e) if sys::unsupported(&e) => {
+                        self.batch_ok = false;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let mut key = vec![0u8; self.key_size];
+        while sys::next_key(self.fd, None, &mut key)? {
+            sys::delete(self.fd, &key)?;
+        }
+        Ok(())
+    }
+
+    /// Writes one entry. `values` holds one value (copied to every CPU of a per-CPU map) or one per CPU.
+    pub fn write(&mut self, key: &[u8], values: &[&[u8]], ncpus: usize) -> io::Result<()> {
+        self.check_sizes(key, values.first().copied().unwrap_or(&[]))?;
+        if self.map_type == DEVMAP {
+            self.written.push(key.to_vec());
+        }
+        if !self.is_per_cpu() {
+            return sys::update(self.fd, key, values[0]);
+        }
+        if values.len() > 1 && values.len() != ncpus {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the spec gives {} per-CPU values for map {}, this machine has {ncpus} CPUs",
+                    values.len(),
+                    self.name
+                ),
+            ));
+        }
+        let slot = self.slot();
+        let mut buf = vec![0u8; slot * ncpus];
+        for cpu in 0..ncpus {
+            let v = if values.len() == 1 {
+                values[0]
+            } else {
+                values[cpu]
+            };
+            buf[cpu * slot..cpu * slot + v.len()].copy_from_slice(v);
+        }
+        sys::update(self.fd, key, &buf)
+    }
+
+    /// Reads one entry: one value, or one per CPU. `None` when absent.
+    pub fn read(&self, key: &[u8], ncpus: usize) -> io::Result<Option<Vec<Vec<u8>>>> {
+        if key.len() != self.key_size {
+            return Err(self.size_error("key", key.len(), self.key_size));
+        }
+        let mut buf = vec![0u8; self.value_buffer_len(ncpus)];
+        if !sys::lookup(self.fd, key, &mut buf)? {
+            return Ok(None);
+        }
+        if !self.is_per_cpu() {
+            return Ok(Some(vec![buf]));
+        }
+        let slot = self.slot();
+        Ok(Some(
+            (0..ncpus)
+                .map(|c| buf[c * slot..c * slot + self.value_size].to_vec())
+                .collect(),
+        ))
+    }
+
+    fn check_sizes(&self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        if key.len() != self.key_size {
+            return Err(self.size_error("key", key.len(), self.key_size));
+        }
+        if value.len() != self.value_size {
+            return Err(self.size_error("value", value.len(), self.value_size));
+        }
+        Ok(())
+    }
+
+    fn size_error(&self, what: &str, got: usize, want: usize) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("map {}: the fixture's {what} has {got} bytes, the loaded map's has {want} (recompile the specs against this object)", self.name),
+        )
+    }
+}

@@ -1,0 +1,150 @@
+//! `xdptest run`: compile the specs, select scenarios, run them on this kernel, report.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use xdptest_runner::select::{select, Partition};
+use xdptest_runner::{RunOptions, ScenarioResult, Verdict};
+
+use super::{default_paths, load_suite, Outcome};
+use crate::report::{human, json, junit, Tally};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Spec files or directories (searched recursively for .pkt files). Default: specs/
+    pub paths: Vec<PathBuf>,
+    /// Run only scenarios whose `SPEC::SCENARIO` name contains this text (repeatable: any may match).
+    #[arg(long, short = 'f', value_name = "TEXT")]
+    pub filter: Vec<String>,
+    /// Run one shard of the suite: `I/N` or `count:I/N` (round-robin), `hash:I/N` (stable by name).
+    #[arg(long, value_name = "I/N", value_parser = parse_partition)]
+    pub partition: Option<Partition>,
+    /// Worker threads (each loads its own copy of the programs). Default: the number of CPUs.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Also write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Colours in human output: auto (when a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One line per scenario, details for failures, a summary line.
+    Human,
+    /// One JSON object per scenario per line.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_partition(s: &str) -> Result<Partition, String> {
+    s.parse()
+}
+
+pub fn run(args: RunArgs) -> Outcome {
+    let paths = default_paths(args.paths);
+    let (_, suite) = match load_suite(&paths) {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
+    let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
+    let total = fixtures.len();
+    let fixtures = select(fixtures, &args.filter, args.partition);
+    if fixtures.is_empty() {
+        eprintln!("error: no scenario matches (out of {total}); check --filter and --partition");
+        return Outcome::Error;
+    }
+    let palette = human::Palette {
+        enabled: match args.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        },
+    };
+    let jobs = args.jobs.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut tally = Tally::default();
+    let mut results: Vec<ScenarioResult> = Vec::with_capacity(fixtures.len());
+    let mut write_failed = false;
+    xdptest_runner::run(&fixtures, &RunOptions { jobs }, |_, r| {
+        tally.add(&r);
+        let w = match args.format {
+            Format::Human => human::write_result(&mut out, &r, palette),
+            Format::Json => json::write_result(&mut out, &r),
+        };
+        write_failed |= w.is_err();
+        results.push(r);
+    });
+    if args.format == Format::Human {
+        let _ = human::write_summary(&mut out, tally, palette);
+    } else {
+        let _ = human::write_summary(
+            &mut std::io::stderr(),
+            tally,
+            human::Palette { enabled: false },
+        );
+    }
+    let _ = out.flush();
+    if let Some(path) = &args.junit {
+        if let Err(e) = write_atomically(path, junit::render("xdptest", &results).as_bytes()) {
+            eprintln!(
+                "error: cannot write the JUnit report {}: {e}",
+                path.display()
+            );
+            return Outcome::Error;
+        }
+    }
+    if write_failed {
+        return Outcome::Error;
+    }
+    outcome(&results)
+}
+
+/// Environment problems (a scenario that could not run) outrank test failures.
+fn outcome(results: &[ScenarioResult]) -> Outcome {
+    if results
+        .iter()
+        .any(|r| matches!(r.verdict, Verdict::Error { .. }))
+    {
+        Outcome::Error
+    } else if results
+        .iter()
+        .any(|r| matches!(r.verdict, Verdict::Fail { .. }))
+    {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    }
+}
+
+/// Writes beside the target, then renames: readers never see half a report.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! The tshark oracle, end to end through the real binary: `xdptest compile compiler/tests/specs --out
+//! DIR`, then Wireshark decodes `DIR/layers.pcapng` and every field of every frame is compared with the
+//! table in `compiler/tests/specs/oracle.rs`. tshark must be installed: a missing tshark fails the test
+//! with an install hint instead of skipping it.
+
+#[path = "../compiler/tests/specs/oracle.rs"]
+mod oracle;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn xdptest(args: &[&Path]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_xdptest"))
+        .args(args)
+        .output()
+        .expect("run xdptest")
+}
+
+#[test]
+fn every_layer_and_option_matches_wireshark() {
+    oracle::ensure_programs(&repo());
+    let out = tempfile::tempdir().unwrap();
+    let specs = repo().join("compiler/tests/specs");
+    let run = xdptest(&[Path::new("compile"), &specs, Path::new("--out"), out.path()]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "xdptest compile failed:\n{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // common.pkt is a library (no scenarios): no capture, no fixtures.
+    assert!(!out.path().join("common.pcapng").exists());
+    assert!(!out.path().join("common").exists());
+    for scenario in [
+        "ether", "vlan", "qinq", "ipv4", "udp", "gtpu", "icmp", "payload", "derived",
+    ] {
+        let ron = out.path().join("layers").join(format!("{scenario}.ron"));
+        assert!(ron.is_file(), "missing fixture {}", ron.display());
+    }
+    oracle::check_layers_pcap(&out.path().join("layers.pcapng"));
+}
