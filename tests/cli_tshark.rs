@@ -14,10 +14,7 @@ fn repo() -> PathBuf {
 }
 
 fn xdptest(args: &[&Path]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_xdptest"))
-        .args(args)
-        .output()
-        .expect("run xdptest")
+    Command::new(env!("CARGO_BIN_EXE_xdptest")).args(args).output().expect("run xdptest")
 }
 
 #[test]
@@ -36,9 +33,7 @@ fn every_layer_and_option_matches_wireshark() {
     // common.pkt is a library (no scenarios): no capture, no fixtures.
     assert!(!out.path().join("common.pcapng").exists());
     assert!(!out.path().join("common").exists());
-    for scenario in [
-        "ether", "vlan", "qinq", "ipv4", "udp", "gtpu", "icmp", "payload", "derived",
-    ] {
+    for scenario in ["ether", "vlan", "qinq", "ipv4", "udp", "gtpu", "icmp", "payload", "derived"] {
         let ron = out.path().join("layers").join(format!("{scenario}.ron"));
         assert!(ron.is_file(), "missing fixture {}", ron.display());
     }

@@ -121,10 +121,7 @@ impl MapDef {
     /// Whether each key holds one value per CPU (percpu hash/array, LRU
     /// percpu hash, percpu cgroup storage).
     pub fn is_per_cpu(&self) -> bool {
-        matches!(
-            self.map_type,
-            MAP_PERCPU_HASH | MAP_PERCPU_ARRAY | MAP_LRU_PERCPU_HASH | MAP_PERCPU_CGROUP_STORAGE
-        )
+        matches!(self.map_type, MAP_PERCPU_HASH | MAP_PERCPU_ARRAY | MAP_LRU_PERCPU_HASH | MAP_PERCPU_CGROUP_STORAGE)
     }
 
     /// Whether this is an LPM trie (keys start with a `__u32` prefix length).
@@ -136,10 +133,7 @@ impl MapDef {
     /// `"percpu_array"`, `"lpm_trie"`, `"devmap"`, ... (`"unknown"` for
     /// values this crate does not know).
     pub fn type_name(&self) -> &'static str {
-        MAP_TYPE_NAMES
-            .get(self.map_type as usize)
-            .copied()
-            .unwrap_or("unknown")
+        MAP_TYPE_NAMES.get(self.map_type as usize).copied().unwrap_or("unknown")
     }
 }
 
@@ -307,10 +301,7 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectInfo, BtfError> {
         if section_name == ".text" {
             continue;
         }
-        programs.push(ProgramSym {
-            name: sym.name().map_err(elf)?.to_string(),
-            section: section_name.to_string(),
-        });
+        programs.push(ProgramSym { name: sym.name().map_err(elf)?.to_string(), section: section_name.to_string() });
     }
 
     if file.section_by_name("maps").is_some_and(|s| s.size() > 0) {
@@ -327,10 +318,7 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectInfo, BtfError> {
 ///
 /// [`BtfError::Io`] if the file cannot be read, else as [`read_object`].
 pub fn read_object_file(path: &Path) -> Result<ObjectInfo, BtfError> {
-    let bytes = std::fs::read(path).map_err(|source| BtfError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| BtfError::Io { path: path.to_path_buf(), source })?;
     read_object(&bytes)
 }
 

@@ -21,10 +21,7 @@ impl SourceFile {
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let upto = &self.text[..offset.min(self.text.len())];
         let line = upto.matches('\n').count() + 1;
-        let col = upto
-            .rfind('\n')
-            .map(|i| upto.len() - i)
-            .unwrap_or(upto.len() + 1);
+        let col = upto.rfind('\n').map(|i| upto.len() - i).unwrap_or(upto.len() + 1);
         (line, col)
     }
 }
@@ -42,12 +39,7 @@ pub struct Diag {
 }
 
 impl Diag {
-    pub fn new(
-        code: &'static str,
-        source: &SourceFile,
-        span: Span,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(code: &'static str, source: &SourceFile, span: Span, message: impl Into<String>) -> Self {
         Diag {
             code,
             message: message.into(),
@@ -60,14 +52,7 @@ impl Diag {
 
     /// An error not tied to a place in a spec (unreadable directory, unwritable output).
     pub fn global(code: &'static str, message: impl Into<String>) -> Self {
-        Diag {
-            code,
-            message: message.into(),
-            label: String::new(),
-            span: None,
-            help: None,
-            source: None,
-        }
+        Diag { code, message: message.into(), label: String::new(), span: None, help: None, source: None }
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Self {
@@ -98,9 +83,7 @@ impl Diag {
     pub fn report(&self) -> miette::Report {
         let mut report = miette::Report::new(self.clone());
         if let Some(src) = &self.source {
-            report = report.with_source_code(
-                NamedSource::new(&src.name, src.text.to_string()).with_language("pkt"),
-            );
+            report = report.with_source_code(NamedSource::new(&src.name, src.text.to_string()).with_language("pkt"));
         }
         report
     }
@@ -120,17 +103,12 @@ impl Diagnostic for Diag {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            Some(self.label.clone()),
-            span,
-        ))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some(self.label.clone()), span))))
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -144,10 +122,7 @@ impl Diagnostic for Diag {
 pub struct Reported;
 
 /// The closest candidate to `word` by edit distance, if it is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
@@ -186,19 +161,13 @@ mod tests {
     #[test]
     fn suggestions() {
         assert_eq!(did_you_mean("tll", ["ttl", "tos", "id"]), Some("ttl"));
-        assert_eq!(
-            did_you_mean("sessions", ["session", "stats"]),
-            Some("session")
-        );
+        assert_eq!(did_you_mean("sessions", ["session", "stats"]), Some("session"));
         assert_eq!(did_you_mean("zzz", ["ttl", "tos"]), None);
     }
 
     #[test]
     fn line_col_is_one_based() {
-        let src = SourceFile {
-            name: "x".into(),
-            text: Arc::new("ab\ncd".into()),
-        };
+        let src = SourceFile { name: "x".into(), text: Arc::new("ab\ncd".into()) };
         assert_eq!(src.line_col(0), (1, 1));
         assert_eq!(src.line_col(4), (2, 2));
     }

@@ -21,13 +21,7 @@ pub fn lower(stmts: &[EnvStmt], src: &SourceFile, diags: &mut Vec<Diag>) -> Vec<
     let mut out = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for s in stmts {
-        let mut p = Words {
-            args: &s.args,
-            pos: 0,
-            src,
-            diags,
-            stmt: s.span,
-        };
+        let mut p = Words { args: &s.args, pos: 0, src, diags, stmt: s.span };
         let item = match s.keyword.node.as_str() {
             "link" => p.link(&names),
             "route" => p.route(),
@@ -49,20 +43,9 @@ pub fn lower(stmts: &[EnvStmt], src: &SourceFile, diags: &mut Vec<Diag>) -> Vec<
         };
         if !names.contains(dev) {
             diags.push(
-                Diag::new(
-                    "compile::env",
-                    src,
-                    s.span,
-                    format!("device `{dev}` is not declared in `env`"),
-                )
-                .help(format!(
-                    "declared: {}",
-                    if names.is_empty() {
-                        "none".to_string()
-                    } else {
-                        names.join(", ")
-                    }
-                )),
+                Diag::new("compile::env", src, s.span, format!("device `{dev}` is not declared in `env`")).help(
+                    format!("declared: {}", if names.is_empty() { "none".to_string() } else { names.join(", ") }),
+                ),
             );
         }
     }
@@ -79,18 +62,14 @@ struct Words<'a> {
 
 impl Words<'_> {
     fn err(&mut self, span: Span, msg: impl Into<String>, help: &str) {
-        self.diags
-            .push(Diag::new("compile::env", self.src, span, msg).help(help));
+        self.diags.push(Diag::new("compile::env", self.src, span, msg).help(help));
     }
 
     fn next(&mut self, what: &str, help: &str) -> Option<Spanned<String>> {
         let w = self.args.get(self.pos).cloned();
         self.pos += 1;
         if w.is_none() {
-            let at = Span {
-                start: self.stmt.end,
-                end: self.stmt.end,
-            };
+            let at = Span { start: self.stmt.end, end: self.stmt.end };
             self.err(at, format!("expected {what}"), help);
         }
         w
@@ -102,11 +81,7 @@ impl Words<'_> {
         match octets {
             Some(o) if o.len() == 4 => Some([o[0], o[1], o[2], o[3]]),
             _ => {
-                self.err(
-                    w.span,
-                    format!("`{}` is not an IPv4 address", w.node),
-                    "write it like 192.0.2.1",
-                );
+                self.err(w.span, format!("`{}` is not an IPv4 address", w.node), "write it like 192.0.2.1");
                 None
             }
         }
@@ -114,44 +89,26 @@ impl Words<'_> {
 
     fn prefix(&mut self, w: &Spanned<String>) -> Option<([u8; 4], u8)> {
         let Some((a, l)) = w.node.split_once('/') else {
-            self.err(
-                w.span,
-                format!("`{}` is not a prefix", w.node),
-                "write it like 192.0.2.0/24",
-            );
+            self.err(w.span, format!("`{}` is not a prefix", w.node), "write it like 192.0.2.0/24");
             return None;
         };
-        let addr = self.ipv4(&Spanned {
-            node: a.to_string(),
-            span: w.span,
-        })?;
+        let addr = self.ipv4(&Spanned { node: a.to_string(), span: w.span })?;
         match l.parse::<u8>() {
             Ok(len) if len <= 32 => Some((addr, len)),
             _ => {
-                self.err(
-                    w.span,
-                    format!("`{l}` is not a prefix length (0..32)"),
-                    "write it like 192.0.2.0/24",
-                );
+                self.err(w.span, format!("`{l}` is not a prefix length (0..32)"), "write it like 192.0.2.0/24");
                 None
             }
         }
     }
 
     fn mac(&mut self, w: &Spanned<String>) -> Option<[u8; 6]> {
-        let parts: Option<Vec<u8>> = w
-            .node
-            .split(':')
-            .map(|p| u8::from_str_radix(p, 16).ok().filter(|_| p.len() <= 2))
-            .collect();
+        let parts: Option<Vec<u8>> =
+            w.node.split(':').map(|p| u8::from_str_radix(p, 16).ok().filter(|_| p.len() <= 2)).collect();
         match parts {
             Some(p) if p.len() == 6 => Some([p[0], p[1], p[2], p[3], p[4], p[5]]),
             _ => {
-                self.err(
-                    w.span,
-                    format!("`{}` is not a MAC address", w.node),
-                    "write it like 00:00:5e:00:53:01",
-                );
+                self.err(w.span, format!("`{}` is not a MAC address", w.node), "write it like 00:00:5e:00:53:01");
                 None
             }
         }
@@ -161,18 +118,15 @@ impl Words<'_> {
         match w.node.parse::<u64>() {
             Ok(n) if n <= max => Some(n),
             _ => {
-                self.err(
-                    w.span,
-                    format!("`{}` is not a number up to {max}", w.node),
-                    "",
-                );
+                self.err(w.span, format!("`{}` is not a number up to {max}", w.node), "");
                 None
             }
         }
     }
 
     fn link(&mut self, declared: &[String]) -> Option<EnvItem> {
-        const HELP: &str = "link NAME dummy | veth peer PEER | vlan VID on PARENT, then any of: mac MAC, addr A.B.C.D/LEN, mtu N";
+        const HELP: &str =
+            "link NAME dummy | veth peer PEER | vlan VID on PARENT, then any of: mac MAC, addr A.B.C.D/LEN, mtu N";
         let name = self.next("an interface name", HELP)?;
         if name.node.len() > 15 || name.node.contains('/') {
             self.err(
@@ -182,11 +136,7 @@ impl Words<'_> {
             );
         }
         if declared.contains(&name.node) {
-            self.err(
-                name.span,
-                format!("interface `{}` is declared twice", name.node),
-                "",
-            );
+            self.err(name.span, format!("interface `{}` is declared twice", name.node), "");
         }
         let kind_word = self.next("the link kind: dummy, veth or vlan", HELP)?;
         let kind = match kind_word.node.as_str() {
@@ -197,9 +147,7 @@ impl Words<'_> {
                     self.err(kw.span, "expected `peer NAME`", HELP);
                     return None;
                 }
-                LinkKind::Veth {
-                    peer: self.next("the peer's name", HELP)?.node,
-                }
+                LinkKind::Veth { peer: self.next("the peer's name", HELP)?.node }
             }
             "vlan" => {
                 let vid_word = self.next("a VLAN id", HELP)?;
@@ -211,16 +159,9 @@ impl Words<'_> {
                 }
                 let parent = self.next("the parent interface", HELP)?;
                 if !declared.contains(&parent.node) {
-                    self.err(
-                        parent.span,
-                        format!("parent `{}` must be declared before its VLAN", parent.node),
-                        HELP,
-                    );
+                    self.err(parent.span, format!("parent `{}` must be declared before its VLAN", parent.node), HELP);
                 }
-                LinkKind::Vlan {
-                    parent: parent.node,
-                    vid,
-                }
+                LinkKind::Vlan { parent: parent.node, vid }
             }
             other => {
                 self.err(kind_word.span, format!("unknown link kind `{other}`"), HELP);
@@ -244,18 +185,11 @@ impl Words<'_> {
                 }
             }
         }
-        Some(EnvItem::Link {
-            name: name.node,
-            kind,
-            mac,
-            addrs,
-            mtu,
-        })
+        Some(EnvItem::Link { name: name.node, kind, mac, addrs, mtu })
     }
 
     fn route(&mut self) -> Option<EnvItem> {
-        const HELP: &str =
-            "route PREFIX [via A.B.C.D] [dev NAME] | route PREFIX blackhole|unreachable|prohibit";
+        const HELP: &str = "route PREFIX [via A.B.C.D] [dev NAME] | route PREFIX blackhole|unreachable|prohibit";
         let p = self.next("a prefix", HELP)?;
         let (addr, len) = self.prefix(&p)?;
         let (mut via, mut dev, mut kind) = (None, None, RouteKind::Unicast);
@@ -277,19 +211,10 @@ impl Words<'_> {
             }
         }
         if kind == RouteKind::Unicast && via.is_none() && dev.is_none() {
-            self.err(
-                p.span,
-                "a route needs `via`, `dev`, or a type (blackhole, unreachable, prohibit)",
-                HELP,
-            );
+            self.err(p.span, "a route needs `via`, `dev`, or a type (blackhole, unreachable, prohibit)", HELP);
             return None;
         }
-        Some(EnvItem::Route {
-            prefix: (Bytes(addr.to_vec()), len),
-            via,
-            dev,
-            kind,
-        })
+        Some(EnvItem::Route { prefix: (Bytes(addr.to_vec()), len), via, dev, kind })
     }
 
     fn neigh(&mut self) -> Option<EnvItem> {
@@ -310,11 +235,9 @@ impl Words<'_> {
             }
         }
         match (mac, dev) {
-            (Some(mac), Some(dev)) => Some(EnvItem::Neigh {
-                addr: Bytes(addr.to_vec()),
-                mac: Bytes(mac.to_vec()),
-                dev,
-            }),
+            (Some(mac), Some(dev)) => {
+                Some(EnvItem::Neigh { addr: Bytes(addr.to_vec()), mac: Bytes(mac.to_vec()), dev })
+            }
             _ => {
                 self.err(a.span, "a neighbour needs `mac` and `dev`", HELP);
                 None

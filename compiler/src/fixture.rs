@@ -35,24 +35,9 @@ pub struct ProgramRef {
 /// One element of a declared network stage (see `env` in the language reference).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EnvItem {
-    Link {
-        name: String,
-        kind: LinkKind,
-        mac: Option<Bytes>,
-        addrs: Vec<(Bytes, u8)>,
-        mtu: Option<u32>,
-    },
-    Route {
-        prefix: (Bytes, u8),
-        via: Option<Bytes>,
-        dev: Option<String>,
-        kind: RouteKind,
-    },
-    Neigh {
-        addr: Bytes,
-        mac: Bytes,
-        dev: String,
-    },
+    Link { name: String, kind: LinkKind, mac: Option<Bytes>, addrs: Vec<(Bytes, u8)>, mtu: Option<u32> },
+    Route { prefix: (Bytes, u8), via: Option<Bytes>, dev: Option<String>, kind: RouteKind },
+    Neigh { addr: Bytes, mac: Bytes, dev: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,18 +58,9 @@ pub enum RouteKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Step {
     /// Write one map entry.
-    SetMap {
-        map: String,
-        key: Bytes,
-        value: MapValue,
-    },
+    SetMap { map: String, key: Bytes, value: MapValue },
     /// Run one packet through the program and check what it did.
-    Run {
-        input: Bytes,
-        ctx: Ctx,
-        expect: Option<Expectation>,
-        source: String,
-    },
+    Run { input: Bytes, ctx: Ctx, expect: Option<Expectation>, source: String },
     /// Check one map entry (`None`: the entry must not exist).
     CheckMap {
         map: String,
@@ -130,20 +106,13 @@ pub struct Masked {
 impl Masked {
     pub fn exact(bytes: Vec<u8>) -> Self {
         let mask = vec![0xff; bytes.len()];
-        Masked {
-            bytes: Bytes(bytes),
-            mask: Bytes(mask),
-        }
+        Masked { bytes: Bytes(bytes), mask: Bytes(mask) }
     }
 
     /// Whether `actual` matches: same length, and equal on every masked bit.
     pub fn matches(&self, actual: &[u8]) -> bool {
         actual.len() == self.bytes.0.len()
-            && actual
-                .iter()
-                .zip(&self.bytes.0)
-                .zip(&self.mask.0)
-                .all(|((a, e), m)| a & m == e & m)
+            && actual.iter().zip(&self.bytes.0).zip(&self.mask.0).all(|((a, e), m)| a & m == e & m)
     }
 }
 
@@ -212,9 +181,7 @@ impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         if s.len() % 2 != 0 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return Err(serde::de::Error::custom(
-                "expected an even number of hex digits",
-            ));
+            return Err(serde::de::Error::custom("expected an even number of hex digits"));
         }
         (0..s.len())
             .step_by(2)
@@ -226,20 +193,11 @@ impl<'de> Deserialize<'de> for Bytes {
 }
 
 /// Names of the XDP actions, by number.
-pub const XDP_ACTIONS: [&str; 5] = [
-    "XDP_ABORTED",
-    "XDP_DROP",
-    "XDP_PASS",
-    "XDP_TX",
-    "XDP_REDIRECT",
-];
+pub const XDP_ACTIONS: [&str; 5] = ["XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"];
 
 /// `XDP_TX` for 3, the number itself for values without a name.
 pub fn action_name(action: u32) -> String {
-    XDP_ACTIONS
-        .get(action as usize)
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| action.to_string())
+    XDP_ACTIONS.get(action as usize).map(|s| s.to_string()).unwrap_or_else(|| action.to_string())
 }
 
 impl Fixture {
@@ -264,28 +222,14 @@ mod tests {
             spec: "specs/x.pkt".into(),
             scenario: "s".into(),
             description: String::new(),
-            program: ProgramRef {
-                object: "p.o".into(),
-                hook: "xdp".into(),
-                name: "xdp_p".into(),
-            },
+            program: ProgramRef { object: "p.o".into(), hook: "xdp".into(), name: "xdp_p".into() },
             env: vec![],
             steps: vec![
-                Step::SetMap {
-                    map: "m".into(),
-                    key: Bytes(vec![1, 0, 0, 0]),
-                    value: MapValue::All(Bytes(vec![2])),
-                },
+                Step::SetMap { map: "m".into(), key: Bytes(vec![1, 0, 0, 0]), value: MapValue::All(Bytes(vec![2])) },
                 Step::Run {
                     input: Bytes(vec![0xde, 0xad]),
-                    ctx: Ctx {
-                        ingress: Some(Iface::Name("eth0".into())),
-                        rx_queue: Some(1),
-                    },
-                    expect: Some(Expectation {
-                        action: 3,
-                        packet: Some(Masked::exact(vec![0xbe, 0xef])),
-                    }),
+                    ctx: Ctx { ingress: Some(Iface::Name("eth0".into())), rx_queue: Some(1) },
+                    expect: Some(Expectation { action: 3, packet: Some(Masked::exact(vec![0xbe, 0xef])) }),
                     source: "x.pkt:3:3".into(),
                 },
             ],
@@ -297,10 +241,7 @@ mod tests {
 
     #[test]
     fn masked_matching() {
-        let m = Masked {
-            bytes: Bytes(vec![0x12, 0x34]),
-            mask: Bytes(vec![0xff, 0x0f]),
-        };
+        let m = Masked { bytes: Bytes(vec![0x12, 0x34]), mask: Bytes(vec![0xff, 0x0f]) };
         assert!(m.matches(&[0x12, 0xf4]));
         assert!(!m.matches(&[0x12, 0x35]));
         assert!(!m.matches(&[0x12]));

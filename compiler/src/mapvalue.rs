@@ -35,24 +35,15 @@ pub struct Encoded {
 
 impl Typer<'_> {
     /// Encodes `value` as `ty`; `what` names the thing for messages ("key of `sessions`").
-    pub fn encode(
-        &mut self,
-        ty: &TypeLayout,
-        value: &Value,
-        what: &str,
-    ) -> Result<Encoded, Reported> {
+    pub fn encode(&mut self, ty: &TypeLayout, value: &Value, what: &str) -> Result<Encoded, Reported> {
         let size = ty.size() as usize;
-        let mut out = Encoded {
-            bytes: vec![0; size],
-            mask: vec![0xff; size],
-        };
+        let mut out = Encoded { bytes: vec![0; size], mask: vec![0xff; size] };
         self.write(ty, value, what, &mut out, 0)?;
         Ok(out)
     }
 
     fn err(&mut self, value: &Value, msg: String) -> &mut Diag {
-        self.diags
-            .push(Diag::new("compile::map_value", self.src, value.span, msg));
+        self.diags.push(Diag::new("compile::map_value", self.src, value.span, msg));
         self.diags.last_mut().unwrap()
     }
 
@@ -67,13 +58,8 @@ impl Typer<'_> {
         let size = ty.size() as usize;
         if let ValueKind::Wildcard = value.kind {
             if self.mode == Mode::Write {
-                self.err(
-                    value,
-                    "a wildcard `*` can only be used in `expect map`".into(),
-                )
-                .help = Some(
-                    "a written value needs every byte; omit a struct field to write zero".into(),
-                );
+                self.err(value, "a wildcard `*` can only be used in `expect map`".into()).help =
+                    Some("a written value needs every byte; omit a struct field to write zero".into());
                 return Err(Reported);
             }
             out.mask[at..at + size].fill(0);
@@ -86,65 +72,52 @@ impl Typer<'_> {
                 return Ok(());
             }
             if !matches!(ty, TypeLayout::Array { .. }) {
-                self.err(
-                    value,
-                    format!("{what} is {size} bytes, this byte string has {}", b.len()),
-                )
-                .help = Some(format!("the type is `{}`", ty.describe()));
+                self.err(value, format!("{what} is {size} bytes, this byte string has {}", b.len())).help =
+                    Some(format!("the type is `{}`", ty.describe()));
                 return Err(Reported);
             }
         }
         match ty {
-            TypeLayout::Int {
-                size: isz,
-                big_endian,
-                ..
-            } => self.int(value, what, *isz as usize, *big_endian, out, at),
+            TypeLayout::Int { size: isz, big_endian, .. } => self.int(value, what, *isz as usize, *big_endian, out, at),
             TypeLayout::Bool => self.int(value, what, 1, false, out, at),
-            TypeLayout::Enum {
-                values, size: esz, ..
-            } => {
+            TypeLayout::Enum { values, size: esz, .. } => {
                 if let ValueKind::Ident(name) = &value.kind {
                     if let Some((_, v)) = values.iter().find(|(n, _)| n == name) {
-                        out.bytes[at..at + *esz as usize]
-                            .copy_from_slice(&v.to_le_bytes()[..*esz as usize]);
+                        out.bytes[at..at + *esz as usize].copy_from_slice(&v.to_le_bytes()[..*esz as usize]);
                         return Ok(());
                     }
                     let names: Vec<&str> = values.iter().map(|(n, _)| n.as_str()).collect();
                     let help = did_you_mean(name, names.iter().copied())
                         .map(|m| format!("did you mean `{m}`?"))
                         .unwrap_or_else(|| format!("the enum has {}", names.join(", ")));
-                    self.err(value, format!("`{name}` is not a value of this enum"))
-                        .help = Some(help);
+                    self.err(value, format!("`{name}` is not a value of this enum")).help = Some(help);
                     return Err(Reported);
                 }
                 self.int(value, what, *esz as usize, false, out, at)
             }
-            TypeLayout::Array { elem, len } => {
-                self.array(elem, *len as usize, value, what, out, at)
-            }
+            TypeLayout::Array { elem, len } => self.array(elem, *len as usize, value, what, out, at),
             TypeLayout::Struct { members, .. } | TypeLayout::Union { members, .. } => {
                 self.strukt(ty, members, value, what, out, at)
             }
             TypeLayout::Opaque { size } => match &value.kind {
-                ValueKind::Int(_) if *size <= 8 => {
-                    self.int(value, what, *size as usize, false, out, at)
-                }
+                ValueKind::Int(_) if *size <= 8 => self.int(value, what, *size as usize, false, out, at),
                 ValueKind::Ipv4(a) if *size == 4 => {
                     out.bytes[at..at + 4].copy_from_slice(a);
                     Ok(())
                 }
                 _ => {
-                    self.err(value, format!("{what} has no type information ({size} bytes): give hex\"...\" of {size} bytes"))
-                        .help = Some("declare the map with `__type(key, ...)`/`__type(value, ...)` to write typed values".into());
+                    self.err(
+                        value,
+                        format!("{what} has no type information ({size} bytes): give hex\"...\" of {size} bytes"),
+                    )
+                    .help = Some(
+                        "declare the map with `__type(key, ...)`/`__type(value, ...)` to write typed values".into(),
+                    );
                     Err(Reported)
                 }
             },
             TypeLayout::Pointer => {
-                self.err(
-                    value,
-                    format!("{what} is a pointer; it cannot be written from a spec"),
-                );
+                self.err(value, format!("{what} is a pointer; it cannot be written from a spec"));
                 Err(Reported)
             }
         }
@@ -166,14 +139,13 @@ impl Typer<'_> {
                 out.bytes[at..at + 4].copy_from_slice(a);
                 return Ok(());
             }
-            ValueKind::Ident(name) if name == "true" || name == "false" => {
-                u64::from(name == "true")
-            }
+            ValueKind::Ident(name) if name == "true" || name == "false" => u64::from(name == "true"),
             ValueKind::Ident(name) => match self.name_resolver.and_then(|r| r(name)) {
                 Some(n) => n,
                 None => {
-                    self.err(value, format!("{what} is an integer, found the name `{name}`"))
-                        .help = Some("write a number (decimal or 0x...), an IPv4 address for 4-byte fields, or hex\"...\"".into());
+                    self.err(value, format!("{what} is an integer, found the name `{name}`")).help = Some(
+                        "write a number (decimal or 0x...), an IPv4 address for 4-byte fields, or hex\"...\"".into(),
+                    );
                     return Err(Reported);
                 }
             },
@@ -187,9 +159,7 @@ impl Typer<'_> {
                         other.describe()
                     ),
                 )
-                .help = Some(format!(
-                    "write a number{extra} or hex\"...\" of {size} bytes"
-                ));
+                .help = Some(format!("write a number{extra} or hex\"...\" of {size} bytes"));
                 return Err(Reported);
             }
         };
@@ -223,45 +193,26 @@ impl Typer<'_> {
         };
         if let Some(b) = bytes {
             if b.len() > len {
-                self.err(
-                    value,
-                    format!("{what} holds {len} bytes, found {}", b.len()),
-                );
+                self.err(value, format!("{what} holds {len} bytes, found {}", b.len()));
                 return Err(Reported);
             }
             out.bytes[at..at + b.len()].copy_from_slice(&b);
             return Ok(());
         }
         let ValueKind::List(items) = &value.kind else {
-            self.err(
-                value,
-                format!(
-                    "{what} is an array of {len}, found {}",
-                    value.kind.describe()
-                ),
-            )
-            .help = Some(
-                if esz == 1 {
-                    "write a list [..], a string, hex\"..\" or a MAC"
-                } else {
-                    "write a list [a, b, ...]"
-                }
-                .into(),
+            self.err(value, format!("{what} is an array of {len}, found {}", value.kind.describe())).help = Some(
+                if esz == 1 { "write a list [..], a string, hex\"..\" or a MAC" } else { "write a list [a, b, ...]" }
+                    .into(),
             );
             return Err(Reported);
         };
         if items.len() > len {
-            self.err(
-                value,
-                format!("{what} holds {len} elements, found {}", items.len()),
-            );
+            self.err(value, format!("{what} holds {len} elements, found {}", items.len()));
             return Err(Reported);
         }
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
-            ok &= self
-                .write(elem, item, &format!("{what}[{i}]"), out, at + i * esz)
-                .is_ok();
+            ok &= self.write(elem, item, &format!("{what}[{i}]"), out, at + i * esz).is_ok();
         }
         if self.mode == Mode::Check && items.len() < len {
             // A shorter list in a check leaves the remaining elements open? No: arrays are compared
@@ -312,9 +263,7 @@ impl Typer<'_> {
                         ok = false;
                         continue;
                     };
-                    ok &= self
-                        .member(m, v, &format!("{what}.{}", m.name), out, at)
-                        .is_ok();
+                    ok &= self.member(m, v, &format!("{what}.{}", m.name), out, at).is_ok();
                 }
                 if ok {
                     Ok(())
@@ -331,31 +280,17 @@ impl Typer<'_> {
             }
             other => {
                 let hint = if lpm_shape(members) {
-                    format!(
-                        "write a prefix like 10.0.0.0/8, or {{ field: value, ... }} for `{}`",
-                        ty.describe()
-                    )
+                    format!("write a prefix like 10.0.0.0/8, or {{ field: value, ... }} for `{}`", ty.describe())
                 } else {
                     format!("write {{ field: value, ... }} for `{}`", ty.describe())
                 };
-                self.err(
-                    value,
-                    format!("{what} is a struct, found {}", other.describe()),
-                )
-                .help = Some(hint);
+                self.err(value, format!("{what} is a struct, found {}", other.describe())).help = Some(hint);
                 Err(Reported)
             }
         }
     }
 
-    fn member(
-        &mut self,
-        m: &Member,
-        v: &Value,
-        what: &str,
-        out: &mut Encoded,
-        at: usize,
-    ) -> Result<(), Reported> {
+    fn member(&mut self, m: &Member, v: &Value, what: &str, out: &mut Encoded, at: usize) -> Result<(), Reported> {
         if m.bitfield_bits == 0 {
             let off = at + (m.offset_bits / 8) as usize;
             let sz = m.ty.size() as usize;
@@ -368,13 +303,7 @@ impl Typer<'_> {
             ValueKind::Int(n) if bits >= 64 || *n >> bits == 0 => *n,
             ValueKind::Wildcard if self.mode == Mode::Check => return Ok(()),
             _ => {
-                self.err(
-                    v,
-                    format!(
-                        "{what} is a {bits}-bit field: write a number below {}",
-                        1u128 << bits
-                    ),
-                );
+                self.err(v, format!("{what} is a {bits}-bit field: write a number below {}", 1u128 << bits));
                 return Err(Reported);
             }
         };
@@ -409,30 +338,18 @@ pub fn leaf_fields(ty: &TypeLayout) -> Vec<ValueField> {
 
 fn leaves(ty: &TypeLayout, name: String, offset: u32, out: &mut Vec<ValueField>) {
     match ty {
-        TypeLayout::Int {
-            size, big_endian, ..
-        } => out.push(ValueField {
+        TypeLayout::Int { size, big_endian, .. } => out.push(ValueField {
             name,
             offset,
             size: *size,
-            kind: if *big_endian && *size > 1 {
-                FieldRepr::BigEndian
-            } else {
-                FieldRepr::Int
-            },
+            kind: if *big_endian && *size > 1 { FieldRepr::BigEndian } else { FieldRepr::Int },
         }),
-        TypeLayout::Bool | TypeLayout::Enum { .. } => out.push(ValueField {
-            name,
-            offset,
-            size: ty.size(),
-            kind: FieldRepr::Int,
-        }),
-        TypeLayout::Array { elem, len } if elem.size() == 1 => out.push(ValueField {
-            name,
-            offset,
-            size: *len,
-            kind: FieldRepr::Bytes,
-        }),
+        TypeLayout::Bool | TypeLayout::Enum { .. } => {
+            out.push(ValueField { name, offset, size: ty.size(), kind: FieldRepr::Int })
+        }
+        TypeLayout::Array { elem, len } if elem.size() == 1 => {
+            out.push(ValueField { name, offset, size: *len, kind: FieldRepr::Bytes })
+        }
         TypeLayout::Array { elem, len } => {
             for i in 0..*len {
                 leaves(elem, format!("{name}[{i}]"), offset + i * elem.size(), out);
@@ -440,21 +357,12 @@ fn leaves(ty: &TypeLayout, name: String, offset: u32, out: &mut Vec<ValueField>)
         }
         TypeLayout::Struct { members, .. } => {
             for m in members.iter().filter(|m| m.bitfield_bits == 0) {
-                let sub = if name.is_empty() {
-                    m.name.clone()
-                } else {
-                    format!("{name}.{}", m.name)
-                };
+                let sub = if name.is_empty() { m.name.clone() } else { format!("{name}.{}", m.name) };
                 leaves(&m.ty, sub, offset + m.offset_bits / 8, out);
             }
         }
         TypeLayout::Union { .. } | TypeLayout::Opaque { .. } | TypeLayout::Pointer => {
-            out.push(ValueField {
-                name,
-                offset,
-                size: ty.size(),
-                kind: FieldRepr::Bytes,
-            })
+            out.push(ValueField { name, offset, size: ty.size(), kind: FieldRepr::Bytes })
         }
     }
 }

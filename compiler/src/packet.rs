@@ -51,11 +51,7 @@ impl Evaluator<'_> {
     }
 
     /// Evaluates an expression. On error the diagnostics are recorded and `Err(Reported)` is returned.
-    pub fn eval(
-        &mut self,
-        expr: &ast::PacketExpr,
-        names: &mut dyn Names,
-    ) -> Result<Packet, Reported> {
+    pub fn eval(&mut self, expr: &ast::PacketExpr, names: &mut dyn Names) -> Result<Packet, Reported> {
         let mut packet = Vec::new();
         let mut ok = true;
         for term in &expr.stack {
@@ -88,9 +84,7 @@ impl Evaluator<'_> {
                                     call.span,
                                     "`input` is only meaningful in an `expect` after a `send`",
                                 )
-                                .help = Some(
-                                    "`input` stands for the packet of the preceding `send`".into(),
-                                );
+                                .help = Some("`input` stands for the packet of the preceding `send`".into());
                                 Err(Reported)
                             }
                         };
@@ -117,41 +111,26 @@ impl Evaluator<'_> {
                 None => format!(
                     "layers are {}; packets defined here: {}",
                     one_of(&LayerKind::ALL.map(|k| k.name())),
-                    if packet_names.is_empty() {
-                        "none".to_string()
-                    } else {
-                        packet_names.join(", ")
-                    }
+                    if packet_names.is_empty() { "none".to_string() } else { packet_names.join(", ") }
                 ),
             };
-            self.err(
-                "compile::unknown_layer",
-                call.name.span,
-                format!("no layer or packet named `{name}`"),
-            )
-            .help = Some(help);
+            self.err("compile::unknown_layer", call.name.span, format!("no layer or packet named `{name}`")).help =
+                Some(help);
             return Err(Reported);
         };
-        let mut layer = PLayer {
-            layer: Layer::new(ctor.kind),
-            wild: BTreeSet::new(),
-        };
+        let mut layer = PLayer { layer: Layer::new(ctor.kind), wild: BTreeSet::new() };
         for (field, value) in ctor.presets {
-            layer.layer.fields.insert(
-                ctor.kind
-                    .field(field)
-                    .expect("presets name schema fields")
-                    .name,
-                FieldValue::Int(*value),
-            );
+            layer
+                .layer
+                .fields
+                .insert(ctor.kind.field(field).expect("presets name schema fields").name, FieldValue::Int(*value));
         }
         let mut ok = true;
         let mut payload_opts = PayloadOpts::default();
         for arg in call.args.iter().flatten() {
             let r = match &arg.name {
                 Some(field)
-                    if ctor.kind == LayerKind::Payload
-                        && ["len", "fill", "pattern"].contains(&field.node.as_str()) =>
+                    if ctor.kind == LayerKind::Payload && ["len", "fill", "pattern"].contains(&field.node.as_str()) =>
                 {
                     self.payload_option(&mut payload_opts, &field.node, &arg.value)
                 }
@@ -161,9 +140,7 @@ impl Evaluator<'_> {
             ok &= r.is_ok();
         }
         if ctor.kind == LayerKind::Payload && ok {
-            ok &= self
-                .apply_payload_opts(&mut layer, payload_opts, call.span)
-                .is_ok();
+            ok &= self.apply_payload_opts(&mut layer, payload_opts, call.span).is_ok();
         }
         if ok {
             Ok(vec![layer])
@@ -184,18 +161,10 @@ impl Evaluator<'_> {
         match kind.positional() {
             Some(field) => self.assign(layer, field, value.span, value),
             None => {
-                let flags: Vec<&str> = kind
-                    .fields()
-                    .iter()
-                    .filter(|f| f.kind == FieldKind::Flag)
-                    .map(|f| f.name)
-                    .collect();
+                let flags: Vec<&str> =
+                    kind.fields().iter().filter(|f| f.kind == FieldKind::Flag).map(|f| f.name).collect();
                 let help = if flags.is_empty() {
-                    format!(
-                        "write `field=value`; {} has {}",
-                        kind.name(),
-                        field_list(kind)
-                    )
+                    format!("write `field=value`; {} has {}", kind.name(), field_list(kind))
                 } else {
                     format!("write `field=value`, or a flag: {}", one_of(&flags))
                 };
@@ -211,30 +180,16 @@ impl Evaluator<'_> {
     }
 
     /// Sets `field` of `layer` to `value`, type-checked.
-    fn assign(
-        &mut self,
-        layer: &mut PLayer,
-        field: &str,
-        field_span: Span,
-        value: &Value,
-    ) -> Result<(), Reported> {
+    fn assign(&mut self, layer: &mut PLayer, field: &str, field_span: Span, value: &Value) -> Result<(), Reported> {
         let kind = layer.layer.kind;
         let Some(def) = kind.field(field) else {
             let names: Vec<&str> = kind.fields().iter().map(|f| f.name).collect();
             let hint = match did_you_mean(field, names.iter().copied()) {
-                Some(s) => format!(
-                    "did you mean `{s}`? {} has {}",
-                    kind.name(),
-                    field_list(kind)
-                ),
+                Some(s) => format!("did you mean `{s}`? {} has {}", kind.name(), field_list(kind)),
                 None => format!("{} has {}", kind.name(), field_list(kind)),
             };
-            self.err(
-                "compile::unknown_field",
-                field_span,
-                format!("unknown field `{field}` on {}", kind.name()),
-            )
-            .help = Some(hint);
+            self.err("compile::unknown_field", field_span, format!("unknown field `{field}` on {}", kind.name()))
+                .help = Some(hint);
             return Err(Reported);
         };
         if value.kind == ValueKind::Wildcard {
@@ -268,11 +223,7 @@ impl Evaluator<'_> {
                             let help = match did_you_mean(s, syms.iter().copied()) {
                                 Some(m) => format!("did you mean `{m}`?"),
                                 None if syms.is_empty() => format!("`{}` takes a number", def.name),
-                                None => format!(
-                                    "`{}` takes a number or one of: {}",
-                                    def.name,
-                                    syms.join(", ")
-                                ),
+                                None => format!("`{}` takes a number or one of: {}", def.name, syms.join(", ")),
                             };
                             self.err(
                                 "compile::unknown_symbol",
@@ -286,19 +237,12 @@ impl Evaluator<'_> {
                     _ => None,
                 };
                 if let Some(n) = n {
-                    let max = if bits >= 64 {
-                        u64::MAX
-                    } else {
-                        (1u64 << bits) - 1
-                    };
+                    let max = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
                     if n > max {
                         self.err(
                             "compile::value_too_large",
                             value.span,
-                            format!(
-                                "{n} does not fit `{}` ({bits} bits, at most {max})",
-                                def.name
-                            ),
+                            format!("{n} does not fit `{}` ({bits} bits, at most {max})", def.name),
                         );
                         return Err(Reported);
                     }
@@ -330,28 +274,17 @@ impl Evaluator<'_> {
         self.err(
             "compile::type_mismatch",
             value.span,
-            format!(
-                "`{}` takes {expected}, found {}",
-                def.name,
-                value.kind.describe()
-            ),
+            format!("`{}` takes {expected}, found {}", def.name, value.kind.describe()),
         )
         .label = format!("expected {expected}");
         Err(Reported)
     }
 
-    fn payload_option(
-        &mut self,
-        opts: &mut PayloadOpts,
-        name: &str,
-        value: &Value,
-    ) -> Result<(), Reported> {
+    fn payload_option(&mut self, opts: &mut PayloadOpts, name: &str, value: &Value) -> Result<(), Reported> {
         match (name, &value.kind) {
             ("len", ValueKind::Int(n)) if *n <= 65535 => opts.len = Some(*n as usize),
             ("fill", ValueKind::Int(n)) if *n <= 255 => opts.pattern = Some(vec![*n as u8]),
-            ("pattern", ValueKind::Str(s)) if !s.is_empty() => {
-                opts.pattern = Some(s.as_bytes().to_vec())
-            }
+            ("pattern", ValueKind::Str(s)) if !s.is_empty() => opts.pattern = Some(s.as_bytes().to_vec()),
             ("pattern", ValueKind::Bytes(b)) if !b.is_empty() => opts.pattern = Some(b.clone()),
             _ => {
                 let what = match name {
@@ -362,10 +295,7 @@ impl Evaluator<'_> {
                 self.err(
                     "compile::type_mismatch",
                     value.span,
-                    format!(
-                        "payload `{name}` takes {what}, found {}",
-                        value.kind.describe()
-                    ),
+                    format!("payload `{name}` takes {what}, found {}", value.kind.describe()),
                 );
                 return Err(Reported);
             }
@@ -373,12 +303,7 @@ impl Evaluator<'_> {
         Ok(())
     }
 
-    fn apply_payload_opts(
-        &mut self,
-        layer: &mut PLayer,
-        opts: PayloadOpts,
-        span: Span,
-    ) -> Result<(), Reported> {
+    fn apply_payload_opts(&mut self, layer: &mut PLayer, opts: PayloadOpts, span: Span) -> Result<(), Reported> {
         if opts.len.is_none() && opts.pattern.is_none() {
             return Ok(());
         }
@@ -388,12 +313,8 @@ impl Evaluator<'_> {
             return Err(Reported);
         }
         let Some(len) = opts.len else {
-            self.err(
-                "compile::payload_conflict",
-                span,
-                "`fill` and `pattern` need a length",
-            )
-            .help = Some("add `len=N`".into());
+            self.err("compile::payload_conflict", span, "`fill` and `pattern` need a length").help =
+                Some("add `len=N`".into());
             return Err(Reported);
         };
         let pattern = opts.pattern.unwrap_or_else(|| vec![0]);
@@ -402,20 +323,13 @@ impl Evaluator<'_> {
         Ok(())
     }
 
-    fn modifier(
-        &mut self,
-        m: &Modifier,
-        packet: &mut Packet,
-        names: &dyn Names,
-    ) -> Result<(), Reported> {
+    fn modifier(&mut self, m: &Modifier, packet: &mut Packet, names: &dyn Names) -> Result<(), Reported> {
         match m {
             Modifier::With(assignments) => {
                 let mut ok = true;
                 for a in assignments {
                     let idx = self.select(&a.selector, packet)?;
-                    ok &= self
-                        .assign(&mut packet[idx], &a.field.node, a.field.span, &a.value)
-                        .is_ok();
+                    ok &= self.assign(&mut packet[idx], &a.field.node, a.field.span, &a.value).is_ok();
                 }
                 if ok {
                     Ok(())
@@ -428,11 +342,7 @@ impl Evaluator<'_> {
                 for s in selectors {
                     let idx = self.select(s, packet)?;
                     if !remove.insert(idx) {
-                        self.err(
-                            "compile::duplicate_selector",
-                            s.span,
-                            "this layer is already removed",
-                        );
+                        self.err("compile::duplicate_selector", s.span, "this layer is already removed");
                         return Err(Reported);
                     }
                 }
@@ -443,19 +353,10 @@ impl Evaluator<'_> {
                 });
                 Ok(())
             }
-            Modifier::Push {
-                layer,
-                position,
-                anchor,
-                ..
-            } => {
+            Modifier::Push { layer, position, anchor, .. } => {
                 let idx = self.select(anchor, packet)?;
                 let new = self.layer(layer, names)?;
-                let at = if *position == Position::After {
-                    idx + 1
-                } else {
-                    idx
-                };
+                let at = if *position == Position::After { idx + 1 } else { idx };
                 packet.splice(at..at, new);
                 Ok(())
             }
@@ -471,44 +372,22 @@ impl Evaluator<'_> {
                 Some(m) => format!("did you mean `{m}`?"),
                 None => format!("layers are {}", one_of(&LayerKind::ALL.map(|k| k.name()))),
             };
-            self.err(
-                "compile::unknown_layer",
-                s.layer.span,
-                format!("no layer kind named `{name}`"),
-            )
-            .help = Some(help);
+            self.err("compile::unknown_layer", s.layer.span, format!("no layer kind named `{name}`")).help = Some(help);
             return Err(Reported);
         };
         let nth = s.index.as_ref().map(|i| i.node).unwrap_or(1).max(1) as usize;
-        match packet
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.layer.kind == kind)
-            .nth(nth - 1)
-        {
+        match packet.iter().enumerate().filter(|(_, l)| l.layer.kind == kind).nth(nth - 1) {
             Some((i, _)) => Ok(i),
             None => {
                 let have: Vec<&str> = packet.iter().map(|l| l.layer.kind.name()).collect();
                 let count = have.iter().filter(|n| **n == kind.name()).count();
-                let what = if s.index.is_some() {
-                    format!("{}:{nth}", kind.name())
-                } else {
-                    kind.name().to_string()
-                };
-                self.err(
-                    "compile::no_such_layer",
-                    s.span,
-                    format!("the packet has no {what} layer"),
-                )
-                .help = Some(format!(
-                    "its layers are {} ({count} {})",
-                    if have.is_empty() {
-                        "none".into()
-                    } else {
-                        have.join(" / ")
-                    },
-                    kind.name()
-                ));
+                let what = if s.index.is_some() { format!("{}:{nth}", kind.name()) } else { kind.name().to_string() };
+                self.err("compile::no_such_layer", s.span, format!("the packet has no {what} layer")).help =
+                    Some(format!(
+                        "its layers are {} ({count} {})",
+                        if have.is_empty() { "none".into() } else { have.join(" / ") },
+                        kind.name()
+                    ));
                 Err(Reported)
             }
         }
@@ -546,14 +425,8 @@ pub fn encode_masked(packet: &Packet) -> Result<Masked, wire::EncodeError> {
             .map(|l| {
                 let mut layer = l.layer.clone();
                 for name in &l.wild {
-                    let def = layer
-                        .kind
-                        .field(name)
-                        .expect("wildcards name schema fields");
-                    layer.fields.insert(
-                        def.name,
-                        fill_value(def.kind, layer.fields.get(def.name), fill),
-                    );
+                    let def = layer.kind.field(name).expect("wildcards name schema fields");
+                    layer.fields.insert(def.name, fill_value(def.kind, layer.fields.get(def.name), fill));
                 }
                 layer
             })
@@ -564,35 +437,23 @@ pub fn encode_masked(packet: &Packet) -> Result<Masked, wire::EncodeError> {
     let mut mask = vec![0xffu8; base.bytes.len()];
     let same_shape = encodings.iter().all(|e| e.bytes.len() == base.bytes.len());
     for (i, span) in base.spans.iter().enumerate() {
-        let wild = packet
-            .get(span.layer)
-            .is_some_and(|l| l.wild.contains(span.field));
+        let wild = packet.get(span.layer).is_some_and(|l| l.wild.contains(span.field));
         let differs = !same_shape
             || encodings[1..].iter().any(|e| {
-                e.spans
-                    .get(i)
-                    .is_none_or(|s| s.bit_offset != span.bit_offset || s.bits != span.bits)
-                    || bits_of(&e.bytes, span.bit_offset, span.bits)
-                        != bits_of(&base.bytes, span.bit_offset, span.bits)
+                e.spans.get(i).is_none_or(|s| s.bit_offset != span.bit_offset || s.bits != span.bits)
+                    || bits_of(&e.bytes, span.bit_offset, span.bits) != bits_of(&base.bytes, span.bit_offset, span.bits)
             });
         if wild || differs {
             clear_bits(&mut mask, span.bit_offset, span.bits);
         }
     }
-    Ok(Masked {
-        bytes: Bytes(base.bytes.clone()),
-        mask: Bytes(mask),
-    })
+    Ok(Masked { bytes: Bytes(base.bytes.clone()), mask: Bytes(mask) })
 }
 
 fn fill_value(kind: FieldKind, current: Option<&FieldValue>, fill: u8) -> FieldValue {
     match kind {
         FieldKind::Int { bits } => {
-            let all = if bits >= 64 {
-                u64::MAX
-            } else {
-                (1u64 << bits) - 1
-            };
+            let all = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
             FieldValue::Int(u64::from_ne_bytes([fill; 8]) & all)
         }
         FieldKind::Flag => FieldValue::Int(u64::from(fill & 1)),
@@ -611,11 +472,7 @@ fn fill_value(kind: FieldKind, current: Option<&FieldValue>, fill: u8) -> FieldV
 
 fn bits_of(bytes: &[u8], bit_offset: usize, bits: usize) -> Vec<bool> {
     (bit_offset..bit_offset + bits)
-        .map(|b| {
-            bytes
-                .get(b / 8)
-                .is_some_and(|byte| byte & (0x80 >> (b % 8)) != 0)
-        })
+        .map(|b| bytes.get(b / 8).is_some_and(|byte| byte & (0x80 >> (b % 8)) != 0))
         .collect()
 }
 

@@ -44,10 +44,7 @@ mod tests {
 
     #[test]
     fn deterministic_and_readable_back() {
-        let packets = vec![PcapPacket {
-            comment: "s · input".into(),
-            bytes: vec![1, 2, 3],
-        }];
+        let packets = vec![PcapPacket { comment: "s · input".into(), bytes: vec![1, 2, 3] }];
         let a = write_pcapng(&packets, Vec::new()).unwrap();
         let b = write_pcapng(&packets, Vec::new()).unwrap();
         assert_eq!(a, b);
@@ -56,9 +53,7 @@ mod tests {
         while let Some(block) = reader.next_block() {
             if let Some(epb) = block.unwrap().into_enhanced_packet() {
                 assert_eq!(&epb.data[..], &[1, 2, 3]);
-                assert!(
-                    matches!(&epb.options[0], EnhancedPacketOption::Comment(c) if c == "s · input")
-                );
+                assert!(matches!(&epb.options[0], EnhancedPacketOption::Comment(c) if c == "s · input"));
                 seen += 1;
             }
         }

@@ -59,11 +59,7 @@ enum SlotState {
 }
 
 /// Compiles one spec file. `display` is the path shown in messages and stored in fixtures.
-pub fn compile_spec(
-    path: &Path,
-    loader: &mut dyn Loader,
-    diags: &mut Vec<Diag>,
-) -> Option<CompiledSpec> {
+pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>) -> Option<CompiledSpec> {
     let before = diags.len();
     let mut files: Vec<Parsed> = Vec::new();
     load(path, None, loader, &mut files, &mut Vec::new(), diags);
@@ -71,12 +67,8 @@ pub fn compile_spec(
         return None;
     }
     let main = &files[0];
-    let scenarios: Vec<&ast::Item> = main
-        .ast
-        .items
-        .iter()
-        .filter(|i| matches!(i.kind, ItemKind::Scenario(_)))
-        .collect();
+    let scenarios: Vec<&ast::Item> =
+        main.ast.items.iter().filter(|i| matches!(i.kind, ItemKind::Scenario(_))).collect();
 
     // Packet definitions from every file (includes first, so the main file may shadow... no: duplicates
     // are errors, a shadowed name is a trap).
@@ -101,46 +93,24 @@ pub fn compile_spec(
                 first_def.insert(def.name.node.clone(), (fi, def.name.span));
                 slots.insert(
                     def.name.node.clone(),
-                    PacketSlot {
-                        file: fi,
-                        def: def.clone(),
-                        state: SlotState::Pending,
-                    },
+                    PacketSlot { file: fi, def: def.clone(), state: SlotState::Pending },
                 );
             }
         }
     }
 
     // The program: exactly one, in the main file, needed once there are scenarios.
-    let programs: Vec<&ast::Program> = main
-        .ast
-        .items
-        .iter()
-        .filter_map(|i| {
-            if let ItemKind::Program(p) = &i.kind {
-                Some(p)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let programs: Vec<&ast::Program> =
+        main.ast.items.iter().filter_map(|i| if let ItemKind::Program(p) = &i.kind { Some(p) } else { None }).collect();
     for extra in programs.iter().skip(1) {
         diags.push(
-            Diag::new(
-                "compile::duplicate_program",
-                &main.src,
-                extra.object.span,
-                "a spec names one program",
-            )
-            .help("split scenarios for different programs into different files"),
+            Diag::new("compile::duplicate_program", &main.src, extra.object.span, "a spec names one program")
+                .help("split scenarios for different programs into different files"),
         );
     }
     for f in &files[1..] {
         for item in &f.ast.items {
-            if matches!(
-                item.kind,
-                ItemKind::Program(_) | ItemKind::Scenario(_) | ItemKind::Env(_)
-            ) {
+            if matches!(item.kind, ItemKind::Program(_) | ItemKind::Scenario(_) | ItemKind::Env(_)) {
                 diags.push(
                     Diag::new(
                         "compile::include_content",
@@ -148,9 +118,7 @@ pub fn compile_spec(
                         item.span,
                         "an included file may only define packets and map defaults",
                     )
-                    .help(
-                        "`program`, `env` and scenarios belong in the spec that includes this file",
-                    ),
+                    .help("`program`, `env` and scenarios belong in the spec that includes this file"),
                 );
             }
         }
@@ -182,22 +150,10 @@ pub fn compile_spec(
     }
     let iface_names: Vec<String> = env_items
         .iter()
-        .filter_map(|e| {
-            if let EnvItem::Link { name, .. } = e {
-                Some(name.clone())
-            } else {
-                None
-            }
-        })
+        .filter_map(|e| if let EnvItem::Link { name, .. } = e { Some(name.clone()) } else { None })
         .collect();
 
-    let mut cx = SpecCx {
-        files: &files,
-        slots,
-        object: object.as_ref(),
-        diags,
-        iface_names: &iface_names,
-    };
+    let mut cx = SpecCx { files: &files, slots, object: object.as_ref(), diags, iface_names: &iface_names };
 
     // Map defaults: top-level `map` items of included files, then of the main file, before every scenario.
     let mut defaults = Vec::new();
@@ -220,14 +176,17 @@ pub fn compile_spec(
     let mut packets = Vec::new();
     let mut seen_names: HashMap<String, Span> = HashMap::new();
     for item in scenarios {
-        let ItemKind::Scenario(s) = &item.kind else {
-            unreachable!()
-        };
+        let ItemKind::Scenario(s) = &item.kind else { unreachable!() };
         if let Some(first) = seen_names.get(&s.name.node) {
             let (l, c) = main.src.line_col(first.start);
             cx.diags.push(
-                Diag::new("compile::duplicate_scenario", &main.src, s.name.span, format!("two scenarios are named \"{}\"", s.name.node))
-                    .help(format!("the first is at line {l}, column {c}; names identify scenarios in reports and filters")),
+                Diag::new(
+                    "compile::duplicate_scenario",
+                    &main.src,
+                    s.name.span,
+                    format!("two scenarios are named \"{}\"", s.name.node),
+                )
+                .help(format!("the first is at line {l}, column {c}; names identify scenarios in reports and filters")),
             );
             continue;
         }
@@ -249,11 +208,7 @@ pub fn compile_spec(
     if diags.len() > before {
         return None;
     }
-    Some(CompiledSpec {
-        path: path.to_path_buf(),
-        fixtures,
-        packets,
-    })
+    Some(CompiledSpec { path: path.to_path_buf(), fixtures, packets })
 }
 
 /// Parses `path` and, recursively, what it includes. `stack` holds the files being loaded (for cycles).
@@ -268,27 +223,15 @@ fn load(
     let key = normalize(path);
     if stack.contains(&key) {
         if let Some((src, span)) = from {
-            let chain: Vec<String> = stack
-                .iter()
-                .chain(std::iter::once(&key))
-                .map(|p| p.display().to_string())
-                .collect();
+            let chain: Vec<String> =
+                stack.iter().chain(std::iter::once(&key)).map(|p| p.display().to_string()).collect();
             diags.push(
-                Diag::new(
-                    "compile::include_cycle",
-                    src,
-                    span,
-                    "this include forms a cycle",
-                )
-                .help(chain.join(" → ")),
+                Diag::new("compile::include_cycle", src, span, "this include forms a cycle").help(chain.join(" → ")),
             );
         }
         return;
     }
-    if files
-        .iter()
-        .any(|f| normalize(Path::new(&f.src.name)) == key)
-    {
+    if files.iter().any(|f| normalize(Path::new(&f.src.name)) == key) {
         return; // already included through another path: definitions are shared, not duplicated
     }
     let bytes = match loader.read(path) {
@@ -308,19 +251,12 @@ fn load(
         Err(e) => {
             diags.push(Diag::global(
                 "compile::not_utf8",
-                format!(
-                    "{} is not UTF-8 text (byte {})",
-                    path.display(),
-                    e.utf8_error().valid_up_to()
-                ),
+                format!("{} is not UTF-8 text (byte {})", path.display(), e.utf8_error().valid_up_to()),
             ));
             return;
         }
     };
-    let src = SourceFile {
-        name: path.display().to_string(),
-        text: Arc::new(text),
-    };
+    let src = SourceFile { name: path.display().to_string(), text: Arc::new(text) };
     let ast = match xdptest_grammar::parse(&src.text) {
         Ok(ast) => ast,
         Err(errors) => {
@@ -335,29 +271,13 @@ fn load(
     let includes: Vec<Spanned> = ast
         .items
         .iter()
-        .filter_map(|i| {
-            if let ItemKind::Include(s) = &i.kind {
-                Some((s.node.clone(), s.span))
-            } else {
-                None
-            }
-        })
+        .filter_map(|i| if let ItemKind::Include(s) = &i.kind { Some((s.node.clone(), s.span)) } else { None })
         .collect();
-    files.push(Parsed {
-        src: src.clone(),
-        ast,
-    });
+    files.push(Parsed { src: src.clone(), ast });
     stack.push(key);
     let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
     for (inc, span) in includes {
-        load(
-            &dir.join(&inc),
-            Some((&src, span)),
-            loader,
-            files,
-            stack,
-            diags,
-        );
+        load(&dir.join(&inc), Some((&src, span)), loader, files, stack, diags);
     }
     stack.pop();
 }
@@ -388,35 +308,41 @@ fn resolve_program(
         Ok(bytes) => match btf::read_object(&bytes) {
             Ok(info) => info,
             Err(e) => {
-                diags.push(Diag::new("compile::bad_object", src, p.object.span, format!("cannot use {}: {e}", object_path.display())).help(
-                    "compile BPF C with `clang -O2 -g -target bpf` and BTF-defined maps (SEC(\".maps\"))",
-                ));
+                diags.push(
+                    Diag::new(
+                        "compile::bad_object",
+                        src,
+                        p.object.span,
+                        format!("cannot use {}: {e}", object_path.display()),
+                    )
+                    .help("compile BPF C with `clang -O2 -g -target bpf` and BTF-defined maps (SEC(\".maps\"))"),
+                );
                 return (None, None);
             }
         },
         Err(e) => {
             diags.push(
-                Diag::new("compile::missing_object", src, p.object.span, format!("cannot read {}: {}", object_path.display(), io_reason(&e)))
-                    .label("the program object")
-                    .help("the path is relative to this spec; build the programs first (`make -C programs`)"),
+                Diag::new(
+                    "compile::missing_object",
+                    src,
+                    p.object.span,
+                    format!("cannot read {}: {}", object_path.display(), io_reason(&e)),
+                )
+                .label("the program object")
+                .help("the path is relative to this spec; build the programs first (`make -C programs`)"),
             );
             return (None, None);
         }
     };
-    let xdp: Vec<&btf::ProgramSym> = info
-        .programs
-        .iter()
-        .filter(|s| s.section == "xdp" || s.section.starts_with("xdp"))
-        .collect();
+    let xdp: Vec<&btf::ProgramSym> =
+        info.programs.iter().filter(|s| s.section == "xdp" || s.section.starts_with("xdp")).collect();
     let name = match &p.name {
         Some(n) => {
             if !xdp.iter().any(|s| s.name == n.node) {
                 let names: Vec<&str> = xdp.iter().map(|s| s.name.as_str()).collect();
                 let help = match did_you_mean(&n.node, names.iter().copied()) {
                     Some(m) => format!("did you mean \"{m}\"?"),
-                    None if names.is_empty() => {
-                        "the object has no program in an `xdp` section".into()
-                    }
+                    None if names.is_empty() => "the object has no program in an `xdp` section".into(),
                     None => format!("its XDP programs: {}", names.join(", ")),
                 };
                 diags.push(
@@ -442,33 +368,18 @@ fn resolve_program(
                         "compile::ambiguous_program",
                         src,
                         p.object.span,
-                        format!(
-                            "{} has {} XDP programs: name one",
-                            object_path.display(),
-                            xdp.len()
-                        ),
+                        format!("{} has {} XDP programs: name one", object_path.display(), xdp.len()),
                     )
                     .help(format!(
                         "its XDP programs: {}",
-                        if names.is_empty() {
-                            "none".into()
-                        } else {
-                            names.join(", ")
-                        }
+                        if names.is_empty() { "none".into() } else { names.join(", ") }
                     )),
                 );
                 return (None, Some(info));
             }
         },
     };
-    (
-        Some(ProgramRef {
-            object: object_path.display().to_string(),
-            hook: p.hook.node.clone(),
-            name,
-        }),
-        Some(info),
-    )
+    (Some(ProgramRef { object: object_path.display().to_string(), hook: p.hook.node.clone(), name }), Some(info))
 }
 
 struct SpecCx<'a> {
@@ -524,15 +435,8 @@ impl SpecCx<'_> {
         let src = self.files[file].src.clone();
         let mut local = Vec::new();
         let result = {
-            let mut scope = Scope {
-                cx: self,
-                input: None,
-            };
-            let mut ev = Evaluator {
-                src: &src,
-                diags: &mut local,
-                role: Role::Input,
-            };
+            let mut scope = Scope { cx: self, input: None };
+            let mut ev = Evaluator { src: &src, diags: &mut local, role: Role::Input };
             ev.eval(&expr, &mut scope)
         };
         // A cycle may already have settled this slot.
@@ -541,11 +445,7 @@ impl SpecCx<'_> {
             self.diags.extend(local);
             return Some(r.clone());
         }
-        let result = if result.is_ok() {
-            self.check_encodable(&result, &src, expr.span)
-        } else {
-            result
-        };
+        let result = if result.is_ok() { self.check_encodable(&result, &src, expr.span) } else { result };
         self.diags.extend(local);
         self.slots.get_mut(name).unwrap().state = SlotState::Done(result.clone());
         Some(result)
@@ -561,12 +461,7 @@ impl SpecCx<'_> {
         match encode_exact(&packet) {
             Ok(_) => Ok(packet),
             Err(e) => {
-                self.diags.push(Diag::new(
-                    "compile::encode",
-                    src,
-                    span,
-                    format!("this packet cannot be encoded: {e}"),
-                ));
+                self.diags.push(Diag::new("compile::encode", src, span, format!("this packet cannot be encoded: {e}")));
                 Err(Reported)
             }
         }
@@ -582,11 +477,7 @@ impl SpecCx<'_> {
         let mut local = Vec::new();
         let r = {
             let mut scope = Scope { cx: self, input };
-            let mut ev = Evaluator {
-                src,
-                diags: &mut local,
-                role,
-            };
+            let mut ev = Evaluator { src, diags: &mut local, role };
             ev.eval(expr, &mut scope)
         };
         self.diags.extend(local);
@@ -622,13 +513,7 @@ impl SpecCx<'_> {
     /// as errors here unless declared, since only the runner knows the ifindex.
     fn map_set(&mut self, m: &ast::MapSet, src: &SourceFile) -> Option<Step> {
         let def = self.map_def(&m.map, src)?.clone();
-        let key = self.typed(
-            &def.key,
-            &m.key,
-            src,
-            Mode::Write,
-            &format!("the key of `{}`", def.name),
-        )?;
+        let key = self.typed(&def.key, &m.key, src, Mode::Write, &format!("the key of `{}`", def.name))?;
         let value = match &m.value.kind {
             ValueKind::PerCpu(items) => {
                 if !def.is_per_cpu() {
@@ -646,34 +531,16 @@ impl SpecCx<'_> {
                 let mut values = Vec::new();
                 for v in items {
                     values.push(Bytes(
-                        self.typed(
-                            &def.value,
-                            v,
-                            src,
-                            Mode::Write,
-                            &format!("the value of `{}`", def.name),
-                        )?
-                        .0,
+                        self.typed(&def.value, v, src, Mode::Write, &format!("the value of `{}`", def.name))?.0,
                     ));
                 }
                 MapValue::PerCpu(values)
             }
             _ => MapValue::All(Bytes(
-                self.typed(
-                    &def.value,
-                    &m.value,
-                    src,
-                    Mode::Write,
-                    &format!("the value of `{}`", def.name),
-                )?
-                .0,
+                self.typed(&def.value, &m.value, src, Mode::Write, &format!("the value of `{}`", def.name))?.0,
             )),
         };
-        Some(Step::SetMap {
-            map: def.name.clone(),
-            key: Bytes(key.0),
-            value,
-        })
+        Some(Step::SetMap { map: def.name.clone(), key: Bytes(key.0), value })
     }
 
     fn typed(
@@ -689,18 +556,8 @@ impl SpecCx<'_> {
         // They are encoded as the name's position + 1 in a marker range and fixed up by the runner? No:
         // keep fixtures self-contained; names resolve to the order of declaration (1-based) plus a high
         // tag that the runner rewrites. See `IFINDEX_PLACEHOLDER`.
-        let resolver = move |name: &str| {
-            ifaces
-                .iter()
-                .position(|n| n == name)
-                .map(|i| IFINDEX_PLACEHOLDER + i as u64)
-        };
-        let mut typer = Typer {
-            src,
-            diags: self.diags,
-            mode,
-            name_resolver: Some(&resolver),
-        };
+        let resolver = move |name: &str| ifaces.iter().position(|n| n == name).map(|i| IFINDEX_PLACEHOLDER + i as u64);
+        let mut typer = Typer { src, diags: self.diags, mode, name_resolver: Some(&resolver) };
         typer.encode(ty, v, what).ok().map(|e| (e.bytes, e.mask))
     }
 
@@ -753,13 +610,19 @@ impl SpecCx<'_> {
                             ast::IfaceRef::Name(n) => {
                                 if !self.iface_names.contains(n) {
                                     let help = if self.iface_names.is_empty() {
-                                        "declare it in an `env { link ... }` block, or give an ifindex number".to_string()
+                                        "declare it in an `env { link ... }` block, or give an ifindex number"
+                                            .to_string()
                                     } else {
                                         format!("interfaces declared in `env`: {}", self.iface_names.join(", "))
                                     };
                                     self.diags.push(
-                                        Diag::new("compile::unknown_interface", src, i.span, format!("interface `{n}` is not declared"))
-                                            .help(help),
+                                        Diag::new(
+                                            "compile::unknown_interface",
+                                            src,
+                                            i.span,
+                                            format!("interface `{n}` is not declared"),
+                                        )
+                                        .help(help),
                                     );
                                 }
                                 Iface::Name(n.clone())
@@ -788,13 +651,8 @@ impl SpecCx<'_> {
                     }
                     let Some(idx) = open_run.take() else {
                         self.diags.push(
-                            Diag::new(
-                                "compile::expect_without_send",
-                                src,
-                                e.span,
-                                "this `expect` follows no `send`",
-                            )
-                            .help("each `send` takes at most one `expect` right after it"),
+                            Diag::new("compile::expect_without_send", src, e.span, "this `expect` follows no `send`")
+                                .help("each `send` takes at most one `expect` right after it"),
                         );
                         continue;
                     };
@@ -804,8 +662,7 @@ impl SpecCx<'_> {
                     let packet = match &e.packet {
                         None => None,
                         Some(expr) => {
-                            let Ok(p) = self.eval(expr, src, Role::Expected, last_input.clone())
-                            else {
+                            let Ok(p) = self.eval(expr, src, Role::Expected, last_input.clone()) else {
                                 continue;
                             };
                             match encode_masked(&p) {
@@ -842,13 +699,9 @@ impl SpecCx<'_> {
                     let Some(def) = self.map_def(&e.map, src).cloned() else {
                         continue;
                     };
-                    let Some((key, _)) = self.typed(
-                        &def.key,
-                        &e.key,
-                        src,
-                        Mode::Write,
-                        &format!("the key of `{}`", def.name),
-                    ) else {
+                    let Some((key, _)) =
+                        self.typed(&def.key, &e.key, src, Mode::Write, &format!("the key of `{}`", def.name))
+                    else {
                         continue;
                     };
                     let what = format!("the value of `{}`", def.name);
@@ -862,11 +715,7 @@ impl SpecCx<'_> {
                                             "compile::not_per_cpu",
                                             src,
                                             v.span,
-                                            format!(
-                                                "`{}` is a {} map, not per-CPU",
-                                                def.name,
-                                                def.type_name()
-                                            ),
+                                            format!("`{}` is a {} map, not per-CPU", def.name, def.type_name()),
                                         )
                                         .help("compare with one value"),
                                     );
@@ -874,15 +723,10 @@ impl SpecCx<'_> {
                                 }
                                 let mut masked = Vec::new();
                                 for item in items {
-                                    let Some((b, m)) =
-                                        self.typed(&def.value, item, src, Mode::Check, &what)
-                                    else {
+                                    let Some((b, m)) = self.typed(&def.value, item, src, Mode::Check, &what) else {
                                         break;
                                     };
-                                    masked.push(Masked {
-                                        bytes: Bytes(b),
-                                        mask: Bytes(m),
-                                    });
+                                    masked.push(Masked { bytes: Bytes(b), mask: Bytes(m) });
                                 }
                                 if masked.len() != items.len() {
                                     continue;
@@ -890,15 +734,10 @@ impl SpecCx<'_> {
                                 Some(ExpectedValue::PerCpu(masked))
                             }
                             _ => {
-                                let Some((b, m)) =
-                                    self.typed(&def.value, v, src, Mode::Check, &what)
-                                else {
+                                let Some((b, m)) = self.typed(&def.value, v, src, Mode::Check, &what) else {
                                     continue;
                                 };
-                                let masked = Masked {
-                                    bytes: Bytes(b),
-                                    mask: Bytes(m),
-                                };
+                                let masked = Masked { bytes: Bytes(b), mask: Bytes(m) };
                                 Some(if def.is_per_cpu() {
                                     ExpectedValue::Sum(masked)
                                 } else {
@@ -912,11 +751,7 @@ impl SpecCx<'_> {
                     steps.push(Step::CheckMap {
                         map: def.name.clone(),
                         key: Bytes(key),
-                        entry: format!(
-                            "{}[{}]",
-                            def.name,
-                            key_text.split_whitespace().collect::<Vec<_>>().join(" ")
-                        ),
+                        entry: format!("{}[{}]", def.name, key_text.split_whitespace().collect::<Vec<_>>().join(" ")),
                         expected,
                         layout: leaf_fields(&def.value),
                         source: format!("{}:{l}:{c}", src.name),
@@ -953,13 +788,7 @@ impl SpecCx<'_> {
             None => format!("the actions are {}, or a number", one_of(&XDP_ACTIONS)),
         };
         self.diags.push(
-            Diag::new(
-                "compile::unknown_action",
-                src,
-                a.span,
-                format!("unknown XDP action `{}`", a.node),
-            )
-            .help(help),
+            Diag::new("compile::unknown_action", src, a.span, format!("unknown XDP action `{}`", a.node)).help(help),
         );
         None
     }

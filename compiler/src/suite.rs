@@ -38,16 +38,11 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<SpecPath>, Vec<Diag>> {
     for p in paths {
         match std::fs::metadata(p) {
             Ok(m) if m.is_dir() => walk(p, p, &mut found, &mut errors),
-            Ok(_) => found.push(SpecPath {
-                path: p.clone(),
-                relative: PathBuf::from(p.file_name().unwrap_or(p.as_os_str())),
-            }),
+            Ok(_) => found
+                .push(SpecPath { path: p.clone(), relative: PathBuf::from(p.file_name().unwrap_or(p.as_os_str())) }),
             Err(e) => errors.push(
-                Diag::global(
-                    "usage::no_such_path",
-                    format!("cannot read {}: {}", p.display(), e),
-                )
-                .help("give spec files or directories that contain them"),
+                Diag::global("usage::no_such_path", format!("cannot read {}: {}", p.display(), e))
+                    .help("give spec files or directories that contain them"),
             ),
         }
     }
@@ -62,10 +57,7 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<SpecPath>, errors: &mut Vec<Dia
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
-            errors.push(Diag::global(
-                "usage::unreadable_dir",
-                format!("cannot read directory {}: {e}", dir.display()),
-            ));
+            errors.push(Diag::global("usage::unreadable_dir", format!("cannot read directory {}: {e}", dir.display())));
             return;
         }
     };
@@ -130,16 +122,10 @@ pub fn outputs(specs: &[SpecPath], suite: &Suite) -> Result<Vec<(PathBuf, Vec<u8
         }
         let stem = sp.relative.with_extension("");
         for f in &compiled.fixtures {
-            files.push((
-                stem.join(format!("{}.ron", slug(&f.scenario))),
-                f.to_ron().into_bytes(),
-            ));
+            files.push((stem.join(format!("{}.ron", slug(&f.scenario))), f.to_ron().into_bytes()));
         }
         let pcap = crate::pcap::write_pcapng(&compiled.packets, Vec::new()).map_err(|e| {
-            Diag::global(
-                "compile::pcap",
-                format!("cannot encode the pcapng for {}: {e}", sp.path.display()),
-            )
+            Diag::global("compile::pcap", format!("cannot encode the pcapng for {}: {e}", sp.path.display()))
         })?;
         files.push((stem.with_extension("pcapng"), pcap));
     }
@@ -150,16 +136,11 @@ pub fn outputs(specs: &[SpecPath], suite: &Suite) -> Result<Vec<(PathBuf, Vec<u8
 /// into place by rename. Files of earlier runs that this run does not produce are left alone.
 pub fn write_all(out: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), Diag> {
     let io = |what: &str, p: &Path, e: std::io::Error| {
-        Diag::global(
-            "compile::write",
-            format!("cannot {what} {}: {e}", p.display()),
-        )
+        Diag::global("compile::write", format!("cannot {what} {}: {e}", p.display()))
     };
     std::fs::create_dir_all(out).map_err(|e| io("create", out, e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".xdptest-staging-")
-        .tempdir_in(out)
-        .map_err(|e| io("write into", out, e))?;
+    let staging =
+        tempfile::Builder::new().prefix(".xdptest-staging-").tempdir_in(out).map_err(|e| io("write into", out, e))?;
     for (rel, bytes) in files {
         let p = staging.path().join(rel);
         if let Some(parent) = p.parent() {
@@ -183,10 +164,7 @@ mod tests {
 
     #[test]
     fn slugs() {
-        assert_eq!(
-            slug("uplink ICMP is decapsulated!"),
-            "uplink-icmp-is-decapsulated"
-        );
+        assert_eq!(slug("uplink ICMP is decapsulated!"), "uplink-icmp-is-decapsulated");
         assert_eq!(slug("  "), "scenario");
         assert_eq!(slug("a/b..c"), "a-b-c");
     }

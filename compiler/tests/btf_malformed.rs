@@ -122,11 +122,7 @@ const DATASEC: u32 = 15;
 
 impl Builder {
     fn new() -> Self {
-        Builder {
-            types: Vec::new(),
-            strings: vec![0],
-            next_id: 1,
-        }
+        Builder { types: Vec::new(), strings: vec![0], next_id: 1 }
     }
 
     fn str(&mut self, s: &str) -> u32 {
@@ -290,11 +286,7 @@ fn btf_key_size_must_match_key_type() {
     let p1 = b.ty("", PTR, 0, one, &[]);
     let p8 = b.ty("", PTR, 0, eight, &[]);
     let pk = b.ty("", PTR, 0, int, &[]);
-    let def = b.strukt(
-        "",
-        24,
-        &[("type", p1, 0), ("key_size", p8, 64), ("key", pk, 128)],
-    );
+    let def = b.strukt("", 24, &[("type", p1, 0), ("key_size", p8, 64), ("key", pk, 128)]);
     let var = b.ty("m", VAR, 0, def, &[1]);
     b.ty(".maps", DATASEC, 1, 0, &[var, 0, 24]);
     let msg = malformed(&b.finish());

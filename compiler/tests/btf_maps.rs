@@ -11,91 +11,47 @@ use std::collections::HashMap;
 use xdptest_compiler::btf::{read_object, read_object_file, BtfError, MapDef, Member, TypeLayout};
 
 fn int(name: &str, size: u32) -> TypeLayout {
-    TypeLayout::Int {
-        name: name.into(),
-        size,
-        signed: false,
-        big_endian: false,
-    }
+    TypeLayout::Int { name: name.into(), size, signed: false, big_endian: false }
 }
 
 fn sint(name: &str, size: u32) -> TypeLayout {
-    TypeLayout::Int {
-        name: name.into(),
-        size,
-        signed: true,
-        big_endian: false,
-    }
+    TypeLayout::Int { name: name.into(), size, signed: true, big_endian: false }
 }
 
 fn be(name: &str, size: u32) -> TypeLayout {
-    TypeLayout::Int {
-        name: name.into(),
-        size,
-        signed: false,
-        big_endian: true,
-    }
+    TypeLayout::Int { name: name.into(), size, signed: false, big_endian: true }
 }
 
 fn arr(elem: TypeLayout, len: u32) -> TypeLayout {
-    TypeLayout::Array {
-        elem: Box::new(elem),
-        len,
-    }
+    TypeLayout::Array { elem: Box::new(elem), len }
 }
 
 fn m(name: &str, offset_bits: u32, ty: TypeLayout) -> Member {
-    Member {
-        name: name.into(),
-        offset_bits,
-        bitfield_bits: 0,
-        ty,
-    }
+    Member { name: name.into(), offset_bits, bitfield_bits: 0, ty }
 }
 
 fn bits(name: &str, offset_bits: u32, bitfield_bits: u32, ty: TypeLayout) -> Member {
-    Member {
-        name: name.into(),
-        offset_bits,
-        bitfield_bits,
-        ty,
-    }
+    Member { name: name.into(), offset_bits, bitfield_bits, ty }
 }
 
 fn map<'a>(maps: &'a [MapDef], name: &str) -> &'a MapDef {
-    maps.iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("map {name} not found"))
+    maps.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("map {name} not found"))
 }
 
 fn member<'a>(ty: &'a TypeLayout, name: &str) -> &'a Member {
     let (TypeLayout::Struct { members, .. } | TypeLayout::Union { members, .. }) = ty else {
         panic!("not an aggregate: {ty:?}");
     };
-    members
-        .iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("member {name} not found"))
+    members.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("member {name} not found"))
 }
 
 #[test]
 fn btf_lists_programs_outside_text() {
     let obj = compile::compile("maps");
     let info = read_object(&obj.bytes).unwrap();
-    let progs: Vec<(&str, &str)> = info
-        .programs
-        .iter()
-        .map(|p| (p.name.as_str(), p.section.as_str()))
-        .collect();
+    let progs: Vec<(&str, &str)> = info.programs.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect();
     // `helper` is a static function in .text: not a program.
-    assert_eq!(
-        progs,
-        [
-            ("xdp_main", "xdp"),
-            ("xdp_frags_prog", "xdp.frags"),
-            ("tc_prog", "tc")
-        ]
-    );
+    assert_eq!(progs, [("xdp_main", "xdp"), ("xdp_frags_prog", "xdp.frags"), ("tc_prog", "tc")]);
     assert_eq!(info.program("xdp_main").unwrap().section, "xdp");
     assert!(info.program("helper").is_none());
     // The file-reading wrapper sees the same thing.
@@ -106,10 +62,7 @@ fn btf_lists_programs_outside_text() {
 fn btf_hash_with_struct_value() {
     let info = read_object(&compile::compile("maps").bytes).unwrap();
     let names: Vec<&str> = info.maps.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(
-        names,
-        ["sessions", "counters", "tx_ports", "routes", "backends"]
-    );
+    assert_eq!(names, ["sessions", "counters", "tx_ports", "routes", "backends"]);
 
     let s = map(&info.maps, "sessions");
     assert_eq!((s.map_type, s.type_name()), (1, "hash"));
@@ -130,10 +83,7 @@ fn btf_hash_with_struct_value() {
                 TypeLayout::Struct {
                     name: Some("inner".into()),
                     size: 4,
-                    members: vec![
-                        m("port", 0, int("__u16", 2)),
-                        m("proto", 16, int("__u8", 1)),
-                    ],
+                    members: vec![m("port", 0, int("__u16", 2)), m("proto", 16, int("__u8", 1))],
                 },
             ),
             bits("teid_hi", 128, 12, u32_()),
@@ -148,11 +98,7 @@ fn btf_hash_with_struct_value() {
                     name: Some("session_state".into()),
                     size: 4,
                     signed: false,
-                    values: vec![
-                        ("SESSION_IDLE".into(), 0),
-                        ("SESSION_UP".into(), 1),
-                        ("SESSION_DOWN".into(), 7),
-                    ],
+                    values: vec![("SESSION_IDLE".into(), 0), ("SESSION_UP".into(), 1), ("SESSION_DOWN".into(), 7)],
                 },
             ),
             m(
@@ -186,10 +132,7 @@ fn btf_percpu_lpm_devmap_and_array_of_structs() {
     assert_eq!(c.value, int("__u64", 8));
 
     let r = map(&info.maps, "routes");
-    assert_eq!(
-        (r.map_type, r.type_name(), r.max_entries),
-        (11, "lpm_trie", 256)
-    );
+    assert_eq!((r.map_type, r.type_name(), r.max_entries), (11, "lpm_trie", 256));
     assert!(r.is_lpm() && !r.is_per_cpu());
     assert_eq!(r.flags, 1, "BPF_F_NO_PREALLOC");
     assert_eq!(
@@ -197,22 +140,13 @@ fn btf_percpu_lpm_devmap_and_array_of_structs() {
         TypeLayout::Struct {
             name: Some("lpm_key".into()),
             size: 8,
-            members: vec![
-                m("prefixlen", 0, int("__u32", 4)),
-                m("addr", 32, be("__be32", 4))
-            ],
+            members: vec![m("prefixlen", 0, int("__u32", 4)), m("addr", 32, be("__be32", 4))],
         }
     );
-    assert_eq!(
-        r.key.describe(),
-        "struct lpm_key { __u32 prefixlen; __be32 addr; }"
-    );
+    assert_eq!(r.key.describe(), "struct lpm_key { __u32 prefixlen; __be32 addr; }");
 
     let d = map(&info.maps, "tx_ports");
-    assert_eq!(
-        (d.map_type, d.type_name(), d.max_entries),
-        (14, "devmap", 8)
-    );
+    assert_eq!((d.map_type, d.type_name(), d.max_entries), (14, "devmap", 8));
     assert_eq!(d.key, TypeLayout::Opaque { size: 4 });
     assert_eq!(d.value, TypeLayout::Opaque { size: 4 });
 
@@ -224,10 +158,7 @@ fn btf_percpu_lpm_devmap_and_array_of_structs() {
     assert_eq!(b.value.size(), 48);
     assert_eq!(elem.size(), 12);
     assert_eq!(member(elem, "weight").offset_bits, 80);
-    assert_eq!(
-        b.value.describe(),
-        "struct backend { __be32 addr; __u8 mac[6]; __u16 weight; }[4]"
-    );
+    assert_eq!(b.value.describe(), "struct backend { __be32 addr; __u8 mac[6]; __u16 weight; }[4]");
 }
 
 #[test]
@@ -241,12 +172,7 @@ fn btf_edge_shapes() {
     assert!(f.is_per_cpu());
     assert_eq!(f.key, be("__be64", 8));
     let v = &f.value;
-    let TypeLayout::Struct {
-        name: None,
-        size: 72,
-        ..
-    } = v
-    else {
+    let TypeLayout::Struct { name: None, size: 72, .. } = v else {
         panic!("flows value: {v:?}");
     };
     // const volatile typedef chain still finds __be64.
@@ -260,18 +186,8 @@ fn btf_edge_shapes() {
     };
     // clang < 15 marks every enum unsigned; newer clang sets the signed flag.
     let neg = values[0].1;
-    assert!(
-        (*signed && neg == -2) || (!*signed && neg == 0xffff_fffe),
-        "{values:?}"
-    );
-    assert!(matches!(
-        &member(v, "anon_kind").ty,
-        TypeLayout::Enum {
-            name: None,
-            size: 4,
-            ..
-        }
-    ));
+    assert!((*signed && neg == -2) || (!*signed && neg == 0xffff_fffe), "{values:?}");
+    assert!(matches!(&member(v, "anon_kind").ty, TypeLayout::Enum { name: None, size: 4, .. }));
     assert_eq!(member(v, "up").ty, TypeLayout::Bool);
     assert_eq!(member(v, "ifindex").ty, int("ifindex_t", 4));
     assert_eq!(member(v, "partial").ty, be("__wsum", 4));
@@ -404,8 +320,7 @@ impl Oracle {
             let t = self.get(id);
             match t.kind.as_str() {
                 "TYPEDEF" => {
-                    big |= ["__be16", "__be32", "__be64", "__sum16", "__wsum"]
-                        .contains(&t.name.as_str());
+                    big |= ["__be16", "__be32", "__be64", "__sum16", "__wsum"].contains(&t.name.as_str());
                     first.get_or_insert(t.name.clone());
                 }
                 "CONST" | "VOLATILE" | "RESTRICT" | "TYPE_TAG" => {}
@@ -430,13 +345,7 @@ impl Oracle {
         match t.kind.as_str() {
             "INT" if t.encoding == "BOOL" => assert_eq!(ours, &TypeLayout::Bool, "{path}"),
             "INT" => {
-                let TypeLayout::Int {
-                    name,
-                    size,
-                    signed,
-                    big_endian,
-                } = ours
-                else {
+                let TypeLayout::Int { name, size, signed, big_endian } = ours else {
                     panic!("{path}: expected INT, have {ours:?}");
                 };
                 assert_eq!(Some(*size), t.size, "{path} size");
@@ -445,13 +354,7 @@ impl Oracle {
                 assert_eq!(name, typedef.as_ref().unwrap_or(&t.name), "{path} name");
             }
             "PTR" => assert_eq!(ours, &TypeLayout::Pointer, "{path}"),
-            "FLOAT" => assert_eq!(
-                ours,
-                &TypeLayout::Opaque {
-                    size: t.size.unwrap()
-                },
-                "{path}"
-            ),
+            "FLOAT" => assert_eq!(ours, &TypeLayout::Opaque { size: t.size.unwrap() }, "{path}"),
             "ARRAY" => {
                 let TypeLayout::Array { elem, len } = ours else {
                     panic!("{path}: expected ARRAY, have {ours:?}");
@@ -472,24 +375,11 @@ impl Oracle {
                 }
             }
             "STRUCT" | "UNION" => {
-                let (TypeLayout::Struct {
-                    name,
-                    size,
-                    members,
-                }
-                | TypeLayout::Union {
-                    name,
-                    size,
-                    members,
-                }) = ours
+                let (TypeLayout::Struct { name, size, members } | TypeLayout::Union { name, size, members }) = ours
                 else {
                     panic!("{path}: expected {}, have {ours:?}", t.kind);
                 };
-                assert_eq!(
-                    matches!(ours, TypeLayout::Union { .. }),
-                    t.kind == "UNION",
-                    "{path}"
-                );
+                assert_eq!(matches!(ours, TypeLayout::Union { .. }), t.kind == "UNION", "{path}");
                 let oname = (t.name != "(anon)").then(|| t.name.clone());
                 assert_eq!(name, &oname, "{path} name");
                 assert_eq!(Some(*size), t.size, "{path} size");
@@ -497,11 +387,7 @@ impl Oracle {
                 for (mem, line) in members.iter().zip(&t.lines) {
                     let f = fields(line);
                     let oname = quoted(line);
-                    let oname = if oname == "(anon)" {
-                        String::new()
-                    } else {
-                        oname
-                    };
+                    let oname = if oname == "(anon)" { String::new() } else { oname };
                     assert_eq!(mem.name, oname, "{path}");
                     let p = format!("{path}.{oname}");
                     assert_eq!(mem.offset_bits.to_string(), f["bits_offset"], "{p} offset");
@@ -537,29 +423,15 @@ impl Oracle {
                     "max_entries" => assert_eq!(ours.max_entries, self.uint(tid), "{path}"),
                     "map_flags" => assert_eq!(ours.flags, self.uint(tid), "{path}"),
                     "key_size" if !key_seen => {
-                        assert_eq!(
-                            ours.key,
-                            TypeLayout::Opaque {
-                                size: self.uint(tid)
-                            }
-                        )
+                        assert_eq!(ours.key, TypeLayout::Opaque { size: self.uint(tid) })
                     }
                     "value_size" if !value_seen => {
-                        assert_eq!(
-                            ours.value,
-                            TypeLayout::Opaque {
-                                size: self.uint(tid)
-                            }
-                        )
+                        assert_eq!(ours.value, TypeLayout::Opaque { size: self.uint(tid) })
                     }
                     "key" | "value" => {
                         let ptr = self.get(self.peel(tid).0);
                         assert_eq!(ptr.kind, "PTR", "{path}");
-                        let ty = if field == "key" {
-                            &ours.key
-                        } else {
-                            &ours.value
-                        };
+                        let ty = if field == "key" { &ours.key } else { &ours.value };
                         self.check(ty, ptr.type_id.unwrap(), &path);
                         key_seen |= field == "key";
                         value_seen |= field == "value";
@@ -577,9 +449,7 @@ fn btf_layouts_match_bpftool() {
     for name in ["maps", "edge"] {
         let obj = compile::compile(name);
         let info = read_object(&obj.bytes).unwrap();
-        let oracle = Oracle {
-            types: parse_bpftool(&compile::bpftool_raw(&obj.path)),
-        };
+        let oracle = Oracle { types: parse_bpftool(&compile::bpftool_raw(&obj.path)) };
         let checked = oracle.check_maps(&info.maps);
         assert!(checked >= 3, "{name}: only {checked} maps checked");
     }

@@ -7,7 +7,8 @@
 //! carry `file:line:col` and a non-empty label.
 //!
 //! Files under `tests/errors/include/` are only included by the cases, never compiled on their own.
-//! Update the snapshots with `cargo insta test --accept -p xdptest-compiler --test e2e_errors`.
+//! Snapshots live in `tests/errors/snapshots/`; update them with
+//! `cargo insta test --accept -p xdptest-compiler --test e2e_errors`, then read the diff.
 
 use std::path::{Path, PathBuf};
 
@@ -45,8 +46,22 @@ fn redact(text: &str) -> String {
     text.replace(&dir.display().to_string(), "[crate]")
 }
 
+/// Redacts before rendering: miette wraps long lines, which would split a path in the output.
+fn redact_diag(d: &Diag) -> Diag {
+    let mut d = d.clone();
+    d.message = redact(&d.message);
+    d.label = redact(&d.label);
+    d.help = d.help.as_deref().map(redact);
+    d
+}
+
 #[test]
 fn error_snapshots() {
+    let mut problems: Vec<String> = Vec::new();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("errors/snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    let _guard = settings.bind_to_scope();
     insta::glob!("errors/*.pkt", |path| {
         let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         // Relative to the crate (the working directory of tests), as a user would type it.
@@ -56,54 +71,54 @@ fn error_snapshots() {
 
         let mut diags = Vec::new();
         let compiled = compile_spec(&rel, &mut FsLoader, &mut diags);
-        assert!(
-            compiled.is_none(),
-            "{} compiled without errors",
-            rel.display()
-        );
+        if compiled.is_some() {
+            problems.push(format!("{}: compiled without errors", rel.display()));
+        }
         for d in &diags {
             if GLOBAL_CODES.contains(&d.code) {
                 continue;
             }
-            let loc = d.location().unwrap_or_else(|| {
-                panic!(
-                    "{}: `{}` has no location: {}",
-                    rel.display(),
-                    d.code,
-                    d.message
-                )
-            });
-            assert!(
-                loc.contains(".pkt:"),
-                "{}: location {loc} is not file:line:col",
-                rel.display()
-            );
-            assert!(
-                !d.label.trim().is_empty(),
-                "{}: `{}` has an empty label",
-                rel.display(),
-                d.code
-            );
+            match d.location() {
+                None => problems.push(format!("{}: `{}` has no location: {}", rel.display(), d.code, d.message)),
+                Some(loc) if !loc.contains(".pkt:") => {
+                    problems.push(format!("{}: location {loc} is not file:line:col", rel.display()))
+                }
+                Some(_) => {}
+            }
+            if d.label.trim().is_empty() {
+                problems.push(format!("{}: `{}` has an empty label", rel.display(), d.code));
+            }
         }
         let rendered: Vec<String> = diags
             .iter()
-            .map(|d| {
-                format!(
-                    "[{}] {}\n{}",
-                    d.code,
-                    d.location().unwrap_or_else(|| "(no location)".into()),
-                    render(d)
-                )
-            })
+            .map(redact_diag)
+            .map(|d| format!("[{}] {}\n{}", d.code, d.location().unwrap_or_else(|| "(no location)".into()), render(&d)))
             .collect();
-        let snapshot = redact(&rendered.join("\n"));
+        let snapshot = rendered.join("\n");
         insta::assert_snapshot!(snapshot);
-        assert_eq!(
-            diags.len(),
-            want,
-            "{}: expected {want} errors, got {}:\n{snapshot}",
-            rel.display(),
-            diags.len()
-        );
+        if diags.len() != want {
+            problems.push(format!("{}: expected {want} errors, got {}:\n{snapshot}", rel.display(), diags.len()));
+        }
     });
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// FIXME(bug): spans of grammar rules that end in an optional or repeated element (`layer` =
+/// `constructor ~ call_args?`, `packet_expr` = `term ~ ("/" ~ term)* ~ modifier*`, `expect_packet`)
+/// include the whitespace and comments after them, because pest's implicit whitespace is consumed before
+/// the optional part fails. Diagnostics on those spans then underline into the next line (see the
+/// `encode_errors`, `input_outside_expect` and `expect_without_send` snapshots). This asserts today's
+/// behaviour; the span should be exactly `input` / `ether / ipv4`.
+#[test]
+fn spans_include_trailing_whitespace_today() {
+    use xdptest_grammar::ast::{ItemKind, Stmt, Term};
+    let src = "packet p = input   # note\n\nscenario \"s\" {\n  send ether / ipv4\n  expect XDP_PASS\n}\n";
+    let file = xdptest_grammar::parse(src).expect("parses");
+    let ItemKind::Packet(def) = &file.items[0].kind else { panic!("a packet first") };
+    let Term::Layer(call) = &def.expr.stack[0] else { panic!("a layer") };
+    assert_eq!(&src[call.span.start..call.span.end], "input   # note\n\n");
+    let ItemKind::Scenario(s) = &file.items[1].kind else { panic!("a scenario second") };
+    let Stmt::Send(send) = &s.stmts[0] else { panic!("a send") };
+    let packet = &src[send.packet.span.start..send.packet.span.end];
+    assert_eq!(packet, "ether / ipv4\n  ");
 }

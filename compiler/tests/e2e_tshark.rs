@@ -15,20 +15,13 @@ fn layers_spec_matches_wireshark() {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     oracle::ensure_programs(crate_dir.parent().unwrap());
     let specs = suite::discover(&[PathBuf::from("tests/specs")]).expect("discover");
-    let names: Vec<String> = specs
-        .iter()
-        .map(|s| s.relative.display().to_string())
-        .collect();
+    let names: Vec<String> = specs.iter().map(|s| s.relative.display().to_string()).collect();
     assert_eq!(names, ["common.pkt", "layers.pkt"]);
     let compiled = match suite::compile(&specs) {
         Ok(s) => s,
         Err(diags) => panic!(
             "tests/specs does not compile:\n{}",
-            diags
-                .iter()
-                .map(|d| format!("{:?}", d.report()))
-                .collect::<Vec<_>>()
-                .join("\n")
+            diags.iter().map(|d| format!("{:?}", d.report())).collect::<Vec<_>>().join("\n")
         ),
     };
     assert_eq!(compiled.fixture_count(), 9);

@@ -28,13 +28,7 @@ fn layer(kind: LayerKind, fields: Vec<(&'static str, FieldValue)>) -> Layer {
 /// The background packet of the project's examples.
 fn background() -> Vec<Layer> {
     vec![
-        layer(
-            LayerKind::Ether,
-            vec![
-                ("src", mac([0, 0, 0x5e, 0, 0x53, 2])),
-                ("dst", mac([0, 0, 0x5e, 0, 0x53, 1])),
-            ],
-        ),
+        layer(LayerKind::Ether, vec![("src", mac([0, 0, 0x5e, 0, 0x53, 2])), ("dst", mac([0, 0, 0x5e, 0, 0x53, 1]))]),
         layer(LayerKind::Vlan, vec![("vid", int(100))]),
         layer(
             LayerKind::Ipv4,
@@ -50,29 +44,15 @@ fn background() -> Vec<Layer> {
         layer(LayerKind::Gtpu, vec![("teid", int(2))]),
         layer(
             LayerKind::Ipv4,
-            vec![
-                ("src", ip([192, 168, 100, 200])),
-                ("dst", ip([192, 168, 30, 1])),
-                ("id", int(1160)),
-                ("df", int(1)),
-            ],
+            vec![("src", ip([192, 168, 100, 200])), ("dst", ip([192, 168, 30, 1])), ("id", int(1160)), ("df", int(1))],
         ),
-        layer(
-            LayerKind::Icmp,
-            vec![("type", int(8)), ("id", int(1)), ("seq", int(1))],
-        ),
+        layer(LayerKind::Icmp, vec![("type", int(8)), ("id", int(1)), ("seq", int(1))]),
         layer(LayerKind::Payload, vec![("data", bytes(b"abcd"))]),
     ]
 }
 
 fn eth() -> Layer {
-    layer(
-        LayerKind::Ether,
-        vec![
-            ("src", mac([2, 0, 0, 0, 0, 1])),
-            ("dst", mac([2, 0, 0, 0, 0, 2])),
-        ],
-    )
+    layer(LayerKind::Ether, vec![("src", mac([2, 0, 0, 0, 0, 1])), ("dst", mac([2, 0, 0, 0, 0, 2]))])
 }
 
 fn ipv4(src: [u8; 4], dst: [u8; 4]) -> Layer {
@@ -86,27 +66,15 @@ fn corpus() -> Vec<(&'static str, Vec<Layer>)> {
     vec![
         ("background", background()),
         ("ether only", vec![eth()]),
-        (
-            "ether payload",
-            vec![
-                eth(),
-                layer(LayerKind::Payload, vec![("data", bytes(b"hello"))]),
-            ],
-        ),
+        ("ether payload", vec![eth(), layer(LayerKind::Payload, vec![("data", bytes(b"hello"))])]),
         (
             "qinq",
             vec![
                 eth(),
-                layer(
-                    LayerKind::Vlan,
-                    vec![("vid", int(10)), ("pcp", int(5)), ("dei", int(1))],
-                ),
+                layer(LayerKind::Vlan, vec![("vid", int(10)), ("pcp", int(5)), ("dei", int(1))]),
                 layer(LayerKind::Vlan, vec![("vid", int(4095))]),
                 outer(),
-                layer(
-                    LayerKind::Udp,
-                    vec![("sport", int(53)), ("dport", int(5353))],
-                ),
+                layer(LayerKind::Udp, vec![("sport", int(53)), ("dport", int(5353))]),
                 layer(LayerKind::Payload, vec![("data", bytes(&[1, 2, 3]))]),
             ],
         ),
@@ -143,10 +111,7 @@ fn corpus() -> Vec<(&'static str, Vec<Layer>)> {
             "ipv4 non-first fragment",
             vec![
                 eth(),
-                layer(
-                    LayerKind::Ipv4,
-                    vec![("frag", int(185)), ("proto", int(17))],
-                ),
+                layer(LayerKind::Ipv4, vec![("frag", int(185)), ("proto", int(17))]),
                 layer(LayerKind::Payload, vec![("data", bytes(&[0; 16]))]),
             ],
         ),
@@ -156,10 +121,7 @@ fn corpus() -> Vec<(&'static str, Vec<Layer>)> {
                 eth(),
                 outer(),
                 inner(),
-                layer(
-                    LayerKind::Icmp,
-                    vec![("type", int(0)), ("id", int(7)), ("seq", int(9))],
-                ),
+                layer(LayerKind::Icmp, vec![("type", int(0)), ("id", int(7)), ("seq", int(9))]),
             ],
         ),
         (
@@ -168,19 +130,9 @@ fn corpus() -> Vec<(&'static str, Vec<Layer>)> {
                 eth(),
                 outer(),
                 layer(LayerKind::Udp, vec![]),
-                layer(
-                    LayerKind::Gtpu,
-                    vec![
-                        ("teid", int(0xdeadbeef)),
-                        ("seq", int(4242)),
-                        ("npdu", int(7)),
-                    ],
-                ),
+                layer(LayerKind::Gtpu, vec![("teid", int(0xdeadbeef)), ("seq", int(4242)), ("npdu", int(7))]),
                 inner(),
-                layer(
-                    LayerKind::Udp,
-                    vec![("sport", int(1000)), ("dport", int(2000))],
-                ),
+                layer(LayerKind::Udp, vec![("sport", int(1000)), ("dport", int(2000))]),
                 layer(LayerKind::Payload, vec![("data", bytes(b"data"))]),
             ],
         ),
@@ -191,10 +143,7 @@ fn corpus() -> Vec<(&'static str, Vec<Layer>)> {
                 outer(),
                 layer(LayerKind::Udp, vec![]),
                 layer(LayerKind::Gtpu, vec![("teid", int(1))]),
-                layer(
-                    LayerKind::GtpuPduSession,
-                    vec![("qfi", int(9)), ("ppi", int(5)), ("rqi", int(1))],
-                ),
+                layer(LayerKind::GtpuPduSession, vec![("qfi", int(9)), ("ppi", int(5)), ("rqi", int(1))]),
                 inner(),
                 layer(LayerKind::Icmp, vec![("type", int(8))]),
             ],
@@ -206,21 +155,9 @@ fn corpus() -> Vec<(&'static str, Vec<Layer>)> {
                 outer(),
                 layer(LayerKind::Udp, vec![]),
                 layer(LayerKind::Gtpu, vec![("teid", int(1))]),
-                layer(
-                    LayerKind::GtpuPduSession,
-                    vec![("pdu_type", int(1)), ("qfi", int(63))],
-                ),
-                layer(
-                    LayerKind::GtpuExt,
-                    vec![("ext_type", int(0x40)), ("content", bytes(&[0x08, 0x68]))],
-                ),
-                layer(
-                    LayerKind::GtpuExt,
-                    vec![
-                        ("ext_type", int(0x81)),
-                        ("content", bytes(&[1, 2, 3, 4, 5, 6])),
-                    ],
-                ),
+                layer(LayerKind::GtpuPduSession, vec![("pdu_type", int(1)), ("qfi", int(63))]),
+                layer(LayerKind::GtpuExt, vec![("ext_type", int(0x40)), ("content", bytes(&[0x08, 0x68]))]),
+                layer(LayerKind::GtpuExt, vec![("ext_type", int(0x81)), ("content", bytes(&[1, 2, 3, 4, 5, 6]))]),
                 inner(),
                 layer(LayerKind::Payload, vec![]),
             ],
@@ -240,15 +177,9 @@ fn corpus() -> Vec<(&'static str, Vec<Layer>)> {
             vec![
                 eth(),
                 outer(),
-                layer(
-                    LayerKind::Icmp,
-                    vec![("type", int(3)), ("code", int(4)), ("mtu", int(1400))],
-                ),
+                layer(LayerKind::Icmp, vec![("type", int(3)), ("code", int(4)), ("mtu", int(1400))]),
                 inner(),
-                layer(
-                    LayerKind::Udp,
-                    vec![("sport", int(4000)), ("dport", int(53))],
-                ),
+                layer(LayerKind::Udp, vec![("sport", int(4000)), ("dport", int(53))]),
             ],
         ),
         (
@@ -256,10 +187,7 @@ fn corpus() -> Vec<(&'static str, Vec<Layer>)> {
             vec![
                 eth(),
                 outer(),
-                layer(
-                    LayerKind::Icmp,
-                    vec![("type", int(11)), ("rest", int(0x01020304))],
-                ),
+                layer(LayerKind::Icmp, vec![("type", int(11)), ("rest", int(0x01020304))]),
                 inner(),
                 layer(LayerKind::Udp, vec![]),
                 layer(LayerKind::Gtpu, vec![("teid", int(77))]),
@@ -271,23 +199,10 @@ fn corpus() -> Vec<(&'static str, Vec<Layer>)> {
                 eth(),
                 layer(
                     LayerKind::Ipv4,
-                    vec![
-                        ("checksum", int(0x1234)),
-                        ("len", int(9999)),
-                        ("proto", int(17)),
-                        ("version", int(6)),
-                    ],
+                    vec![("checksum", int(0x1234)), ("len", int(9999)), ("proto", int(17)), ("version", int(6))],
                 ),
                 layer(LayerKind::Udp, vec![("checksum", int(0)), ("len", int(3))]),
-                layer(
-                    LayerKind::Gtpu,
-                    vec![
-                        ("len", int(0)),
-                        ("e", int(0)),
-                        ("s", int(0)),
-                        ("pn", int(1)),
-                    ],
-                ),
+                layer(LayerKind::Gtpu, vec![("len", int(0)), ("e", int(0)), ("s", int(0)), ("pn", int(1))]),
                 layer(LayerKind::Payload, vec![("data", bytes(b"zz"))]),
             ],
         ),
@@ -316,10 +231,7 @@ fn wire_round_trip_every_corpus_packet() {
         let kinds: Vec<_> = dec.layers.iter().map(|l| l.kind).collect();
         let mut want: Vec<_> = layers.iter().map(|l| l.kind).collect();
         // An empty trailing payload has no bytes to decode.
-        if layers
-            .last()
-            .is_some_and(|l| l.kind == LayerKind::Payload && enc.spans.last().unwrap().bits == 0)
-        {
+        if layers.last().is_some_and(|l| l.kind == LayerKind::Payload && enc.spans.last().unwrap().bits == 0) {
             want.pop();
         }
         assert_eq!(kinds, want, "{name}: layer kinds");
@@ -327,26 +239,12 @@ fn wire_round_trip_every_corpus_packet() {
         for (i, l) in dec.layers.iter().enumerate() {
             // Every decoded field has exactly the encoder's span.
             let spans: Vec<_> = enc.spans.iter().filter(|s| s.layer == i).collect();
-            let dec_fields: Vec<_> = l
-                .fields
-                .iter()
-                .map(|f| (f.name, f.bit_offset, f.bits))
-                .collect();
-            let enc_fields: Vec<_> = spans
-                .iter()
-                .map(|s| (s.field, s.bit_offset, s.bits))
-                .collect();
-            assert_eq!(
-                dec_fields, enc_fields,
-                "{name}: layer {i} ({:?}) spans",
-                l.kind
-            );
+            let dec_fields: Vec<_> = l.fields.iter().map(|f| (f.name, f.bit_offset, f.bits)).collect();
+            let enc_fields: Vec<_> = spans.iter().map(|s| (s.field, s.bit_offset, s.bits)).collect();
+            assert_eq!(dec_fields, enc_fields, "{name}: layer {i} ({:?}) spans", l.kind);
             // Every field the author set comes back with the same value.
             for (&field, v) in &layers[i].fields {
-                let got = &l
-                    .field(field)
-                    .unwrap_or_else(|| panic!("{name}: {field} missing"))
-                    .value;
+                let got = &l.field(field).unwrap_or_else(|| panic!("{name}: {field} missing")).value;
                 let mut want = normalized(l.kind, field, v);
                 // Padded fields come back with their padding.
                 if let (FieldValue::Bytes(w), FieldValue::Bytes(g)) = (&mut want, got) {
@@ -355,8 +253,7 @@ fn wire_round_trip_every_corpus_packet() {
                     }
                 }
                 let overridden = (field == "dscp" && layers[i].fields.contains_key("tos"))
-                    || (matches!(field, "id" | "seq" | "mtu")
-                        && layers[i].fields.contains_key("rest"));
+                    || (matches!(field, "id" | "seq" | "mtu") && layers[i].fields.contains_key("rest"));
                 if !overridden {
                     assert_eq!(got, &want, "{name}: layer {i} field {field}");
                 }
@@ -368,27 +265,15 @@ fn wire_round_trip_every_corpus_packet() {
         // Every schema field of every layer is spanned (optional parts excepted).
         for (i, l) in layers.iter().enumerate() {
             for def in l.kind.fields() {
-                let optional = matches!(
-                    (l.kind, def.name),
-                    (LayerKind::Gtpu, "seq" | "npdu" | "next_ext")
-                ) || (l.kind, def.name) == (LayerKind::GtpuPduSession, "ppi");
-                let has = enc
-                    .spans
-                    .iter()
-                    .any(|s| s.layer == i && s.field == def.name);
-                assert!(
-                    has || optional,
-                    "{name}: layer {i} has no span for {}",
-                    def.name
-                );
+                let optional = matches!((l.kind, def.name), (LayerKind::Gtpu, "seq" | "npdu" | "next_ext"))
+                    || (l.kind, def.name) == (LayerKind::GtpuPduSession, "ppi");
+                let has = enc.spans.iter().any(|s| s.layer == i && s.field == def.name);
+                assert!(has || optional, "{name}: layer {i} has no span for {}", def.name);
             }
         }
         // Spans stay inside the packet.
         for s in &enc.spans {
-            assert!(
-                s.bit_offset + s.bits <= enc.bytes.len() * 8,
-                "{name}: span {s:?} out of range"
-            );
+            assert!(s.bit_offset + s.bits <= enc.bytes.len() * 8, "{name}: span {s:?} out of range");
         }
     }
 }
@@ -423,32 +308,12 @@ fn wire_schema_has_no_duplicate_fields_and_constructors_resolve() {
         ("gtpu.echo_response", LayerKind::Gtpu, &[("type", 2)]),
         ("gtpu.end_marker", LayerKind::Gtpu, &[("type", 254)]),
         ("gtpu.error_indication", LayerKind::Gtpu, &[("type", 26)]),
-        (
-            "icmp.echo_request",
-            LayerKind::Icmp,
-            &[("type", 8), ("code", 0)],
-        ),
-        (
-            "icmp.echo_reply",
-            LayerKind::Icmp,
-            &[("type", 0), ("code", 0)],
-        ),
+        ("icmp.echo_request", LayerKind::Icmp, &[("type", 8), ("code", 0)]),
+        ("icmp.echo_reply", LayerKind::Icmp, &[("type", 0), ("code", 0)]),
         ("icmp.dest_unreach", LayerKind::Icmp, &[("type", 3)]),
-        (
-            "icmp.port_unreachable",
-            LayerKind::Icmp,
-            &[("type", 3), ("code", 3)],
-        ),
-        (
-            "icmp.frag_needed",
-            LayerKind::Icmp,
-            &[("type", 3), ("code", 4)],
-        ),
-        (
-            "icmp.time_exceeded",
-            LayerKind::Icmp,
-            &[("type", 11), ("code", 0)],
-        ),
+        ("icmp.port_unreachable", LayerKind::Icmp, &[("type", 3), ("code", 3)]),
+        ("icmp.frag_needed", LayerKind::Icmp, &[("type", 3), ("code", 4)]),
+        ("icmp.time_exceeded", LayerKind::Icmp, &[("type", 11), ("code", 0)]),
         ("raw", LayerKind::Payload, &[]),
     ] {
         let c = constructor(name).unwrap_or_else(|| panic!("{name}"));
@@ -473,10 +338,7 @@ fn wire_derived_values() {
     assert_eq!((get(3, "sport"), get(3, "dport")), (2152, 2152));
     assert_eq!(get(3, "len") as usize, enc.bytes.len() - 38);
     assert_eq!(get(4, "len") as usize, enc.bytes.len() - 54);
-    assert_eq!(
-        (get(4, "version"), get(4, "pt"), get(4, "type")),
-        (1, 1, 255)
-    );
+    assert_eq!((get(4, "version"), get(4, "pt"), get(4, "type")), (1, 1, 255));
     assert_eq!((get(4, "e"), get(4, "s"), get(4, "pn")), (0, 0, 0));
     assert_eq!(dec.layers[4].byte_len, 8);
     assert_eq!(get(5, "proto"), 1);
@@ -495,68 +357,34 @@ fn wire_derived_values() {
     assert_eq!(enc.bytes[14 + 9], 0xfd);
 
     // Options padded to a multiple of 4 with EOL, ihl follows.
-    let enc = encode(&[
-        eth(),
-        layer(LayerKind::Ipv4, vec![("options", bytes(&[1, 1, 1, 1, 7]))]),
-    ])
-    .unwrap();
+    let enc = encode(&[eth(), layer(LayerKind::Ipv4, vec![("options", bytes(&[1, 1, 1, 1, 7]))])]).unwrap();
     assert_eq!(enc.bytes.len(), 14 + 28);
     assert_eq!(enc.bytes[14], 0x47);
     assert_eq!(&enc.bytes[14 + 20..], &[1, 1, 1, 1, 7, 0, 0, 0]);
     // ... but not when ihl is set explicitly.
-    let enc = encode(&[
-        eth(),
-        layer(
-            LayerKind::Ipv4,
-            vec![("options", bytes(&[1, 1, 1, 1, 7])), ("ihl", int(6))],
-        ),
-    ])
-    .unwrap();
+    let enc =
+        encode(&[eth(), layer(LayerKind::Ipv4, vec![("options", bytes(&[1, 1, 1, 1, 7])), ("ihl", int(6))])]).unwrap();
     assert_eq!(enc.bytes.len(), 14 + 25);
     assert_eq!(enc.bytes[14], 0x46);
 
     // Empty generic extension content is padded to a 4-byte header.
-    let enc = encode(&[
-        layer(LayerKind::Gtpu, vec![]),
-        layer(LayerKind::GtpuExt, vec![("ext_type", int(0x40))]),
-    ])
-    .unwrap();
-    assert_eq!(
-        enc.bytes,
-        [0x34, 0xff, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0x40, 1, 0, 0, 0]
-    );
+    let enc =
+        encode(&[layer(LayerKind::Gtpu, vec![]), layer(LayerKind::GtpuExt, vec![("ext_type", int(0x40))])]).unwrap();
+    assert_eq!(enc.bytes, [0x34, 0xff, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0x40, 1, 0, 0, 0]);
 }
 
 #[test]
 fn wire_pdu_session_bytes() {
     let gtpu = || layer(LayerKind::Gtpu, vec![("teid", int(2))]);
     // DL, QFI 9: len 1, type 0, QFI 9, no next header.
-    let enc = encode(&[
-        gtpu(),
-        layer(LayerKind::GtpuPduSession, vec![("qfi", int(9))]),
-    ])
-    .unwrap();
+    let enc = encode(&[gtpu(), layer(LayerKind::GtpuPduSession, vec![("qfi", int(9))])]).unwrap();
     assert_eq!(enc.bytes[..4], [0x34, 0xff, 0, 8]);
     assert_eq!(enc.bytes[8..], [0, 0, 0, 0x85, 1, 0x00, 0x09, 0]);
     // UL, QFI 9.
-    let enc = encode(&[
-        gtpu(),
-        layer(
-            LayerKind::GtpuPduSession,
-            vec![("qfi", int(9)), ("pdu_type", int(1))],
-        ),
-    ])
-    .unwrap();
+    let enc = encode(&[gtpu(), layer(LayerKind::GtpuPduSession, vec![("qfi", int(9)), ("pdu_type", int(1))])]).unwrap();
     assert_eq!(enc.bytes[12..], [1, 0x10, 0x09, 0]);
     // DL with PPI 5: PPP set, PPI octet, padded to 8 bytes.
-    let enc = encode(&[
-        gtpu(),
-        layer(
-            LayerKind::GtpuPduSession,
-            vec![("qfi", int(9)), ("ppi", int(5))],
-        ),
-    ])
-    .unwrap();
+    let enc = encode(&[gtpu(), layer(LayerKind::GtpuPduSession, vec![("qfi", int(9)), ("ppi", int(5))])]).unwrap();
     assert_eq!(enc.bytes[12..], [2, 0x00, 0x89, 0xa0, 0, 0, 0, 0]);
 }
 
@@ -567,10 +395,7 @@ fn wire_checksums_edge_cases() {
     for sport in 0..=u16::MAX {
         let layers = vec![
             ipv4([10, 0, 0, 1], [10, 0, 0, 2]),
-            layer(
-                LayerKind::Udp,
-                vec![("sport", int(u64::from(sport))), ("dport", int(9))],
-            ),
+            layer(LayerKind::Udp, vec![("sport", int(u64::from(sport))), ("dport", int(9))]),
         ];
         let enc = encode(&layers).unwrap();
         let mut zeroed = enc.bytes.clone();
@@ -592,11 +417,7 @@ fn wire_checksums_edge_cases() {
     }
     assert!(found);
     // An explicit 0 means "no checksum" and is kept.
-    let enc = encode(&[
-        ipv4([1, 1, 1, 1], [2, 2, 2, 2]),
-        layer(LayerKind::Udp, vec![("checksum", int(0))]),
-    ])
-    .unwrap();
+    let enc = encode(&[ipv4([1, 1, 1, 1], [2, 2, 2, 2]), layer(LayerKind::Udp, vec![("checksum", int(0))])]).unwrap();
     assert_eq!(&enc.bytes[26..28], &[0, 0]);
 }
 
@@ -604,151 +425,33 @@ fn wire_checksums_edge_cases() {
 fn wire_encode_errors() {
     use xdptest_compiler::wire::EncodeError;
     let e = encode(&[layer(LayerKind::Vlan, vec![("vid", int(4096))])]).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            EncodeError::TooWide {
-                layer: 0,
-                field: "vid",
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, EncodeError::TooWide { layer: 0, field: "vid", .. }), "{e}");
     let e = encode(&[eth(), layer(LayerKind::Ipv4, vec![("df", int(2))])]).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            EncodeError::TooWide {
-                layer: 1,
-                field: "df",
-                ..
-            }
-        ),
-        "{e}"
-    );
-    let e = encode(&[
-        eth(),
-        layer(LayerKind::Ipv4, vec![("options", bytes(&[0; 41]))]),
-    ])
-    .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            EncodeError::TooLong {
-                layer: 1,
-                field: "options",
-                ..
-            }
-        ),
-        "{e}"
-    );
-    let e = encode(&[
-        eth(),
-        layer(LayerKind::Ipv4, vec![("options", bytes(&[1; 40]))]),
-    ]);
+    assert!(matches!(e, EncodeError::TooWide { layer: 1, field: "df", .. }), "{e}");
+    let e = encode(&[eth(), layer(LayerKind::Ipv4, vec![("options", bytes(&[0; 41]))])]).unwrap_err();
+    assert!(matches!(e, EncodeError::TooLong { layer: 1, field: "options", .. }), "{e}");
+    let e = encode(&[eth(), layer(LayerKind::Ipv4, vec![("options", bytes(&[1; 40]))])]);
     assert!(e.is_ok());
     let e = encode(&[layer(LayerKind::Udp, vec![("nope", int(1))])]).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            EncodeError::UnknownField {
-                layer: 0,
-                field: "nope",
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, EncodeError::UnknownField { layer: 0, field: "nope", .. }), "{e}");
     let e = encode(&[layer(LayerKind::Udp, vec![("sport", bytes(b"x"))])]).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            EncodeError::WrongType {
-                layer: 0,
-                field: "sport",
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, EncodeError::WrongType { layer: 0, field: "sport", .. }), "{e}");
     let e = encode(&[layer(LayerKind::Ether, vec![("src", bytes(&[1, 2, 3]))])]).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            EncodeError::WrongType {
-                layer: 0,
-                field: "src",
-                ..
-            }
-        ),
-        "{e}"
-    );
-    let e = encode(&[
-        layer(LayerKind::Gtpu, vec![]),
-        layer(LayerKind::GtpuExt, vec![]),
-    ])
-    .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            EncodeError::Missing {
-                layer: 1,
-                field: "ext_type"
-            }
-        ),
-        "{e}"
-    );
-    let e = encode(&[layer(
-        LayerKind::Icmp,
-        vec![("seq", int(1)), ("mtu", int(2))],
-    )])
-    .unwrap_err();
+    assert!(matches!(e, EncodeError::WrongType { layer: 0, field: "src", .. }), "{e}");
+    let e = encode(&[layer(LayerKind::Gtpu, vec![]), layer(LayerKind::GtpuExt, vec![])]).unwrap_err();
+    assert!(matches!(e, EncodeError::Missing { layer: 1, field: "ext_type" }), "{e}");
+    let e = encode(&[layer(LayerKind::Icmp, vec![("seq", int(1)), ("mtu", int(2))])]).unwrap_err();
     assert!(matches!(e, EncodeError::Conflict { layer: 0, .. }), "{e}");
-    let e = encode(&[
-        layer(LayerKind::Ipv4, vec![]),
-        layer(LayerKind::Payload, vec![("data", bytes(&vec![0; 70000]))]),
-    ])
-    .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            EncodeError::LengthOverflow {
-                layer: 0,
-                field: "len",
-                ..
-            }
-        ),
-        "{e}"
-    );
-    let e = encode(&[layer(
-        LayerKind::GtpuExt,
-        vec![("ext_type", int(1)), ("content", bytes(&[0; 1019]))],
-    )])
-    .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            EncodeError::TooLong {
-                layer: 0,
-                field: "content",
-                ..
-            }
-        ),
-        "{e}"
-    );
+    let e =
+        encode(&[layer(LayerKind::Ipv4, vec![]), layer(LayerKind::Payload, vec![("data", bytes(&vec![0; 70000]))])])
+            .unwrap_err();
+    assert!(matches!(e, EncodeError::LengthOverflow { layer: 0, field: "len", .. }), "{e}");
+    let e =
+        encode(&[layer(LayerKind::GtpuExt, vec![("ext_type", int(1)), ("content", bytes(&[0; 1019]))])]).unwrap_err();
+    assert!(matches!(e, EncodeError::TooLong { layer: 0, field: "content", .. }), "{e}");
     // Messages are lowercase and name the layer and field.
-    let msg = EncodeError::TooWide {
-        layer: 2,
-        field: "vid",
-        value: 5000,
-        bits: 12,
-    }
-    .to_string();
-    assert_eq!(
-        msg,
-        "layer 2: value 5000 does not fit field `vid` (12 bits)"
-    );
+    let msg = EncodeError::TooWide { layer: 2, field: "vid", value: 5000, bits: 12 }.to_string();
+    assert_eq!(msg, "layer 2: value 5000 does not fit field `vid` (12 bits)");
 }
 
 #[test]
@@ -799,10 +502,7 @@ fn check_decode(bytes: &[u8]) {
 
 #[test]
 fn wire_decode_never_panics() {
-    let mut packets: Vec<Vec<u8>> = corpus()
-        .into_iter()
-        .map(|(_, l)| encode(&l).unwrap().bytes)
-        .collect();
+    let mut packets: Vec<Vec<u8>> = corpus().into_iter().map(|(_, l)| encode(&l).unwrap().bytes).collect();
     // Every prefix of every corpus packet.
     for p in packets.clone() {
         for n in 0..=p.len() {
@@ -847,20 +547,12 @@ fn wire_encode_never_panics() {
                 }
                 let v = match (def.kind, rng.below(8)) {
                     (_, 0) => FieldValue::Int(rng.next()),
-                    (_, 1) => {
-                        FieldValue::Bytes((0..rng.below(50)).map(|_| rng.next() as u8).collect())
-                    }
+                    (_, 1) => FieldValue::Bytes((0..rng.below(50)).map(|_| rng.next() as u8).collect()),
                     (FieldKind::Int { bits }, _) => FieldValue::Int(rng.next() & ((1 << bits) - 1)),
                     (FieldKind::Flag, _) => FieldValue::Int(rng.below(2)),
-                    (FieldKind::Ipv4Addr, _) => {
-                        FieldValue::Bytes(rng.next().to_be_bytes()[..4].to_vec())
-                    }
-                    (FieldKind::Mac, _) => {
-                        FieldValue::Bytes(rng.next().to_be_bytes()[..6].to_vec())
-                    }
-                    (FieldKind::Bytes, _) => {
-                        FieldValue::Bytes((0..rng.below(45)).map(|_| rng.next() as u8).collect())
-                    }
+                    (FieldKind::Ipv4Addr, _) => FieldValue::Bytes(rng.next().to_be_bytes()[..4].to_vec()),
+                    (FieldKind::Mac, _) => FieldValue::Bytes(rng.next().to_be_bytes()[..6].to_vec()),
+                    (FieldKind::Bytes, _) => FieldValue::Bytes((0..rng.below(45)).map(|_| rng.next() as u8).collect()),
                 };
                 l.fields.insert(def.name, v);
             }

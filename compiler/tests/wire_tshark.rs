@@ -21,51 +21,26 @@ fn layer(kind: LayerKind, fields: Vec<(&'static str, FieldValue)>) -> Layer {
 }
 
 fn eth() -> Layer {
-    layer(
-        LayerKind::Ether,
-        vec![
-            ("src", bytes(&[0, 0, 0x5e, 0, 0x53, 2])),
-            ("dst", bytes(&[0, 0, 0x5e, 0, 0x53, 1])),
-        ],
-    )
+    layer(LayerKind::Ether, vec![("src", bytes(&[0, 0, 0x5e, 0, 0x53, 2])), ("dst", bytes(&[0, 0, 0x5e, 0, 0x53, 1]))])
 }
 
 fn ipv4(src: [u8; 4], dst: [u8; 4], extra: Vec<(&'static str, FieldValue)>) -> Layer {
-    let mut l = layer(
-        LayerKind::Ipv4,
-        vec![("src", bytes(&src)), ("dst", bytes(&dst))],
-    );
+    let mut l = layer(LayerKind::Ipv4, vec![("src", bytes(&src)), ("dst", bytes(&dst))]);
     l.fields.extend(extra);
     l
 }
 
 fn outer_ipv4() -> Layer {
-    ipv4(
-        [192, 168, 10, 1],
-        [192, 168, 10, 5],
-        vec![("id", int(1212)), ("df", int(1)), ("ttl", int(64))],
-    )
+    ipv4([192, 168, 10, 1], [192, 168, 10, 5], vec![("id", int(1212)), ("df", int(1)), ("ttl", int(64))])
 }
 
 fn inner_ipv4() -> Layer {
-    ipv4(
-        [192, 168, 100, 200],
-        [192, 168, 30, 1],
-        vec![("id", int(1160)), ("df", int(1))],
-    )
+    ipv4([192, 168, 100, 200], [192, 168, 30, 1], vec![("id", int(1160)), ("df", int(1))])
 }
 
 fn echo_request() -> Vec<Layer> {
     vec![
-        layer(
-            LayerKind::Icmp,
-            vec![
-                ("type", int(8)),
-                ("code", int(0)),
-                ("id", int(1)),
-                ("seq", int(1)),
-            ],
-        ),
+        layer(LayerKind::Icmp, vec![("type", int(8)), ("code", int(0)), ("id", int(1)), ("seq", int(1))]),
         layer(LayerKind::Payload, vec![("data", bytes(b"abcd"))]),
     ]
 }
@@ -98,22 +73,8 @@ fn tshark(packets: &[Vec<u8>], fields: &[&str]) -> Vec<Vec<String>> {
     std::fs::write(&file, pcap(packets)).unwrap();
     let mut cmd = Command::new("tshark");
     cmd.arg("-n").arg("-r").arg(&file);
-    cmd.args([
-        "-o",
-        "ip.check_checksum:TRUE",
-        "-o",
-        "udp.check_checksum:TRUE",
-    ]);
-    cmd.args([
-        "-T",
-        "fields",
-        "-E",
-        "separator=\t",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=,",
-    ]);
+    cmd.args(["-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]);
+    cmd.args(["-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=,"]);
     for f in fields {
         cmd.args(["-e", f]);
     }
@@ -124,15 +85,8 @@ fn tshark(packets: &[Vec<u8>], fields: &[&str]) -> Vec<Vec<String>> {
         ),
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "tshark failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: Vec<Vec<String>> = stdout
-        .lines()
-        .map(|l| l.split('\t').map(str::to_string).collect())
-        .collect();
+    assert!(out.status.success(), "tshark failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Vec<String>> = stdout.lines().map(|l| l.split('\t').map(str::to_string).collect()).collect();
     assert_eq!(rows.len(), packets.len(), "tshark output:\n{stdout}");
     rows
 }
@@ -142,11 +96,7 @@ struct Row(Vec<(String, String)>);
 
 impl Row {
     fn get(&self, field: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_else(|| panic!("{field}"))
+        self.0.iter().find(|(f, _)| f == field).map(|(_, v)| v.as_str()).unwrap_or_else(|| panic!("{field}"))
     }
 
     /// Asserts every `(field, expected)` pair, reporting all mismatches at once.
@@ -156,12 +106,7 @@ impl Row {
             .filter(|(f, want)| self.get(f) != *want)
             .map(|(f, want)| format!("  {f}: tshark says {:?}, expected {want:?}", self.get(f)))
             .collect();
-        assert!(
-            bad.is_empty(),
-            "{what}:\n{}\nall fields: {:#?}",
-            bad.join("\n"),
-            self.0
-        );
+        assert!(bad.is_empty(), "{what}:\n{}\nall fields: {:#?}", bad.join("\n"), self.0);
     }
 }
 
@@ -177,10 +122,7 @@ fn dissect(packets: &[&[Layer]], checks: &[&[(&str, &str)]]) -> Vec<Row> {
         }
     }
     let bytes: Vec<Vec<u8>> = packets.iter().map(|l| encode(l).unwrap().bytes).collect();
-    tshark(&bytes, &fields)
-        .into_iter()
-        .map(|r| Row(fields.iter().map(|f| f.to_string()).zip(r).collect()))
-        .collect()
+    tshark(&bytes, &fields).into_iter().map(|r| Row(fields.iter().map(|f| f.to_string()).zip(r).collect())).collect()
 }
 
 /// Runs one packet through tshark and checks the expected fields; also that nothing is malformed and
@@ -211,23 +153,15 @@ fn background() -> Vec<Layer> {
 
 /// ether/ipv4/udp/gtpu(...) + extra layers + inner ipv4 + ICMP echo request.
 fn tunnel(gtpu: Vec<(&'static str, FieldValue)>, exts: Vec<Layer>) -> Vec<Layer> {
-    let mut l = vec![
-        eth(),
-        outer_ipv4(),
-        layer(LayerKind::Udp, vec![]),
-        layer(LayerKind::Gtpu, gtpu),
-    ];
+    let mut l = vec![eth(), outer_ipv4(), layer(LayerKind::Udp, vec![]), layer(LayerKind::Gtpu, gtpu)];
     l.extend(exts);
     l.push(inner_ipv4());
     l.extend(echo_request());
     l
 }
 
-const GOOD_CHECKSUMS: [(&str, &str); 3] = [
-    ("ip.checksum.status", "1,1"),
-    ("udp.checksum.status", "1"),
-    ("icmp.checksum.status", "1"),
-];
+const GOOD_CHECKSUMS: [(&str, &str); 3] =
+    [("ip.checksum.status", "1,1"), ("udp.checksum.status", "1"), ("icmp.checksum.status", "1")];
 
 #[test]
 fn wire_background_packet() {
@@ -237,10 +171,7 @@ fn wire_background_packet() {
     let udp_len = (total - 38).to_string();
     let gtp_len = (total - 54).to_string();
     let mut expected = vec![
-        (
-            "frame.protocols",
-            "eth:ethertype:vlan:ethertype:ip:udp:gtp:ip:icmp:data",
-        ),
+        ("frame.protocols", "eth:ethertype:vlan:ethertype:ip:udp:gtp:ip:icmp:data"),
         ("eth.src", "00:00:5e:00:53:02"),
         ("eth.dst", "00:00:5e:00:53:01"),
         ("eth.type", "0x8100"),
@@ -289,14 +220,7 @@ fn wire_gtpu_sequence_and_npdu() {
         ("ip.src", "192.168.10.1,192.168.100.200"),
     ];
     expected.extend(GOOD_CHECKSUMS);
-    check(
-        "gtpu seq",
-        &tunnel(
-            vec![("teid", int(0x12345678)), ("seq", int(0x1234))],
-            vec![],
-        ),
-        &expected,
-    );
+    check("gtpu seq", &tunnel(vec![("teid", int(0x12345678)), ("seq", int(0x1234))], vec![]), &expected);
 
     let mut expected = vec![
         ("frame.protocols", "eth:ethertype:ip:udp:gtp:ip:icmp:data"),
@@ -306,11 +230,7 @@ fn wire_gtpu_sequence_and_npdu() {
         ("gtp.npdu_number", "0x2a"),
     ];
     expected.extend(GOOD_CHECKSUMS);
-    check(
-        "gtpu seq + npdu",
-        &tunnel(vec![("seq", int(7)), ("npdu", int(42))], vec![]),
-        &expected,
-    );
+    check("gtpu seq + npdu", &tunnel(vec![("seq", int(7)), ("npdu", int(42))], vec![]), &expected);
 }
 
 #[test]
@@ -337,24 +257,11 @@ fn wire_gtpu_pdu_session_container() {
         ("gtp.ext_hdr.pdu_ses_cont.ppp", "0"),
         ("gtp.ext_hdr.pdu_ses_cont.rqi", "0"),
     ]);
-    check(
-        "pdu session DL",
-        &tunnel(
-            vec![("teid", int(2))],
-            vec![container(vec![("qfi", int(9))])],
-        ),
-        &dl,
-    );
+    check("pdu session DL", &tunnel(vec![("teid", int(2))], vec![container(vec![("qfi", int(9))])]), &dl);
 
     let mut ul = tail();
-    ul.extend([
-        ("gtp.ext_hdr.pdu_ses_con.pdu_type", "1"),
-        ("gtp.ext_hdr.length", "1"),
-    ]);
-    let ul_layers = tunnel(
-        vec![],
-        vec![container(vec![("pdu_type", int(1)), ("qfi", int(9))])],
-    );
+    ul.extend([("gtp.ext_hdr.pdu_ses_con.pdu_type", "1"), ("gtp.ext_hdr.length", "1")]);
+    let ul_layers = tunnel(vec![], vec![container(vec![("pdu_type", int(1)), ("qfi", int(9))])]);
     check("pdu session UL", &ul_layers, &ul);
 
     let mut ppi = tail();
@@ -365,14 +272,7 @@ fn wire_gtpu_pdu_session_container() {
         ("gtp.ext_hdr.pdu_ses_cont.rqi", "1"),
         ("gtp.ext_hdr.pdu_ses_cont.ppi", "5"),
     ]);
-    let ppi_layers = tunnel(
-        vec![],
-        vec![container(vec![
-            ("qfi", int(9)),
-            ("ppi", int(5)),
-            ("rqi", int(1)),
-        ])],
-    );
+    let ppi_layers = tunnel(vec![], vec![container(vec![("qfi", int(9)), ("ppi", int(5)), ("rqi", int(1))])]);
     check("pdu session DL with PPI", &ppi_layers, &ppi);
 
     // A chain: PDU Session Container, then a UDP Port extension header (type 0x40, 2-byte port).
@@ -382,14 +282,8 @@ fn wire_gtpu_pdu_session_container() {
         ("gtp.ext_hdr.next", "0x85,0x40,0x00"),
         ("gtp.ext_hdr.udp_port", "2152"),
     ]);
-    let udp_port = layer(
-        LayerKind::GtpuExt,
-        vec![("ext_type", int(0x40)), ("content", bytes(&[0x08, 0x68]))],
-    );
-    let chain_layers = tunnel(
-        vec![("seq", int(1))],
-        vec![container(vec![("qfi", int(9))]), udp_port],
-    );
+    let udp_port = layer(LayerKind::GtpuExt, vec![("ext_type", int(0x40)), ("content", bytes(&[0x08, 0x68]))]);
+    let chain_layers = tunnel(vec![("seq", int(1))], vec![container(vec![("qfi", int(9))]), udp_port]);
     check("pdu session + udp port ext", &chain_layers, &chain);
 }
 
@@ -424,10 +318,7 @@ fn wire_icmp_dest_unreach_quoting_ipv4_udp() {
         ipv4([192, 168, 10, 5], [192, 168, 10, 1], vec![]),
         layer(LayerKind::Icmp, vec![("type", int(3)), ("code", int(3))]),
         ipv4([192, 168, 10, 1], [192, 168, 10, 5], vec![("id", int(77))]),
-        layer(
-            LayerKind::Udp,
-            vec![("sport", int(40000)), ("dport", int(53))],
-        ),
+        layer(LayerKind::Udp, vec![("sport", int(40000)), ("dport", int(53))]),
         layer(LayerKind::Payload, vec![("data", bytes(b"query"))]),
     ];
     let expected = [
@@ -451,43 +342,26 @@ fn wire_wrong_checksums_are_reported_bad() {
     // Wireshark's checksum status: 0 = bad, 1 = good, 2 = unverified, 3 = not present.
     let bad_ip = vec![
         eth(),
-        ipv4(
-            [10, 0, 0, 1],
-            [10, 0, 0, 2],
-            vec![("checksum", int(0x1234))],
-        ),
+        ipv4([10, 0, 0, 1], [10, 0, 0, 2], vec![("checksum", int(0x1234))]),
         layer(LayerKind::Udp, vec![("sport", int(1)), ("dport", int(2))]),
         layer(LayerKind::Payload, vec![("data", bytes(b"x"))]),
     ];
     let bad_udp = vec![
         eth(),
         ipv4([10, 0, 0, 1], [10, 0, 0, 2], vec![]),
-        layer(
-            LayerKind::Udp,
-            vec![
-                ("sport", int(1)),
-                ("dport", int(2)),
-                ("checksum", int(0x1234)),
-            ],
-        ),
+        layer(LayerKind::Udp, vec![("sport", int(1)), ("dport", int(2)), ("checksum", int(0x1234))]),
         layer(LayerKind::Payload, vec![("data", bytes(b"x"))]),
     ];
     let no_udp = vec![
         eth(),
         ipv4([10, 0, 0, 1], [10, 0, 0, 2], vec![]),
-        layer(
-            LayerKind::Udp,
-            vec![("sport", int(1)), ("dport", int(2)), ("checksum", int(0))],
-        ),
+        layer(LayerKind::Udp, vec![("sport", int(1)), ("dport", int(2)), ("checksum", int(0))]),
         layer(LayerKind::Payload, vec![("data", bytes(b"x"))]),
     ];
     let bad_icmp = vec![
         eth(),
         ipv4([10, 0, 0, 1], [10, 0, 0, 2], vec![]),
-        layer(
-            LayerKind::Icmp,
-            vec![("type", int(8)), ("checksum", int(0x1234))],
-        ),
+        layer(LayerKind::Icmp, vec![("type", int(8)), ("checksum", int(0x1234))]),
         layer(LayerKind::Payload, vec![("data", bytes(b"abcd"))]),
     ];
     let mut bad_inner = background();
@@ -497,11 +371,7 @@ fn wire_wrong_checksums_are_reported_bad() {
         &[("ip.checksum.status", "1"), ("udp.checksum.status", "0")],
         &[("ip.checksum.status", "1"), ("udp.checksum.status", "3")],
         &[("ip.checksum.status", "1"), ("icmp.checksum.status", "0")],
-        &[
-            ("ip.checksum.status", "1,0"),
-            ("udp.checksum.status", "1"),
-            ("icmp.checksum.status", "1"),
-        ],
+        &[("ip.checksum.status", "1,0"), ("udp.checksum.status", "1"), ("icmp.checksum.status", "1")],
     ];
     let packets: [&[Layer]; 5] = [&bad_ip, &bad_udp, &no_udp, &bad_icmp, &bad_inner];
     let rows = dissect(&packets, &expected);
@@ -521,10 +391,7 @@ fn wire_qinq_tags() {
     ];
     let expected = [
         // Wireshark dissects a 0x88a8 tag as an 802.1ad service tag.
-        (
-            "frame.protocols",
-            "eth:ethertype:ieee8021ad:ethertype:vlan:ethertype:ip:udp",
-        ),
+        ("frame.protocols", "eth:ethertype:ieee8021ad:ethertype:vlan:ethertype:ip:udp"),
         ("eth.type", "0x88a8"),
         ("ieee8021ad.id", "10"),
         ("ieee8021ad.priority", "3"),

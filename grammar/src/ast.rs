@@ -117,12 +117,7 @@ pub struct Arg {
 pub enum Modifier {
     With(Vec<Assignment>),
     Without(Vec<Selector>),
-    Push {
-        layer: LayerCall,
-        position: Position,
-        anchor: Selector,
-        span: Span,
-    },
+    Push { layer: LayerCall, position: Position, anchor: Selector, span: Span },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

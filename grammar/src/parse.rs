@@ -20,10 +20,7 @@ pub fn parse(source: &str) -> Result<File, Vec<SyntaxError>> {
         pest::set_error_detail(true);
         let detailed = PktParser::parse(Rule::file, source).err();
         pest::set_error_detail(false);
-        vec![from_pest(
-            detailed.expect("a failing parse fails again"),
-            source,
-        )]
+        vec![from_pest(detailed.expect("a failing parse fails again"), source)]
     })?;
     let mut cx = Cx { errors: Vec::new() };
     let file_pair = pairs.next().expect("file rule always yields one pair");
@@ -42,17 +39,11 @@ pub fn parse(source: &str) -> Result<File, Vec<SyntaxError>> {
 
 fn span(p: &Pair<Rule>) -> Span {
     let s = p.as_span();
-    Span {
-        start: s.start(),
-        end: s.end(),
-    }
+    Span { start: s.start(), end: s.end() }
 }
 
 fn spanned(p: &Pair<Rule>) -> Spanned<String> {
-    Spanned {
-        node: p.as_str().to_string(),
-        span: span(p),
-    }
+    Spanned { node: p.as_str().to_string(), span: span(p) }
 }
 
 /// Words for rules, used in "expected ..." messages. No `_` arm: a new rule must get a name here.
@@ -71,9 +62,7 @@ fn rule_words(rule: &Rule) -> &'static str {
         Rule::env_arg => "an argument",
         Rule::packet_def => "`packet NAME = ...`",
         Rule::packet_expr => "a packet",
-        Rule::term | Rule::layer | Rule::constructor => {
-            "a layer (e.g. `ipv4(...)`) or a packet name"
-        }
+        Rule::term | Rule::layer | Rule::constructor => "a layer (e.g. `ipv4(...)`) or a packet name",
         Rule::group => "`( packet )`",
         Rule::call_args => "`(` arguments `)`",
         Rule::arg | Rule::named_arg => "an argument (`field=value` or a flag)",
@@ -95,9 +84,7 @@ fn rule_words(rule: &Rule) -> &'static str {
         Rule::ingress | Rule::kw_ingress => "`ingress`",
         Rule::queue | Rule::kw_queue => "`queue`",
         Rule::expect_packet => "`expect XDP_...`",
-        Rule::action => {
-            "an XDP action (XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT) or a number"
-        }
+        Rule::action => "an XDP action (XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT) or a number",
         Rule::expect_map => "`expect map NAME[KEY] == VALUE`",
         Rule::kw_missing => "`missing`",
         Rule::value => "a value",
@@ -141,17 +128,9 @@ fn from_pest(e: pest::error::Error<Rule>, source: &str) -> SyntaxError {
     }
     // Point at the offending token (up to the next whitespace), not an empty position.
     let rest = &source[start.min(source.len())..];
-    let token_len = rest
-        .char_indices()
-        .find(|(_, c)| c.is_whitespace())
-        .map(|(i, _)| i)
-        .unwrap_or(rest.len());
+    let token_len = rest.char_indices().find(|(_, c)| c.is_whitespace()).map(|(i, _)| i).unwrap_or(rest.len());
     let end = end.max(start + token_len.min(40));
-    let found = if token_len == 0 {
-        "end of file".to_string()
-    } else {
-        format!("`{}`", &rest[..token_len.min(40)])
-    };
+    let found = if token_len == 0 { "end of file".to_string() } else { format!("`{}`", &rest[..token_len.min(40)]) };
     let (message, help) = match e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let mut words: Vec<&str> = if detailed.is_empty() {
@@ -174,12 +153,7 @@ fn from_pest(e: pest::error::Error<Rule>, source: &str) -> SyntaxError {
         }
         ErrorVariant::CustomError { message } => (message, None),
     };
-    SyntaxError {
-        message,
-        span: Span { start, end },
-        label: "here".into(),
-        help,
-    }
+    SyntaxError { message, span: Span { start, end }, label: "here".into(), help }
 }
 
 /// Hints for the mistakes people make most often.
@@ -194,9 +168,7 @@ fn hint_for(rest: &str, positives: &[Rule]) -> Option<String> {
         return Some("write the action in capitals, e.g. `expect XDP_PASS`".into());
     }
     if positives.contains(&Rule::item) {
-        return Some(
-            "a file holds `program`, `include`, `env`, `packet`, `map` and `scenario` items".into(),
-        );
+        return Some("a file holds `program`, `include`, `env`, `packet`, `map` and `scenario` items".into());
     }
     if positives.contains(&Rule::stmt) {
         return Some("inside a scenario: `send`, `expect` and `map` statements".into());
@@ -226,24 +198,13 @@ impl Cx {
             match c.as_rule() {
                 Rule::doc => {
                     let text = c.into_inner().next().map(|t| t.as_str()).unwrap_or("");
-                    docs.push(
-                        text.strip_prefix(' ')
-                            .unwrap_or(text)
-                            .trim_end()
-                            .to_string(),
-                    );
+                    docs.push(text.strip_prefix(' ').unwrap_or(text).trim_end().to_string());
                 }
                 Rule::include => {
-                    kind = Some(ItemKind::Include(
-                        self.string(c.into_inner().next().unwrap()),
-                    ));
+                    kind = Some(ItemKind::Include(self.string(c.into_inner().next().unwrap())));
                 }
                 Rule::program => kind = Some(ItemKind::Program(self.program(c))),
-                Rule::env => {
-                    kind = Some(ItemKind::Env(
-                        c.into_inner().map(|s| self.env_stmt(s)).collect(),
-                    ))
-                }
+                Rule::env => kind = Some(ItemKind::Env(c.into_inner().map(|s| self.env_stmt(s)).collect())),
                 Rule::packet_def => {
                     let mut it = c.into_inner();
                     let name = spanned(&it.next().unwrap());
@@ -255,11 +216,7 @@ impl Cx {
                 r => unreachable!("item child {r:?}"),
             }
         }
-        Item {
-            docs,
-            kind: kind.expect("grammar guarantees an item kind"),
-            span: item_span,
-        }
+        Item { docs, kind: kind.expect("grammar guarantees an item kind"), span: item_span }
     }
 
     fn program(&mut self, p: Pair<Rule>) -> Program {
@@ -275,11 +232,7 @@ impl Cx {
         let mut it = p.into_inner();
         let keyword = spanned(&it.next().unwrap());
         let args = it.map(|a| spanned(&a)).collect();
-        EnvStmt {
-            keyword,
-            args,
-            span: sp,
-        }
+        EnvStmt { keyword, args, span: sp }
     }
 
     fn map_set(&mut self, p: Pair<Rule>) -> MapSet {
@@ -288,20 +241,13 @@ impl Cx {
         let map = spanned(&it.next().unwrap());
         let key = self.value(it.next().unwrap());
         let value = self.value(it.next().unwrap());
-        MapSet {
-            map,
-            key,
-            value,
-            span: sp,
-        }
+        MapSet { map, key, value, span: sp }
     }
 
     fn scenario(&mut self, p: Pair<Rule>) -> Scenario {
         let mut it = p.into_inner();
         let name = self.string(it.next().unwrap());
-        let stmts = it
-            .map(|s| self.stmt(s.into_inner().next().unwrap()))
-            .collect();
+        let stmts = it.map(|s| self.stmt(s.into_inner().next().unwrap())).collect();
         Scenario { name, stmts }
     }
 
@@ -312,12 +258,7 @@ impl Cx {
             Rule::send => {
                 let mut it = p.into_inner();
                 let packet = self.packet_expr(it.next().unwrap());
-                let mut send = Send {
-                    packet,
-                    ingress: None,
-                    queue: None,
-                    span: sp,
-                };
+                let mut send = Send { packet, ingress: None, queue: None, span: sp };
                 for opt in it {
                     let o = opt.into_inner().next().unwrap();
                     let osp = span(&o);
@@ -338,10 +279,7 @@ impl Cx {
                             if send.queue.is_some() {
                                 self.error(osp, "`queue` given twice", None);
                             }
-                            send.queue = Some(Spanned {
-                                node: self.number(&target),
-                                span: osp,
-                            });
+                            send.queue = Some(Spanned { node: self.number(&target), span: osp });
                         }
                         r => unreachable!("send option {r:?}"),
                     }
@@ -352,11 +290,7 @@ impl Cx {
                 let mut it = p.into_inner();
                 let action = spanned(&it.next().unwrap());
                 let packet = it.next().map(|e| self.packet_expr(e));
-                Stmt::ExpectPacket(ExpectPacket {
-                    action,
-                    packet,
-                    span: sp,
-                })
+                Stmt::ExpectPacket(ExpectPacket { action, packet, span: sp })
             }
             Rule::expect_map => {
                 let mut it = p.into_inner();
@@ -364,12 +298,7 @@ impl Cx {
                 let key = self.value(it.next().unwrap());
                 let last = it.next().unwrap();
                 let expected = (last.as_rule() == Rule::value).then(|| self.value(last));
-                Stmt::ExpectMap(ExpectMap {
-                    map,
-                    key,
-                    expected,
-                    span: sp,
-                })
+                Stmt::ExpectMap(ExpectMap { map, key, expected, span: sp })
             }
             r => unreachable!("stmt {r:?}"),
         }
@@ -377,26 +306,18 @@ impl Cx {
 
     fn packet_expr(&mut self, p: Pair<Rule>) -> PacketExpr {
         let sp = span(&p);
-        let mut expr = PacketExpr {
-            stack: Vec::new(),
-            modifiers: Vec::new(),
-            span: sp,
-        };
+        let mut expr = PacketExpr { stack: Vec::new(), modifiers: Vec::new(), span: sp };
         for c in p.into_inner() {
             match c.as_rule() {
                 Rule::term => {
                     let t = c.into_inner().next().unwrap();
                     expr.stack.push(match t.as_rule() {
-                        Rule::group => {
-                            Term::Group(Box::new(self.packet_expr(t.into_inner().next().unwrap())))
-                        }
+                        Rule::group => Term::Group(Box::new(self.packet_expr(t.into_inner().next().unwrap()))),
                         Rule::layer => Term::Layer(self.layer(t)),
                         r => unreachable!("term {r:?}"),
                     });
                 }
-                Rule::modifier => expr
-                    .modifiers
-                    .push(self.modifier(c.into_inner().next().unwrap())),
+                Rule::modifier => expr.modifiers.push(self.modifier(c.into_inner().next().unwrap())),
                 r => unreachable!("packet_expr child {r:?}"),
             }
         }
@@ -407,14 +328,8 @@ impl Cx {
         let sp = span(&p);
         let mut it = p.into_inner();
         let name = spanned(&it.next().unwrap());
-        let args = it
-            .next()
-            .map(|a| a.into_inner().map(|arg| self.arg(arg)).collect());
-        LayerCall {
-            name,
-            args,
-            span: sp,
-        }
+        let args = it.next().map(|a| a.into_inner().map(|arg| self.arg(arg)).collect());
+        LayerCall { name, args, span: sp }
     }
 
     fn arg(&mut self, p: Pair<Rule>) -> Arg {
@@ -425,17 +340,9 @@ impl Cx {
                 let mut it = inner.into_inner();
                 let name = spanned(&it.next().unwrap());
                 let value = self.value(it.next().unwrap());
-                Arg {
-                    name: Some(name),
-                    value,
-                    span: sp,
-                }
+                Arg { name: Some(name), value, span: sp }
             }
-            Rule::value => Arg {
-                name: None,
-                value: self.value(inner),
-                span: sp,
-            },
+            Rule::value => Arg { name: None, value: self.value(inner), span: sp },
             r => unreachable!("arg {r:?}"),
         }
     }
@@ -452,12 +359,7 @@ impl Cx {
                         let selector = self.selector(it.next().unwrap());
                         let field = spanned(&it.next().unwrap());
                         let value = self.value(it.next().unwrap());
-                        Assignment {
-                            selector,
-                            field,
-                            value,
-                            span: asp,
-                        }
+                        Assignment { selector, field, value, span: asp }
                     })
                     .collect(),
             ),
@@ -477,12 +379,7 @@ impl Cx {
                     _ => Position::After,
                 };
                 let anchor = self.selector(it.next().unwrap());
-                Modifier::Push {
-                    layer,
-                    position,
-                    anchor,
-                    span: sp,
-                }
+                Modifier::Push { layer, position, anchor, span: sp }
             }
             r => unreachable!("modifier {r:?}"),
         }
@@ -502,16 +399,9 @@ impl Cx {
                     Some("`ipv4:1` is the first ipv4 layer, `ipv4:2` the second"),
                 );
             }
-            Spanned {
-                node: u32::try_from(n).unwrap_or(u32::MAX),
-                span: isp,
-            }
+            Spanned { node: u32::try_from(n).unwrap_or(u32::MAX), span: isp }
         });
-        Selector {
-            layer,
-            index,
-            span: sp,
-        }
+        Selector { layer, index, span: sp }
     }
 
     fn string(&mut self, p: Pair<Rule>) -> Spanned<String> {
@@ -535,23 +425,21 @@ impl Cx {
                     let hex: String = chars.by_ref().take(2).collect();
                     match u8::from_str_radix(&hex, 16) {
                         Ok(b) if b < 0x80 => out.push(b as char),
-                        _ => self.error(sp, format!("bad escape `\\x{hex}`"), Some("`\\xHH` takes two hex digits below 80; use hex\"..\" for raw bytes")),
+                        _ => self.error(
+                            sp,
+                            format!("bad escape `\\x{hex}`"),
+                            Some("`\\xHH` takes two hex digits below 80; use hex\"..\" for raw bytes"),
+                        ),
                     }
                 }
                 other => self.error(
                     sp,
-                    format!(
-                        "unknown escape `\\{}`",
-                        other.map(String::from).unwrap_or_default()
-                    ),
+                    format!("unknown escape `\\{}`", other.map(String::from).unwrap_or_default()),
                     Some("known escapes: \\n \\t \\r \\0 \\\\ \\\" \\xHH"),
                 ),
             }
         }
-        Spanned {
-            node: out,
-            span: sp,
-        }
+        Spanned { node: out, span: sp }
     }
 
     fn number(&mut self, p: &Pair<Rule>) -> u64 {
@@ -564,11 +452,7 @@ impl Cx {
             text.parse()
         };
         parsed.unwrap_or_else(|_| {
-            self.error(
-                span(p),
-                format!("`{}` is not a valid 64-bit number", p.as_str()),
-                None,
-            );
+            self.error(span(p), format!("`{}` is not a valid 64-bit number", p.as_str()), None);
             0
         })
     }
@@ -581,10 +465,7 @@ impl Cx {
                 Err(_) => {
                     self.error(
                         span(p),
-                        format!(
-                            "`{}` is not an IPv4 address: `{part}` is above 255",
-                            p.as_str()
-                        ),
+                        format!("`{}` is not an IPv4 address: `{part}` is above 255", p.as_str()),
                         None,
                     );
                 }
@@ -606,11 +487,7 @@ impl Cx {
                 let len_pair = it.next().unwrap();
                 let len = self.number(&len_pair);
                 if len > 32 {
-                    self.error(
-                        span(&len_pair),
-                        format!("prefix length {len} is above 32"),
-                        None,
-                    );
+                    self.error(span(&len_pair), format!("prefix length {len} is above 32"), None);
                 }
                 ValueKind::Prefix(addr, len.min(32) as u8)
             }
@@ -623,10 +500,8 @@ impl Cx {
             }
             Rule::string => ValueKind::Str(self.string(inner).node),
             Rule::bytes => {
-                let digits: String = inner.as_str()[4..inner.as_str().len() - 1]
-                    .chars()
-                    .filter(|c| c.is_ascii_hexdigit())
-                    .collect();
+                let digits: String =
+                    inner.as_str()[4..inner.as_str().len() - 1].chars().filter(|c| c.is_ascii_hexdigit()).collect();
                 if !digits.len().is_multiple_of(2) {
                     self.error(
                         sp,
@@ -637,9 +512,7 @@ impl Cx {
                 let bytes = digits
                     .as_bytes()
                     .chunks(2)
-                    .map(|c| {
-                        u8::from_str_radix(std::str::from_utf8(c).unwrap_or("0"), 16).unwrap_or(0)
-                    })
+                    .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap_or("0"), 16).unwrap_or(0))
                     .collect();
                 ValueKind::Bytes(bytes)
             }

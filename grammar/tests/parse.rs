@@ -51,79 +51,42 @@ fn errors(src: &str) -> String {
 fn parses_the_uplink_example() {
     let file = parse(UPLINK).unwrap();
     assert_eq!(file.items.len(), 3);
-    let ItemKind::Packet(def) = &file.items[1].kind else {
-        panic!()
-    };
+    let ItemKind::Packet(def) = &file.items[1].kind else { panic!() };
     assert_eq!(def.name.node, "uplink");
     assert_eq!(def.expr.stack.len(), 8);
-    let Term::Layer(ether) = &def.expr.stack[0] else {
-        panic!()
-    };
+    let Term::Layer(ether) = &def.expr.stack[0] else { panic!() };
     let args = ether.args.as_ref().unwrap();
     assert_eq!(args[0].name.as_ref().unwrap().node, "src");
     assert_eq!(args[0].value.kind, ValueKind::Mac([0, 0, 0x5e, 0, 0x53, 2]));
-    let Term::Layer(icmp) = &def.expr.stack[6] else {
-        panic!()
-    };
+    let Term::Layer(icmp) = &def.expr.stack[6] else { panic!() };
     assert_eq!(icmp.name.node, "icmp.echo_request");
     let scenario_item = &file.items[2];
-    assert_eq!(
-        scenario_item.docs,
-        vec!["A UE pings a host: the tunnel is stripped.", "Second line."]
-    );
-    let ItemKind::Scenario(s) = &scenario_item.kind else {
-        panic!()
-    };
+    assert_eq!(scenario_item.docs, vec!["A UE pings a host: the tunnel is stripped.", "Second line."]);
+    let ItemKind::Scenario(s) = &scenario_item.kind else { panic!() };
     assert_eq!(s.stmts.len(), 6);
-    let Stmt::Send(send) = &s.stmts[1] else {
-        panic!()
-    };
-    assert_eq!(
-        send.ingress.as_ref().unwrap().node,
-        IfaceRef::Name("eth0".into())
-    );
+    let Stmt::Send(send) = &s.stmts[1] else { panic!() };
+    assert_eq!(send.ingress.as_ref().unwrap().node, IfaceRef::Name("eth0".into()));
     assert_eq!(send.queue.as_ref().unwrap().node, 1);
-    let Stmt::ExpectPacket(exp) = &s.stmts[2] else {
-        panic!()
-    };
+    let Stmt::ExpectPacket(exp) = &s.stmts[2] else { panic!() };
     assert_eq!(exp.action.node, "XDP_TX");
     let pkt = exp.packet.as_ref().unwrap();
     assert_eq!(pkt.modifiers.len(), 2);
-    let Modifier::Without(sel) = &pkt.modifiers[0] else {
-        panic!()
-    };
-    assert_eq!(
-        sel.iter()
-            .map(|s| s.layer.node.as_str())
-            .collect::<Vec<_>>(),
-        ["ipv4", "udp", "gtpu"]
-    );
-    let Modifier::With(assign) = &pkt.modifiers[1] else {
-        panic!()
-    };
+    let Modifier::Without(sel) = &pkt.modifiers[0] else { panic!() };
+    assert_eq!(sel.iter().map(|s| s.layer.node.as_str()).collect::<Vec<_>>(), ["ipv4", "udp", "gtpu"]);
+    let Modifier::With(assign) = &pkt.modifiers[1] else { panic!() };
     assert_eq!(assign[1].value.kind, ValueKind::Wildcard);
-    let Stmt::ExpectMap(m) = &s.stmts[4] else {
-        panic!()
-    };
+    let Stmt::ExpectMap(m) = &s.stmts[4] else { panic!() };
     assert!(matches!(m.expected.as_ref().unwrap().kind, ValueKind::PerCpu(ref v) if v.len() == 2));
-    let Stmt::ExpectMap(m) = &s.stmts[5] else {
-        panic!()
-    };
+    let Stmt::ExpectMap(m) = &s.stmts[5] else { panic!() };
     assert!(m.expected.is_none());
 }
 
 #[test]
 fn values() {
-    let f =
-        parse("map m[10.0.0.0/8] = [0x10, 0b101, 1_000, hex\"de ad:be ef\", \"a\\x41\\n\", x, *]")
-            .unwrap();
-    let ItemKind::Map(m) = &f.items[0].kind else {
-        panic!()
-    };
+    let f = parse("map m[10.0.0.0/8] = [0x10, 0b101, 1_000, hex\"de ad:be ef\", \"a\\x41\\n\", x, *]").unwrap();
+    let ItemKind::Map(m) = &f.items[0].kind else { panic!() };
     assert_eq!(m.key.kind, ValueKind::Prefix([10, 0, 0, 0], 8));
-    let ValueKind::List(v) = &m.value.kind else {
-        panic!()
-    };
+    let ValueKind::List(v) = &m.value.kind else { panic!() };
     let kinds: Vec<_> = v.iter().map(|v| v.kind.clone()).collect();
     assert_eq!(
         kinds,
@@ -144,42 +107,17 @@ fn selectors_groups_push_and_env() {
     let src = "env {\n link eth0 dummy mac 00:00:5e:00:53:01 addr 10.0.0.1/24\n route 10.1.0.0/16 via 10.0.0.2\n}\n\
                packet p = (a with ipv4:2.ttl=3) / udp push vlan(7) after ether";
     let f = parse(src).unwrap();
-    let ItemKind::Env(env) = &f.items[0].kind else {
-        panic!()
-    };
+    let ItemKind::Env(env) = &f.items[0].kind else { panic!() };
     assert_eq!(env.len(), 2);
     assert_eq!(
-        env[0]
-            .args
-            .iter()
-            .map(|a| a.node.as_str())
-            .collect::<Vec<_>>(),
-        [
-            "eth0",
-            "dummy",
-            "mac",
-            "00:00:5e:00:53:01",
-            "addr",
-            "10.0.0.1/24"
-        ]
+        env[0].args.iter().map(|a| a.node.as_str()).collect::<Vec<_>>(),
+        ["eth0", "dummy", "mac", "00:00:5e:00:53:01", "addr", "10.0.0.1/24"]
     );
-    let ItemKind::Packet(p) = &f.items[1].kind else {
-        panic!()
-    };
-    let Term::Group(g) = &p.expr.stack[0] else {
-        panic!()
-    };
-    let Modifier::With(a) = &g.modifiers[0] else {
-        panic!()
-    };
+    let ItemKind::Packet(p) = &f.items[1].kind else { panic!() };
+    let Term::Group(g) = &p.expr.stack[0] else { panic!() };
+    let Modifier::With(a) = &g.modifiers[0] else { panic!() };
     assert_eq!(a[0].selector.index.as_ref().unwrap().node, 2);
-    assert!(matches!(
-        p.expr.modifiers[0],
-        Modifier::Push {
-            position: Position::After,
-            ..
-        }
-    ));
+    assert!(matches!(p.expr.modifiers[0], Modifier::Push { position: Position::After, .. }));
 }
 
 #[test]

@@ -32,32 +32,20 @@ pub fn packet(expected: &Masked, got: &[u8]) -> Option<PacketDiff> {
             }
         };
         let total = de.layers.iter().filter(|l| l.kind == le.kind).count();
-        let layer_name = if total > 1 {
-            format!("{}:{nth}", le.kind.name())
-        } else {
-            le.kind.name().to_string()
-        };
+        let layer_name = if total > 1 { format!("{}:{nth}", le.kind.name()) } else { le.kind.name().to_string() };
         let Some(lg) = dg.layers.get(i) else {
             notes.push(format!("the output ends before the {layer_name} layer"));
             break;
         };
         if lg.kind != le.kind {
-            notes.push(format!(
-                "layer {}: expected {layer_name}, got {}",
-                i + 1,
-                lg.kind.name()
-            ));
+            notes.push(format!("layer {}: expected {layer_name}, got {}", i + 1, lg.kind.name()));
             break;
         }
         for fe in &le.fields {
             if fe.bits == 0 || fully_masked_out(mask, fe) {
                 continue;
             }
-            let Some(fg) = lg
-                .fields
-                .iter()
-                .find(|f| f.name == fe.name && f.bit_offset == fe.bit_offset)
-            else {
+            let Some(fg) = lg.fields.iter().find(|f| f.name == fe.name && f.bit_offset == fe.bit_offset) else {
                 continue;
             };
             if masked_bits(exp, mask, fe) != masked_bits(got, mask, fe) {
@@ -76,18 +64,11 @@ pub fn packet(expected: &Masked, got: &[u8]) -> Option<PacketDiff> {
     if fields.is_empty() && notes.is_empty() {
         notes.push("the bytes differ where no decoded field explains it (see the hexdump)".into());
     }
-    Some(PacketDiff {
-        fields,
-        notes,
-        expected: exp.clone(),
-        mask: mask.clone(),
-        got: got.to_vec(),
-    })
+    Some(PacketDiff { fields, notes, expected: exp.clone(), mask: mask.clone(), got: got.to_vec() })
 }
 
 fn fully_masked_out(mask: &[u8], f: &DecodedField) -> bool {
-    (f.bit_offset..f.bit_offset + f.bits)
-        .all(|b| mask.get(b / 8).is_none_or(|m| m & (0x80 >> (b % 8)) == 0))
+    (f.bit_offset..f.bit_offset + f.bits).all(|b| mask.get(b / 8).is_none_or(|m| m & (0x80 >> (b % 8)) == 0))
 }
 
 fn masked_bits(bytes: &[u8], mask: &[u8], f: &DecodedField) -> Vec<Option<bool>> {
@@ -122,8 +103,7 @@ pub fn value(layout: &[ValueField], expected: &Masked, got: &[u8]) -> Vec<FieldD
         }
     }
     // Bytes no field covers (padding, unknown layouts): compare them too, as raw bytes.
-    let stray =
-        (0..exp.len().min(got.len())).any(|i| !covered[i] && exp[i] & mask[i] != got[i] & mask[i]);
+    let stray = (0..exp.len().min(got.len())).any(|i| !covered[i] && exp[i] & mask[i] != got[i] & mask[i]);
     if stray || (out.is_empty() && !expected.matches(got)) {
         out.push(FieldDiff {
             layer: String::new(),
@@ -149,15 +129,8 @@ pub fn render(f: &ValueField, bytes: &[u8], mask: &[u8]) -> String {
         FieldRepr::BigEndian if bytes.len() == 4 => {
             format!("{}.{}.{}.{}", bytes[0], bytes[1], bytes[2], bytes[3])
         }
-        FieldRepr::BigEndian if bytes.len() <= 8 => bytes
-            .iter()
-            .fold(0u64, |a, b| a << 8 | u64::from(*b))
-            .to_string(),
-        FieldRepr::Bytes if bytes.len() == 6 => bytes
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":"),
+        FieldRepr::BigEndian if bytes.len() <= 8 => bytes.iter().fold(0u64, |a, b| a << 8 | u64::from(*b)).to_string(),
+        FieldRepr::Bytes if bytes.len() == 6 => bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
         _ => xdptest_compiler::fixture::hex(bytes),
     }
 }
@@ -182,17 +155,11 @@ pub fn sum_per_cpu(layout: &[ValueField], values: &[Vec<u8>]) -> Vec<u8> {
         if f.kind == FieldRepr::Bytes {
             continue;
         }
-        let total = values
-            .iter()
-            .fold(0u64, |acc, v| acc.wrapping_add(read(&v[r.clone()])));
+        let total = values.iter().fold(0u64, |acc, v| acc.wrapping_add(read(&v[r.clone()])));
         let n = f.size as usize;
         for i in 0..n {
             let byte = (total >> (8 * i)) as u8;
-            let at = if f.kind == FieldRepr::BigEndian {
-                r.start + n - 1 - i
-            } else {
-                r.start + i
-            };
+            let at = if f.kind == FieldRepr::BigEndian { r.start + n - 1 - i } else { r.start + i };
             out[at] = byte;
         }
     }
@@ -205,25 +172,13 @@ mod tests {
     use xdptest_compiler::fixture::Bytes;
 
     fn int(name: &str, offset: u32, size: u32) -> ValueField {
-        ValueField {
-            name: name.into(),
-            offset,
-            size,
-            kind: FieldRepr::Int,
-        }
+        ValueField { name: name.into(), offset, size, kind: FieldRepr::Int }
     }
 
     #[test]
     fn per_cpu_sums_each_integer_field() {
-        let layout = [
-            int("packets", 0, 8),
-            ValueField {
-                name: "addr".into(),
-                offset: 8,
-                size: 4,
-                kind: FieldRepr::BigEndian,
-            },
-        ];
+        let layout =
+            [int("packets", 0, 8), ValueField { name: "addr".into(), offset: 8, size: 4, kind: FieldRepr::BigEndian }];
         let cpu0 = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff].to_vec();
         let cpu1 = [2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01].to_vec();
         let sum = sum_per_cpu(&layout, &[cpu0, cpu1]);
@@ -233,20 +188,12 @@ mod tests {
     #[test]
     fn value_diff_names_fields() {
         let layout = [int("a", 0, 2), int("b", 2, 2)];
-        let exp = Masked {
-            bytes: Bytes(vec![1, 0, 2, 0]),
-            mask: Bytes(vec![0xff, 0xff, 0, 0]),
-        };
+        let exp = Masked { bytes: Bytes(vec![1, 0, 2, 0]), mask: Bytes(vec![0xff, 0xff, 0, 0]) };
         assert!(value(&layout, &exp, &[1, 0, 9, 9]).is_empty());
         let d = value(&layout, &exp, &[7, 0, 2, 0]);
         assert_eq!(
             d,
-            vec![FieldDiff {
-                layer: String::new(),
-                field: "a".into(),
-                expected: "1".into(),
-                got: "7".into()
-            }]
+            vec![FieldDiff { layer: String::new(), field: "a".into(), expected: "1".into(), got: "7".into() }]
         );
     }
 }

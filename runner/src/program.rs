@@ -21,6 +21,7 @@ const LRU_HASH: u32 = 9;
 const LRU_PERCPU_HASH: u32 = 10;
 const LPM_TRIE: u32 = 11;
 const DEVMAP: u32 = 14;
+const CPUMAP: u32 = 16;
 const DEVMAP_HASH: u32 = 25;
 /// Maps the program can only read (`.rodata`): never written, never reset.
 const BPF_F_RDONLY_PROG: u32 = 1 << 7;
@@ -30,27 +31,16 @@ const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 pub enum LoadError {
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: io::Error },
-    #[error(
-        "permission denied loading {path}: xdptest run needs root, or CAP_BPF with CAP_NET_ADMIN"
-    )]
+    #[error("permission denied loading {path}: xdptest run needs root, or CAP_BPF with CAP_NET_ADMIN")]
     Permission { path: String },
     #[error("cannot load {path}: {message}")]
     Object { path: String, message: String },
     #[error("{path} has no program `{name}`{hint}")]
-    NoProgram {
-        path: String,
-        name: String,
-        hint: String,
-    },
+    NoProgram { path: String, name: String, hint: String },
     #[error("`{name}` in {path} is not an XDP program")]
     NotXdp { path: String, name: String },
     #[error("the verifier rejected `{name}` in {path}: {error}\n{log}")]
-    Verifier {
-        path: String,
-        name: String,
-        error: String,
-        log: String,
-    },
+    Verifier { path: String, name: String, error: String, log: String },
 }
 
 /// One map of a loaded program.
@@ -82,10 +72,7 @@ pub struct LoadedProgram {
 impl LoadedProgram {
     pub fn load(object: &str, name: &str) -> Result<LoadedProgram, LoadError> {
         let start = Instant::now();
-        let bytes = std::fs::read(object).map_err(|source| LoadError::Read {
-            path: object.into(),
-            source,
-        })?;
+        let bytes = std::fs::read(object).map_err(|source| LoadError::Read { path: object.into(), source })?;
         let mut ebpf = EbpfLoader::new()
             // Verbose logs only matter when loading fails; aya retries with a log buffer then.
             .verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS)
@@ -95,28 +82,19 @@ impl LoadedProgram {
         let prog = ebpf.program_mut(name).ok_or_else(|| LoadError::NoProgram {
             path: object.into(),
             name: name.into(),
-            hint: if programs.is_empty() {
-                String::new()
-            } else {
-                format!(" (it has: {})", programs.join(", "))
-            },
+            hint: if programs.is_empty() { String::new() } else { format!(" (it has: {})", programs.join(", ")) },
         })?;
-        let xdp: &mut Xdp = prog.try_into().map_err(|_| LoadError::NotXdp {
-            path: object.into(),
-            name: name.into(),
-        })?;
+        let xdp: &mut Xdp =
+            prog.try_into().map_err(|_| LoadError::NotXdp { path: object.into(), name: name.into() })?;
         xdp.load().map_err(|e| program_error(object, name, e))?;
-        let ncpus = aya::util::nr_cpus().map_err(|(what, e)| LoadError::Object {
-            path: object.into(),
-            message: format!("{what}: {e}"),
-        })?;
+        let ncpus = aya::util::nr_cpus()
+            .map_err(|(what, e)| LoadError::Object { path: object.into(), message: format!("{what}: {e}") })?;
         let mut maps = HashMap::new();
         for (map_name, map) in ebpf.maps() {
             let Some(data) = map_data(map) else { continue };
-            let info = data.info().map_err(|e| LoadError::Object {
-                path: object.into(),
-                message: format!("map {map_name}: {e}"),
-            })?;
+            let info = data
+                .info()
+                .map_err(|e| LoadError::Object { path: object.into(), message: format!("map {map_name}: {e}") })?;
             let mut m = LoadedMap {
                 name: map_name.to_string(),
                 fd: data.fd().as_fd().as_raw_fd(),
@@ -135,22 +113,11 @@ impl LoadedProgram {
             })?;
             maps.insert(map_name.to_string(), m);
         }
-        Ok(LoadedProgram {
-            ebpf,
-            name: name.into(),
-            maps,
-            ncpus,
-            load_time: start.elapsed(),
-        })
+        Ok(LoadedProgram { ebpf, name: name.into(), maps, ncpus, load_time: start.elapsed() })
     }
 
     /// Runs one packet. `ctx` is the raw `struct xdp_md`, when the scenario gives one.
-    pub fn test_run(
-        &self,
-        input: &[u8],
-        ctx: Option<&[u8]>,
-        out: &mut Vec<u8>,
-    ) -> Result<u32, io::Error> {
+    pub fn test_run(&self, input: &[u8], ctx: Option<&[u8]>, out: &mut Vec<u8>) -> Result<u32, io::Error> {
         let prog: &Xdp = self
             .ebpf
             .program(&self.name)
@@ -160,12 +127,7 @@ impl LoadedProgram {
         out.clear();
         out.resize(input.len() + 512, 0);
         let r = prog
-            .test_run(TestRunOptions {
-                data_in: Some(input),
-                data_out: Some(out),
-                ctx_in: ctx,
-                ..Default::default()
-            })
+            .test_run(TestRunOptions { data_in: Some(input), data_out: Some(out), ctx_in: ctx, ..Default::default() })
             .map_err(|e| match e {
                 ProgramError::SyscallError(s) => s.io_error,
                 other => io::Error::other(other.to_string()),
@@ -178,8 +140,7 @@ impl LoadedProgram {
     pub fn reset(&mut self) -> io::Result<()> {
         let ncpus = self.ncpus;
         for m in self.maps.values_mut() {
-            m.reset(ncpus)
-                .map_err(|e| io::Error::new(e.kind(), format!("resetting map {}: {e}", m.name)))?;
+            m.reset(ncpus).map_err(|e| io::Error::new(e.kind(), format!("resetting map {}: {e}", m.name)))?;
         }
         Ok(())
     }
@@ -209,11 +170,7 @@ fn ebpf_error(path: &str, e: EbpfError) -> LoadError {
     if message.contains("Operation not permitted") || message.contains("os error 1)") {
         return LoadError::Permission { path: path.into() };
     }
-    if let EbpfError::ProgramError(ProgramError::LoadError {
-        io_error,
-        verifier_log,
-    }) = e
-    {
+    if let EbpfError::ProgramError(ProgramError::LoadError { io_error, verifier_log }) = e {
         return LoadError::Verifier {
             path: path.into(),
             name: String::new(),
@@ -221,21 +178,13 @@ fn ebpf_error(path: &str, e: EbpfError) -> LoadError {
             log: verifier_log.to_string(),
         };
     }
-    LoadError::Object {
-        path: path.into(),
-        message,
-    }
+    LoadError::Object { path: path.into(), message }
 }
 
 fn program_error(path: &str, name: &str, e: ProgramError) -> LoadError {
     match e {
-        ProgramError::LoadError {
-            io_error,
-            verifier_log,
-        } => {
-            if io_error.raw_os_error() == Some(libc::EPERM)
-                && verifier_log.to_string().trim().is_empty()
-            {
+        ProgramError::LoadError { io_error, verifier_log } => {
+            if io_error.raw_os_error() == Some(libc::EPERM) && verifier_log.to_string().trim().is_empty() {
                 return LoadError::Permission { path: path.into() };
             }
             LoadError::Verifier {
@@ -250,10 +199,7 @@ fn program_error(path: &str, name: &str, e: ProgramError) -> LoadError {
             if message.contains("Operation not permitted") {
                 LoadError::Permission { path: path.into() }
             } else {
-                LoadError::Object {
-                    path: path.into(),
-                    message,
-                }
+                LoadError::Object { path: path.into(), message }
             }
         }
     }
@@ -283,10 +229,7 @@ impl LoadedMap {
     }
 
     fn is_hash_like(&self) -> bool {
-        matches!(
-            self.map_type,
-            HASH | PERCPU_HASH | LRU_HASH | LRU_PERCPU_HASH | LPM_TRIE | DEVMAP_HASH
-        )
+        matches!(self.map_type, HASH | PERCPU_HASH | LRU_HASH | LRU_PERCPU_HASH | LPM_TRIE | DEVMAP_HASH)
     }
 
     /// Bytes of one value slot in a per-CPU buffer (the kernel rounds each CPU's value up to 8).
@@ -338,9 +281,7 @@ impl LoadedMap {
         if let Some(initial) = &self.initial {
             let per = self.value_buffer_len(ncpus);
             if self.batch_ok {
-                let keys: Vec<u8> = (0..self.max_entries)
-                    .flat_map(|i| i.to_ne_bytes())
-                    .collect();
+                let keys: Vec<u8> = (0..self.max_entries).flat_map(|i| i.to_ne_bytes()).collect();
                 match sys::update_batch(self.fd, &keys, initial, self.max_entries) {
                     Ok(()) => return Ok(()),
                     Err(e) if sys::unsupported(&e) => self.batch_ok = false,
@@ -389,16 +330,30 @@ impl LoadedMap {
         Ok(())
     }
 
-    /// Writes one entry. `values` holds one value (copied to every CPU of a per-CPU map) or one per CPU.
-    pub fn write(&mut self, key: &[u8], values: &[&[u8]], ncpus: usize) -> io::Result<()> {
-        self.check_sizes(key, values.first().copied().unwrap_or(&[]))?;
+    /// DEVMAP and CPUMAP values may be declared as a bare `__u32` while the kernel (and aya) use the
+    /// longer `struct bpf_devmap_val` / `bpf_cpumap_val`: the declared part comes first, the rest (an
+    /// attached program) stays zero.
+    fn widened(&self) -> bool {
+        matches!(self.map_type, DEVMAP | DEVMAP_HASH | CPUMAP)
+    }
+
+    /// Writes one entry. `values` holds one value (copied to every CPU of a per-CPU map) or, when
+    /// `per_cpu_list`, one per CPU (`per_cpu [..]`; CPUs the list does not reach start at zero).
+    pub fn write(&mut self, key: &[u8], values: &[&[u8]], ncpus: usize, per_cpu_list: bool) -> io::Result<()> {
+        let first = values.first().copied().unwrap_or(&[]);
+        self.check_sizes(key, first)?;
         if self.map_type == DEVMAP {
             self.written.push(key.to_vec());
         }
         if !self.is_per_cpu() {
-            return sys::update(self.fd, key, values[0]);
+            if self.widened() && first.len() < self.value_size {
+                let mut v = first.to_vec();
+                v.resize(self.value_size, 0);
+                return sys::update(self.fd, key, &v);
+            }
+            return sys::update(self.fd, key, first);
         }
-        if values.len() > 1 && values.len() != ncpus {
+        if values.len() > ncpus {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
@@ -411,10 +366,10 @@ impl LoadedMap {
         let slot = self.slot();
         let mut buf = vec![0u8; slot * ncpus];
         for cpu in 0..ncpus {
-            let v = if values.len() == 1 {
-                values[0]
-            } else {
-                values[cpu]
+            let v = match (per_cpu_list, values.get(cpu)) {
+                (false, _) => first,
+                (true, Some(v)) => v,
+                (true, None) => continue,
             };
             buf[cpu * slot..cpu * slot + v.len()].copy_from_slice(v);
         }
@@ -434,18 +389,14 @@ impl LoadedMap {
             return Ok(Some(vec![buf]));
         }
         let slot = self.slot();
-        Ok(Some(
-            (0..ncpus)
-                .map(|c| buf[c * slot..c * slot + self.value_size].to_vec())
-                .collect(),
-        ))
+        Ok(Some((0..ncpus).map(|c| buf[c * slot..c * slot + self.value_size].to_vec()).collect()))
     }
 
     fn check_sizes(&self, key: &[u8], value: &[u8]) -> io::Result<()> {
         if key.len() != self.key_size {
             return Err(self.size_error("key", key.len(), self.key_size));
         }
-        if value.len() != self.value_size {
+        if value.len() != self.value_size && !(self.widened() && value.len() < self.value_size) {
             return Err(self.size_error("value", value.len(), self.value_size));
         }
         Ok(())

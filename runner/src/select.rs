@@ -27,28 +27,14 @@ impl FromStr for Partition {
         let (kind, rest) = match s.split_once(':') {
             Some(("count", r)) => (PartitionKind::Count, r),
             Some(("hash", r)) => (PartitionKind::Hash, r),
-            Some((k, _)) => {
-                return Err(format!(
-                    "unknown partition kind `{k}`: use count:I/N or hash:I/N"
-                ))
-            }
+            Some((k, _)) => return Err(format!("unknown partition kind `{k}`: use count:I/N or hash:I/N")),
             None => (PartitionKind::Count, s),
         };
-        let (i, n) = rest
-            .split_once('/')
-            .ok_or_else(|| format!("`{s}` is not a partition: write I/N, e.g. 1/3"))?;
-        let index: u64 = i
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{i}` is not a shard number"))?;
-        let total: u64 = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{n}` is not a shard count"))?;
+        let (i, n) = rest.split_once('/').ok_or_else(|| format!("`{s}` is not a partition: write I/N, e.g. 1/3"))?;
+        let index: u64 = i.trim().parse().map_err(|_| format!("`{i}` is not a shard number"))?;
+        let total: u64 = n.trim().parse().map_err(|_| format!("`{n}` is not a shard count"))?;
         if total == 0 || index == 0 || index > total {
-            return Err(format!(
-                "shard {index} of {total} does not exist: shards count from 1 to N"
-            ));
+            return Err(format!("shard {index} of {total} does not exist: shards count from 1 to N"));
         }
         Ok(Partition { kind, index, total })
     }
@@ -70,11 +56,7 @@ pub fn full_name(f: &Fixture) -> String {
 }
 
 /// Keeps the fixtures whose full name contains any of `filters` (all when empty), then this shard.
-pub fn select(
-    fixtures: Vec<Fixture>,
-    filters: &[String],
-    partition: Option<Partition>,
-) -> Vec<Fixture> {
+pub fn select(fixtures: Vec<Fixture>, filters: &[String], partition: Option<Partition>) -> Vec<Fixture> {
     let filtered = fixtures.into_iter().filter(|f| {
         let name = full_name(f);
         filters.is_empty() || filters.iter().any(|p| name.contains(p.as_str()))
@@ -97,9 +79,7 @@ pub fn select(
 
 /// FNV-1a: stable across platforms and releases, unlike std's hasher.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
 }
 
 #[cfg(test)]
@@ -108,18 +88,8 @@ mod tests {
 
     #[test]
     fn parses_partitions() {
-        assert_eq!(
-            "2/3".parse::<Partition>().unwrap(),
-            Partition {
-                kind: PartitionKind::Count,
-                index: 2,
-                total: 3
-            }
-        );
-        assert_eq!(
-            "hash:1/2".parse::<Partition>().unwrap().kind,
-            PartitionKind::Hash
-        );
+        assert_eq!("2/3".parse::<Partition>().unwrap(), Partition { kind: PartitionKind::Count, index: 2, total: 3 });
+        assert_eq!("hash:1/2".parse::<Partition>().unwrap().kind, PartitionKind::Hash);
         assert!("0/3".parse::<Partition>().is_err());
         assert!("4/3".parse::<Partition>().is_err());
         assert!("x:1/3".parse::<Partition>().is_err());

@@ -27,22 +27,20 @@ impl Stage {
         let script = batch_script(items);
         let order: Vec<String> = items
             .iter()
-            .filter_map(|i| {
-                if let EnvItem::Link { name, .. } = i {
-                    Some(name.clone())
-                } else {
-                    None
-                }
-            })
+            .filter_map(|i| if let EnvItem::Link { name, .. } = i { Some(name.clone()) } else { None })
             .collect();
         let names = order.clone();
         std::thread::spawn(move || -> Result<Stage, String> {
             // SAFETY: unshare only changes this (short-lived) thread's network namespace.
             if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
                 let e = io::Error::last_os_error();
-                return Err(format!("cannot create a network namespace: {e} (xdptest run needs root or CAP_SYS_ADMIN for `env`)"));
+                return Err(format!(
+                    "cannot create a network namespace: {e} (xdptest run needs root or CAP_SYS_ADMIN for `env`)"
+                ));
             }
-            let netns: OwnedFd = File::open("/proc/thread-self/ns/net").map_err(|e| format!("cannot open the new namespace: {e}"))?.into();
+            let netns: OwnedFd = File::open("/proc/thread-self/ns/net")
+                .map_err(|e| format!("cannot open the new namespace: {e}"))?
+                .into();
             run_ip_batch(&script)?;
             // A router stage forwards: bpf_fib_lookup reports "forwarding disabled" otherwise.
             for path in ["/proc/sys/net/ipv4/conf/all/forwarding", "/proc/sys/net/ipv4/ip_forward"] {
@@ -88,17 +86,11 @@ pub fn setns(fd: &OwnedFd) -> io::Result<()> {
 }
 
 fn ip4(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(".")
+    b.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(".")
 }
 
 fn mac(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
 }
 
 /// The `ip -batch` commands for a stage, one per line.
@@ -106,14 +98,7 @@ pub fn batch_script(items: &[EnvItem]) -> String {
     let mut s = String::from("link set dev lo up\n");
     let mut ups = Vec::new();
     for item in items {
-        if let EnvItem::Link {
-            name,
-            kind,
-            mac: m,
-            addrs,
-            mtu,
-        } = item
-        {
+        if let EnvItem::Link { name, kind, mac: m, addrs, mtu } = item {
             match kind {
                 LinkKind::Dummy => s += &format!("link add {name} type dummy\n"),
                 LinkKind::Veth { peer } => {
@@ -141,12 +126,7 @@ pub fn batch_script(items: &[EnvItem]) -> String {
     }
     for item in items {
         match item {
-            EnvItem::Route {
-                prefix,
-                via,
-                dev,
-                kind,
-            } => {
+            EnvItem::Route { prefix, via, dev, kind } => {
                 let p = format!("{}/{}", ip4(&prefix.0 .0), prefix.1);
                 match kind {
                     RouteKind::Unicast => {
@@ -165,11 +145,7 @@ pub fn batch_script(items: &[EnvItem]) -> String {
                 }
             }
             EnvItem::Neigh { addr, mac: m, dev } => {
-                s += &format!(
-                    "neigh replace {} lladdr {} dev {dev} nud permanent\n",
-                    ip4(&addr.0),
-                    mac(&m.0)
-                );
+                s += &format!("neigh replace {} lladdr {} dev {dev} nud permanent\n", ip4(&addr.0), mac(&m.0));
             }
             EnvItem::Link { .. } => {}
         }
@@ -185,15 +161,8 @@ fn run_ip_batch(script: &str) -> Result<(), String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run `ip` (install iproute2): {e}"))?;
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(script.as_bytes())
-        .map_err(|e| format!("writing to `ip`: {e}"))?;
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("waiting for `ip`: {e}"))?;
+    child.stdin.take().expect("piped").write_all(script.as_bytes()).map_err(|e| format!("writing to `ip`: {e}"))?;
+    let out = child.wait_with_output().map_err(|e| format!("waiting for `ip`: {e}"))?;
     if out.status.success() {
         return Ok(());
     }
@@ -205,10 +174,9 @@ fn run_ip_batch(script: &str) -> Result<(), String> {
         .and_then(|rest| rest.trim().parse::<usize>().ok())
         .and_then(|n| script.lines().nth(n - 1));
     Err(match line {
-        Some(l) => format!(
-            "setting up the network stage failed at `ip {l}`: {}",
-            err.lines().next().unwrap_or("").trim()
-        ),
+        Some(l) => {
+            format!("setting up the network stage failed at `ip {l}`: {}", err.lines().next().unwrap_or("").trim())
+        }
         None => format!("setting up the network stage failed: {}", err.trim()),
     })
 }
@@ -234,11 +202,7 @@ mod tests {
                 addrs: vec![(Bytes(vec![10, 0, 0, 1]), 24)],
                 mtu: None,
             },
-            EnvItem::Neigh {
-                addr: Bytes(vec![10, 0, 0, 2]),
-                mac: Bytes(vec![2, 0, 0, 0, 0, 2]),
-                dev: "eth0".into(),
-            },
+            EnvItem::Neigh { addr: Bytes(vec![10, 0, 0, 2]), mac: Bytes(vec![2, 0, 0, 0, 0, 2]), dev: "eth0".into() },
         ];
         assert_eq!(
             batch_script(&items),

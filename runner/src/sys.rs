@@ -43,12 +43,7 @@ fn bpf<T>(cmd: u32, attr: &mut T) -> io::Result<()> {
     // at most `size_of::<T>()` bytes of it, and every pointer inside points to a live buffer of the size
     // the map's key/value sizes require (checked by the callers).
     let r = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd as libc::c_long,
-            attr as *mut T,
-            std::mem::size_of::<T>() as libc::c_long,
-        )
+        libc::syscall(libc::SYS_bpf, cmd as libc::c_long, attr as *mut T, std::mem::size_of::<T>() as libc::c_long)
     };
     if r < 0 {
         Err(io::Error::last_os_error())
@@ -86,11 +81,7 @@ pub fn update(fd: RawFd, key: &[u8], value: &[u8]) -> io::Result<()> {
 
 /// Deletes `key`; absent keys are fine.
 pub fn delete(fd: RawFd, key: &[u8]) -> io::Result<()> {
-    let mut a = ElemAttr {
-        map_fd: fd as u32,
-        key: key.as_ptr() as u64,
-        ..Default::default()
-    };
+    let mut a = ElemAttr { map_fd: fd as u32, key: key.as_ptr() as u64, ..Default::default() };
     match bpf(BPF_MAP_DELETE_ELEM, &mut a) {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
         r => r,
@@ -145,12 +136,7 @@ pub fn lookup_batch(fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -
 
 /// Empties a hash-like map with as few syscalls as possible: each call deletes up to `count` entries
 /// (their keys and values land in the scratch buffers). Returns how many were deleted in this call.
-pub fn lookup_and_delete_batch(
-    fd: RawFd,
-    keys: &mut [u8],
-    values: &mut [u8],
-    count: u32,
-) -> io::Result<u32> {
+pub fn lookup_and_delete_batch(fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -> io::Result<u32> {
     let mut out_batch = vec![0u8; keys.len().max(8)];
     let mut a = BatchAttr {
         out_batch: out_batch.as_mut_ptr() as u64,
@@ -172,8 +158,5 @@ const ENOTSUPP: i32 = 524;
 
 /// The kernel's "operation not supported" answers, for falling back to element-wise commands.
 pub fn unsupported(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EINVAL) | Some(ENOTSUPP) | Some(libc::EOPNOTSUPP)
-    )
+    matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(ENOTSUPP) | Some(libc::EOPNOTSUPP))
 }

@@ -116,10 +116,7 @@ pub enum MapDiff {
     /// The entry should not exist but does.
     Present { value: String },
     /// Field by field (`name` empty for a plain integer value); `cpu` set for per-CPU comparisons.
-    Fields {
-        cpu: Option<usize>,
-        fields: Vec<FieldDiff>,
-    },
+    Fields { cpu: Option<usize>, fields: Vec<FieldDiff> },
     /// The spec lists values for a different number of CPUs than this machine has.
     CpuCount { expected: usize, got: usize },
 }

@@ -16,11 +16,7 @@ pub fn run(args: CheckArgs) -> Outcome {
     let paths = default_paths(args.paths);
     match load_suite(&paths) {
         Ok((specs, suite)) => {
-            println!(
-                "ok: {} spec files, {} scenarios",
-                specs.len(),
-                suite.fixture_count()
-            );
+            println!("ok: {} spec files, {} scenarios", specs.len(), suite.fixture_count());
             Outcome::Ok
         }
         Err(o) => o,

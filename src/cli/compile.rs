@@ -29,10 +29,7 @@ pub fn run(args: CompileArgs) -> Outcome {
     if let Err(d) = suite::write_all(&args.out, &files) {
         return report(&[d]);
     }
-    let pcaps = files
-        .iter()
-        .filter(|(p, _)| p.extension().is_some_and(|e| e == "pcapng"))
-        .count();
+    let pcaps = files.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "pcapng")).count();
     println!(
         "compiled {} scenarios from {} spec files into {} ({} fixtures, {} captures)",
         suite.fixture_count(),

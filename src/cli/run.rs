@@ -70,17 +70,13 @@ pub fn run(args: RunArgs) -> Outcome {
         enabled: match args.color {
             Color::Always => true,
             Color::Never => false,
-            Color::Auto => {
-                std::io::stdout().is_terminal()
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
+            Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         },
     };
-    let jobs = args.jobs.map(usize::from).unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let jobs = args
+        .jobs
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut tally = Tally::default();
@@ -98,19 +94,12 @@ pub fn run(args: RunArgs) -> Outcome {
     if args.format == Format::Human {
         let _ = human::write_summary(&mut out, tally, palette);
     } else {
-        let _ = human::write_summary(
-            &mut std::io::stderr(),
-            tally,
-            human::Palette { enabled: false },
-        );
+        let _ = human::write_summary(&mut std::io::stderr(), tally, human::Palette { enabled: false });
     }
     let _ = out.flush();
     if let Some(path) = &args.junit {
         if let Err(e) = write_atomically(path, junit::render("xdptest", &results).as_bytes()) {
-            eprintln!(
-                "error: cannot write the JUnit report {}: {e}",
-                path.display()
-            );
+            eprintln!("error: cannot write the JUnit report {}: {e}", path.display());
             return Outcome::Error;
         }
     }
@@ -122,15 +111,9 @@ pub fn run(args: RunArgs) -> Outcome {
 
 /// Environment problems (a scenario that could not run) outrank test failures.
 fn outcome(results: &[ScenarioResult]) -> Outcome {
-    if results
-        .iter()
-        .any(|r| matches!(r.verdict, Verdict::Error { .. }))
-    {
+    if results.iter().any(|r| matches!(r.verdict, Verdict::Error { .. })) {
         Outcome::Error
-    } else if results
-        .iter()
-        .any(|r| matches!(r.verdict, Verdict::Fail { .. }))
-    {
+    } else if results.iter().any(|r| matches!(r.verdict, Verdict::Fail { .. })) {
         Outcome::Failed
     } else {
         Outcome::Ok
@@ -139,10 +122,7 @@ fn outcome(results: &[ScenarioResult]) -> Outcome {
 
 /// Writes beside the target, then renames: readers never see half a report.
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;

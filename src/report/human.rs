@@ -66,27 +66,11 @@ pub fn write_result(out: &mut impl Write, r: &ScenarioResult, p: Palette) -> std
 
 /// The closing line. Its shape (`N passed, N failed, N skipped`) is what CI systems look for.
 pub fn write_summary(out: &mut impl Write, t: Tally, p: Palette) -> std::io::Result<()> {
-    let line = format!(
-        "xdptest: {} passed, {} failed, {} skipped",
-        t.passed,
-        t.failed + t.errors,
-        t.skipped
-    );
-    let colored = if t.failed + t.errors > 0 {
-        p.red(&line)
-    } else {
-        p.green(&line)
-    };
+    let line = format!("xdptest: {} passed, {} failed, {} skipped", t.passed, t.failed + t.errors, t.skipped);
+    let colored = if t.failed + t.errors > 0 { p.red(&line) } else { p.green(&line) };
     writeln!(out, "{colored}")?;
     if t.errors > 0 {
-        writeln!(
-            out,
-            "{}",
-            p.red(&format!(
-                "({} of the failures are errors: the scenario could not run)",
-                t.errors
-            ))
-        )?;
+        writeln!(out, "{}", p.red(&format!("({} of the failures are errors: the scenario could not run)", t.errors)))?;
     }
     Ok(())
 }
@@ -100,11 +84,7 @@ fn render_failures(failures: &[Failure], p: Palette) -> String {
     let mut s = String::new();
     for f in failures {
         match f {
-            Failure::Action {
-                source,
-                expected,
-                got,
-            } => {
+            Failure::Action { source, expected, got } => {
                 let _ = writeln!(
                     s,
                     "{source}: action: expected {}, got {}",
@@ -116,39 +96,28 @@ fn render_failures(failures: &[Failure], p: Palette) -> String {
                 let _ = writeln!(s, "{source}: the output packet differs:");
                 s.push_str(&render_packet_diff(diff, p));
             }
-            Failure::Map {
-                source,
-                entry,
-                diff,
-            } => {
+            Failure::Map { source, entry, diff } => {
                 let what = entry;
                 match diff {
                     MapDiff::Missing => {
-                        let _ =
-                            writeln!(s, "{source}: map {what}: expected an entry, there is none");
+                        let _ = writeln!(s, "{source}: map {what}: expected an entry, there is none");
                     }
                     MapDiff::Present { value } => {
-                        let _ =
-                            writeln!(s, "{source}: map {what}: expected no entry, found {value}");
+                        let _ = writeln!(s, "{source}: map {what}: expected no entry, found {value}");
                     }
                     MapDiff::CpuCount { expected, got } => {
-                        let _ = writeln!(s, "{source}: map {what}: the spec gives values for {expected} CPUs, this machine has {got}");
+                        let _ = writeln!(
+                            s,
+                            "{source}: map {what}: the spec gives values for {expected} CPUs, this machine has {got}"
+                        );
                     }
                     MapDiff::Fields { cpu, fields } => {
                         let on = cpu.map(|c| format!(" on CPU {c}")).unwrap_or_default();
                         let _ = writeln!(s, "{source}: map {what}{on} differs:");
                         for fd in fields {
-                            let name = if fd.field.is_empty() {
-                                "value".to_string()
-                            } else {
-                                fd.field.clone()
-                            };
-                            let _ = writeln!(
-                                s,
-                                "    {name}: expected {}, got {}",
-                                p.green(&fd.expected),
-                                p.red(&fd.got)
-                            );
+                            let name = if fd.field.is_empty() { "value".to_string() } else { fd.field.clone() };
+                            let _ =
+                                writeln!(s, "    {name}: expected {}, got {}", p.green(&fd.expected), p.red(&fd.got));
                         }
                     }
                 }
@@ -159,13 +128,7 @@ fn render_failures(failures: &[Failure], p: Palette) -> String {
 }
 
 fn field_line(fd: &FieldDiff, p: Palette) -> String {
-    format!(
-        "    {}.{}: expected {}, got {}",
-        fd.layer,
-        fd.field,
-        p.green(&fd.expected),
-        p.red(&fd.got)
-    )
+    format!("    {}.{}: expected {}, got {}", fd.layer, fd.field, p.green(&fd.expected), p.red(&fd.got))
 }
 
 fn render_packet_diff(d: &PacketDiff, p: Palette) -> String {
@@ -176,10 +139,7 @@ fn render_packet_diff(d: &PacketDiff, p: Palette) -> String {
     for n in &d.notes {
         let _ = writeln!(s, "    {n}");
     }
-    let _ = writeln!(
-        s,
-        "    expected (.. = any value) and got, differing bytes marked ^^:"
-    );
+    let _ = writeln!(s, "    expected (.. = any value) and got, differing bytes marked ^^:");
     s.push_str(&hexdump(&d.expected, &d.mask, &d.got, p));
     s
 }
@@ -208,9 +168,7 @@ pub fn hexdump(expected: &[u8], mask: &[u8], got: &[u8], p: Palette) -> String {
                 None => "  ".to_string(),
             };
             g += sep;
-            let gs = gt
-                .map(|b| format!("{b:02x}"))
-                .unwrap_or_else(|| "  ".into());
+            let gs = gt.map(|b| format!("{b:02x}")).unwrap_or_else(|| "  ".into());
             g += &if differs { p.red(&gs) } else { gs };
             m += sep;
             m += if differs { "^^" } else { "  " };
@@ -230,15 +188,7 @@ mod tests {
 
     #[test]
     fn hexdump_marks_only_masked_differences() {
-        let out = hexdump(
-            &[1, 2, 3],
-            &[0xff, 0, 0xff],
-            &[1, 9, 4],
-            Palette { enabled: false },
-        );
-        assert_eq!(
-            out,
-            "      0000 exp 01 .. 03\n      0000 got 01 09 04\n                    ^^\n"
-        );
+        let out = hexdump(&[1, 2, 3], &[0xff, 0, 0xff], &[1, 9, 4], Palette { enabled: false });
+        assert_eq!(out, "      0000 exp 01 .. 03\n      0000 got 01 09 04\n                    ^^\n");
     }
 }

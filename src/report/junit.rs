@@ -14,9 +14,8 @@ pub fn render(suite_name: &str, results: &[ScenarioResult]) -> String {
             specs.push(&r.spec);
         }
     }
-    let count = |pred: &dyn Fn(&Verdict) -> bool, rs: &[&ScenarioResult]| {
-        rs.iter().filter(|r| pred(&r.verdict)).count()
-    };
+    let count =
+        |pred: &dyn Fn(&Verdict) -> bool, rs: &[&ScenarioResult]| rs.iter().filter(|r| pred(&r.verdict)).count();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let all: Vec<&ScenarioResult> = results.iter().collect();
     let _ = writeln!(
@@ -70,11 +69,7 @@ pub fn render(suite_name: &str, results: &[ScenarioResult]) -> String {
                     );
                 }
                 Verdict::Skip { reason } => {
-                    let _ = write!(
-                        x,
-                        ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                        esc(reason)
-                    );
+                    let _ = write!(x, ">\n      <skipped message=\"{}\"/>\n    </testcase>\n", esc(reason));
                 }
             }
         }
@@ -108,9 +103,6 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(
-            esc("a<b & \"c\"\u{1}"),
-            "a&lt;b &amp; &quot;c&quot;\u{fffd}"
-        );
+        assert_eq!(esc("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;\u{fffd}");
     }
 }

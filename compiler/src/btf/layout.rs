@@ -45,11 +45,7 @@ impl<'b, 'a> Resolver<'b, 'a> {
 
     /// Follows typedefs and qualifiers starting at `id`.
     fn peel(&self, id: u32) -> Result<Peeled<'a>, BtfError> {
-        let mut out = Peeled {
-            id,
-            big_endian: false,
-            typedef_name: None,
-        };
+        let mut out = Peeled { id, big_endian: false, typedef_name: None };
         for _ in 0..MAX_CHAIN {
             match self.btf.get(out.id)? {
                 Some(Ty::Typedef { name_off, ty }) => {
@@ -62,9 +58,7 @@ impl<'b, 'a> Resolver<'b, 'a> {
                 _ => return Ok(out),
             }
         }
-        Err(malformed(format!(
-            "typedef/qualifier chain starting at type id {id} is longer than {MAX_CHAIN} (cycle?)"
-        )))
+        Err(malformed(format!("typedef/qualifier chain starting at type id {id} is longer than {MAX_CHAIN} (cycle?)")))
     }
 
     fn opt_name(&self, name_off: u32) -> Result<Option<String>, BtfError> {
@@ -75,34 +69,20 @@ impl<'b, 'a> Resolver<'b, 'a> {
     /// The layout of type `id`, which must be a sized data type.
     fn layout(&mut self, id: u32, depth: u32) -> Result<TypeLayout, BtfError> {
         if depth > MAX_DEPTH {
-            return Err(malformed(format!(
-                "types nested deeper than {MAX_DEPTH} levels at type id {id} (cycle?)"
-            )));
+            return Err(malformed(format!("types nested deeper than {MAX_DEPTH} levels at type id {id} (cycle?)")));
         }
         self.nodes += 1;
         if self.nodes > MAX_NODES {
-            return Err(malformed(format!(
-                "type layout has more than {MAX_NODES} parts"
-            )));
+            return Err(malformed(format!("type layout has more than {MAX_NODES} parts")));
         }
         let p = self.peel(id)?;
         let Some(ty) = self.btf.get(p.id)? else {
-            return Err(malformed(format!(
-                "type id {id} is void, which has no layout"
-            )));
+            return Err(malformed(format!("type id {id} is void, which has no layout")));
         };
         match ty {
-            Ty::Int {
-                name_off,
-                size,
-                encoding,
-                bits_offset,
-                nr_bits,
-            } => {
+            Ty::Int { name_off, size, encoding, bits_offset, nr_bits } => {
                 let name = self.btf.name(*name_off)?;
-                if !matches!(size, 1 | 2 | 4 | 8 | 16)
-                    || u32::from(*bits_offset) + u32::from(*nr_bits) > size * 8
-                {
+                if !matches!(size, 1 | 2 | 4 | 8 | 16) || u32::from(*bits_offset) + u32::from(*nr_bits) > size * 8 {
                     return Err(malformed(format!(
                         "INT '{name}' (type id {}) has size {size}, bits {nr_bits} at offset {bits_offset}",
                         p.id
@@ -128,17 +108,9 @@ impl<'b, 'a> Resolver<'b, 'a> {
                         elem.size()
                     )));
                 }
-                Ok(TypeLayout::Array {
-                    elem: Box::new(elem),
-                    len: *nelems,
-                })
+                Ok(TypeLayout::Array { elem: Box::new(elem), len: *nelems })
             }
-            Ty::Composite {
-                name_off,
-                size,
-                union,
-                members,
-            } => {
+            Ty::Composite { name_off, size, union, members } => {
                 let name = self.opt_name(*name_off)?;
                 let what = || {
                     let kw = if *union { "union" } else { "struct" };
@@ -153,33 +125,15 @@ impl<'b, 'a> Resolver<'b, 'a> {
                     let ty = self.layout(m.ty, depth + 1)?;
                     check_member(&ty, &mname, m.offset_bits, m.bitfield_bits, *size)
                         .map_err(|e| malformed(format!("{}: {e}", what())))?;
-                    out.push(Member {
-                        name: mname,
-                        offset_bits: m.offset_bits,
-                        bitfield_bits: m.bitfield_bits,
-                        ty,
-                    });
+                    out.push(Member { name: mname, offset_bits: m.offset_bits, bitfield_bits: m.bitfield_bits, ty });
                 }
                 Ok(if *union {
-                    TypeLayout::Union {
-                        name,
-                        size: *size,
-                        members: out,
-                    }
+                    TypeLayout::Union { name, size: *size, members: out }
                 } else {
-                    TypeLayout::Struct {
-                        name,
-                        size: *size,
-                        members: out,
-                    }
+                    TypeLayout::Struct { name, size: *size, members: out }
                 })
             }
-            Ty::Enum {
-                name_off,
-                size,
-                signed,
-                values,
-            } => {
+            Ty::Enum { name_off, size, signed, values } => {
                 let name = self.opt_name(*name_off)?;
                 if !matches!(size, 1 | 2 | 4 | 8) {
                     return Err(malformed(format!("enum type id {} has size {size}", p.id)));
@@ -188,12 +142,7 @@ impl<'b, 'a> Resolver<'b, 'a> {
                     .iter()
                     .map(|(off, v)| Ok((self.btf.name(*off)?.to_string(), *v)))
                     .collect::<Result<_, BtfError>>()?;
-                Ok(TypeLayout::Enum {
-                    name,
-                    size: *size,
-                    signed: *signed,
-                    values,
-                })
+                Ok(TypeLayout::Enum { name, size: *size, signed: *signed, values })
             }
             Ty::Float { size } => Ok(TypeLayout::Opaque { size: *size }),
             Ty::Fwd { name_off, union } => Err(malformed(format!(
@@ -201,43 +150,26 @@ impl<'b, 'a> Resolver<'b, 'a> {
                 if *union { "union" } else { "struct" },
                 self.btf.name(*name_off)?
             ))),
-            other => Err(malformed(format!(
-                "type id {} is a {}, not a data type",
-                p.id,
-                other.kind_name()
-            ))),
+            other => Err(malformed(format!("type id {} is a {}, not a data type", p.id, other.kind_name()))),
         }
     }
 }
 
 /// Checks that a member lies inside a struct of `size` bytes.
-fn check_member(
-    ty: &TypeLayout,
-    name: &str,
-    offset_bits: u32,
-    bitfield_bits: u32,
-    size: u32,
-) -> Result<(), String> {
+fn check_member(ty: &TypeLayout, name: &str, offset_bits: u32, bitfield_bits: u32, size: u32) -> Result<(), String> {
     let limit = u64::from(size) * 8;
     let start = u64::from(offset_bits);
     if bitfield_bits > 0 {
-        if !matches!(
-            ty,
-            TypeLayout::Int { .. } | TypeLayout::Enum { .. } | TypeLayout::Bool
-        ) {
+        if !matches!(ty, TypeLayout::Int { .. } | TypeLayout::Enum { .. } | TypeLayout::Bool) {
             return Err(format!("bitfield member '{name}' is not an integer"));
         }
         if bitfield_bits > ty.size() * 8 || start + u64::from(bitfield_bits) > limit {
-            return Err(format!(
-                "bitfield member '{name}' ({bitfield_bits} bits at bit {offset_bits}) does not fit"
-            ));
+            return Err(format!("bitfield member '{name}' ({bitfield_bits} bits at bit {offset_bits}) does not fit"));
         }
         return Ok(());
     }
     if offset_bits & 7 != 0 {
-        return Err(format!(
-            "member '{name}' at bit {offset_bits} is not byte-aligned"
-        ));
+        return Err(format!("member '{name}' at bit {offset_bits} is not byte-aligned"));
     }
     if start / 8 + u64::from(ty.size()) > u64::from(size) {
         return Err(format!(
@@ -268,11 +200,7 @@ pub(super) fn maps(btf: &Btf<'_>) -> Result<Vec<MapDef>, BtfError> {
 
 /// Reads a `__uint(field, N)` member: `int (*field)[N]`.
 fn uint_field(r: &Resolver<'_, '_>, map: &str, field: &str, id: u32) -> Result<u32, BtfError> {
-    let bad = || {
-        malformed(format!(
-            "map '{map}': field '{field}' is not declared with __uint()"
-        ))
-    };
+    let bad = || malformed(format!("map '{map}': field '{field}' is not declared with __uint()"));
     let Some(Ty::Ptr { ty }) = r.btf.get(r.peel(id)?.id)? else {
         return Err(bad());
     };
@@ -283,21 +211,13 @@ fn uint_field(r: &Resolver<'_, '_>, map: &str, field: &str, id: u32) -> Result<u
 }
 
 /// Reads a `__type(field, T)` member: `T *field`.
-fn type_field(
-    r: &mut Resolver<'_, '_>,
-    map: &str,
-    field: &str,
-    id: u32,
-) -> Result<TypeLayout, BtfError> {
+fn type_field(r: &mut Resolver<'_, '_>, map: &str, field: &str, id: u32) -> Result<TypeLayout, BtfError> {
     let Some(Ty::Ptr { ty }) = r.btf.get(r.peel(id)?.id)? else {
-        return Err(malformed(format!(
-            "map '{map}': field '{field}' is not declared with __type()"
-        )));
+        return Err(malformed(format!("map '{map}': field '{field}' is not declared with __type()")));
     };
     let ty = *ty;
     r.nodes = 0;
-    r.layout(ty, 0)
-        .map_err(|e| malformed(format!("map '{map}' {field}: {}", strip(&e))))
+    r.layout(ty, 0).map_err(|e| malformed(format!("map '{map}' {field}: {}", strip(&e))))
 }
 
 /// The message of a `Malformed` error without its "malformed BTF: " prefix.
@@ -309,17 +229,11 @@ fn strip(e: &BtfError) -> String {
 }
 
 /// Picks the key/value layout from `__type` and/or `__uint(..._size)`.
-fn pick(
-    map: &str,
-    field: &str,
-    ty: Option<TypeLayout>,
-    size: Option<u32>,
-) -> Result<TypeLayout, BtfError> {
+fn pick(map: &str, field: &str, ty: Option<TypeLayout>, size: Option<u32>) -> Result<TypeLayout, BtfError> {
     match (ty, size) {
-        (Some(t), Some(s)) if t.size() != s => Err(malformed(format!(
-            "map '{map}': {field}_size {s} does not match the {}-byte {field} type",
-            t.size()
-        ))),
+        (Some(t), Some(s)) if t.size() != s => {
+            Err(malformed(format!("map '{map}': {field}_size {s} does not match the {}-byte {field} type", t.size())))
+        }
         (Some(t), _) => Ok(t),
         (None, Some(s)) => Ok(TypeLayout::Opaque { size: s }),
         (None, None) => Ok(TypeLayout::Opaque { size: 0 }),
@@ -338,15 +252,8 @@ fn map_def(btf: &Btf<'_>, var_id: u32) -> Result<MapDef, BtfError> {
         }
     };
     let name = btf.name(name_off)?.to_string();
-    let Some(Ty::Composite {
-        union: false,
-        members,
-        ..
-    }) = btf.get(r.peel(def_ty)?.id)?
-    else {
-        return Err(malformed(format!(
-            "map '{name}': definition is not a struct"
-        )));
+    let Some(Ty::Composite { union: false, members, .. }) = btf.get(r.peel(def_ty)?.id)? else {
+        return Err(malformed(format!("map '{name}': definition is not a struct")));
     };
     let (mut map_type, mut max_entries, mut flags) = (0, 0, 0);
     let (mut key, mut value, mut key_size, mut value_size) = (None, None, None, None);
@@ -365,14 +272,7 @@ fn map_def(btf: &Btf<'_>, var_id: u32) -> Result<MapDef, BtfError> {
     }
     let key = pick(&name, "key", key, key_size)?;
     let value = pick(&name, "value", value, value_size)?;
-    Ok(MapDef {
-        name,
-        map_type,
-        max_entries,
-        flags,
-        key,
-        value,
-    })
+    Ok(MapDef { name, map_type, max_entries, flags, key, value })
 }
 
 /// Members listed before `describe` elides the rest with `...`.
@@ -422,18 +322,11 @@ fn type_ref(t: &TypeLayout, depth: u32) -> String {
         }
         TypeLayout::Struct { name: Some(n), .. } => format!("struct {n}"),
         TypeLayout::Union { name: Some(n), .. } => format!("union {n}"),
-        TypeLayout::Struct { name: None, .. } | TypeLayout::Union { name: None, .. } => {
-            expand(t, depth)
-        }
+        TypeLayout::Struct { name: None, .. } | TypeLayout::Union { name: None, .. } => expand(t, depth),
         TypeLayout::Enum { name: Some(n), .. } => format!("enum {n}"),
-        TypeLayout::Enum {
-            name: None, values, ..
-        } => {
-            let mut items: Vec<String> = values
-                .iter()
-                .take(DESCRIBE_ENUMS)
-                .map(|(n, v)| format!("{n} = {v}"))
-                .collect();
+        TypeLayout::Enum { name: None, values, .. } => {
+            let mut items: Vec<String> =
+                values.iter().take(DESCRIBE_ENUMS).map(|(n, v)| format!("{n} = {v}")).collect();
             if values.len() > DESCRIBE_ENUMS {
                 items.push("...".into());
             }
@@ -478,11 +371,7 @@ fn declaration(m: &Member, depth: u32) -> String {
         t = elem;
     }
     let base = type_ref(t, depth);
-    let sep = if base.ends_with('*') || m.name.is_empty() {
-        ""
-    } else {
-        " "
-    };
+    let sep = if base.ends_with('*') || m.name.is_empty() { "" } else { " " };
     let mut s = format!("{base}{sep}{}{dims}", m.name);
     if m.bitfield_bits > 0 {
         let _ = write!(s, ":{}", m.bitfield_bits);

@@ -164,11 +164,7 @@ impl Cursor<'_> {
     fn u32(&mut self) -> Result<u32, BtfError> {
         let end = self.pos.checked_add(4).filter(|&e| e <= self.data.len());
         let Some(end) = end else {
-            return Err(malformed(format!(
-                "type section truncated at byte {} of {}",
-                self.pos,
-                self.data.len()
-            )));
+            return Err(malformed(format!("type section truncated at byte {} of {}", self.pos, self.data.len())));
         };
         let mut b = [0u8; 4];
         b.copy_from_slice(&self.data[self.pos..end]);
@@ -186,15 +182,12 @@ fn read_u32(data: &[u8], at: usize) -> u32 {
 /// `data[start..start+len]`, checked, for a header-described section.
 fn sub<'a>(data: &'a [u8], start: u32, len: u32, what: &str) -> Result<&'a [u8], BtfError> {
     let start = start as usize;
-    let end = start
-        .checked_add(len as usize)
-        .filter(|&e| e <= data.len())
-        .ok_or_else(|| {
-            malformed(format!(
-                "{what} section (offset {start}, length {len}) runs past the end of .BTF ({} bytes after header)",
-                data.len()
-            ))
-        })?;
+    let end = start.checked_add(len as usize).filter(|&e| e <= data.len()).ok_or_else(|| {
+        malformed(format!(
+            "{what} section (offset {start}, length {len}) runs past the end of .BTF ({} bytes after header)",
+            data.len()
+        ))
+    })?;
     Ok(&data[start..end])
 }
 
@@ -230,9 +223,7 @@ impl<'a> Btf<'a> {
         let type_data = sub(body, type_off, type_len, "type")?;
         let strings = sub(body, str_off, str_len, "string")?;
         if strings.first().is_some_and(|&b| b != 0) {
-            return Err(malformed(
-                "string section does not start with an empty string",
-            ));
+            return Err(malformed("string section does not start with an empty string"));
         }
         if strings.last().is_some_and(|&b| b != 0) {
             return Err(malformed("string section is not NUL-terminated"));
@@ -246,12 +237,10 @@ impl<'a> Btf<'a> {
         if id == 0 {
             return Ok(None);
         }
-        self.types.get(id as usize - 1).map(Some).ok_or_else(|| {
-            malformed(format!(
-                "reference to type id {id}, but only {} types exist",
-                self.types.len()
-            ))
-        })
+        self.types
+            .get(id as usize - 1)
+            .map(Some)
+            .ok_or_else(|| malformed(format!("reference to type id {id}, but only {} types exist", self.types.len())))
     }
 
     /// All type records, in id order starting at id 1.
@@ -261,20 +250,12 @@ impl<'a> Btf<'a> {
 
     /// The NUL-terminated string at `off` in the string section.
     pub(super) fn name(&self, off: u32) -> Result<&'a str, BtfError> {
-        let rest = self
-            .strings
-            .get(off as usize..)
-            .filter(|r| !r.is_empty())
-            .ok_or_else(|| {
-                malformed(format!(
-                    "name offset {off} outside the {}-byte string section",
-                    self.strings.len()
-                ))
-            })?;
+        let rest = self.strings.get(off as usize..).filter(|r| !r.is_empty()).ok_or_else(|| {
+            malformed(format!("name offset {off} outside the {}-byte string section", self.strings.len()))
+        })?;
         // The section is known to end in NUL, so a terminator exists.
         let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-        std::str::from_utf8(&rest[..end])
-            .map_err(|_| malformed(format!("name at offset {off} is not UTF-8")))
+        std::str::from_utf8(&rest[..end]).map_err(|_| malformed(format!("name at offset {off} is not UTF-8")))
     }
 }
 
@@ -313,43 +294,21 @@ fn parse_types(data: &[u8]) -> Result<Vec<Ty>, BtfError> {
                     let m_name = cur.u32()?;
                     let m_ty = cur.u32()?;
                     let off = cur.u32()?;
-                    let (offset_bits, bitfield_bits) = if kind_flag {
-                        (off & 0x00ff_ffff, off >> 24)
-                    } else {
-                        (off, 0)
-                    };
-                    members.push(RawMember {
-                        name_off: m_name,
-                        ty: m_ty,
-                        offset_bits,
-                        bitfield_bits,
-                    });
+                    let (offset_bits, bitfield_bits) =
+                        if kind_flag { (off & 0x00ff_ffff, off >> 24) } else { (off, 0) };
+                    members.push(RawMember { name_off: m_name, ty: m_ty, offset_bits, bitfield_bits });
                 }
-                Ty::Composite {
-                    name_off,
-                    size: size_or_type,
-                    union: kind == KIND_UNION,
-                    members,
-                }
+                Ty::Composite { name_off, size: size_or_type, union: kind == KIND_UNION, members }
             }
             KIND_ENUM => {
                 let mut values = Vec::new();
                 for _ in 0..vlen {
                     let v_name = cur.u32()?;
                     let raw = cur.u32()?;
-                    let val = if kind_flag {
-                        i64::from(raw as i32)
-                    } else {
-                        i64::from(raw)
-                    };
+                    let val = if kind_flag { i64::from(raw as i32) } else { i64::from(raw) };
                     values.push((v_name, val));
                 }
-                Ty::Enum {
-                    name_off,
-                    size: size_or_type,
-                    signed: kind_flag,
-                    values,
-                }
+                Ty::Enum { name_off, size: size_or_type, signed: kind_flag, values }
             }
             KIND_ENUM64 => {
                 let mut values = Vec::new();
@@ -361,25 +320,11 @@ fn parse_types(data: &[u8]) -> Result<Vec<Ty>, BtfError> {
                     let val = ((u64::from(hi) << 32) | u64::from(lo)) as i64;
                     values.push((v_name, val));
                 }
-                Ty::Enum {
-                    name_off,
-                    size: size_or_type,
-                    signed: kind_flag,
-                    values,
-                }
+                Ty::Enum { name_off, size: size_or_type, signed: kind_flag, values }
             }
-            KIND_FWD => Ty::Fwd {
-                name_off,
-                union: kind_flag,
-            },
-            KIND_TYPEDEF => Ty::Typedef {
-                name_off,
-                ty: size_or_type,
-            },
-            KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => Ty::Qualifier {
-                kind,
-                ty: size_or_type,
-            },
+            KIND_FWD => Ty::Fwd { name_off, union: kind_flag },
+            KIND_TYPEDEF => Ty::Typedef { name_off, ty: size_or_type },
+            KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => Ty::Qualifier { kind, ty: size_or_type },
             KIND_FUNC => Ty::Func,
             KIND_FUNC_PROTO => {
                 for _ in 0..vlen {
@@ -390,10 +335,7 @@ fn parse_types(data: &[u8]) -> Result<Vec<Ty>, BtfError> {
             }
             KIND_VAR => {
                 let _linkage = cur.u32()?;
-                Ty::Var {
-                    name_off,
-                    ty: size_or_type,
-                }
+                Ty::Var { name_off, ty: size_or_type }
             }
             KIND_DATASEC => {
                 let mut vars = Vec::new();

@@ -74,10 +74,7 @@ impl DecodedField {
                 if addr && b.len() == 4 {
                     format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
                 } else if addr && b.len() == 6 {
-                    b.iter()
-                        .map(|x| format!("{x:02x}"))
-                        .collect::<Vec<_>>()
-                        .join(":")
+                    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
                 } else if b.is_empty() {
                     "(empty)".to_string()
                 } else {
@@ -90,12 +87,7 @@ impl DecodedField {
 
 /// Decodes an Ethernet frame. Never panics.
 pub fn decode(bytes: &[u8]) -> Decoded {
-    let mut d = Decoder {
-        data: bytes,
-        pos: 0,
-        layers: Vec::new(),
-        truncated: None,
-    };
+    let mut d = Decoder { data: bytes, pos: 0, layers: Vec::new(), truncated: None };
     d.run();
     if d.pos < bytes.len() {
         let mut l = d.start(LayerKind::Payload);
@@ -103,10 +95,7 @@ pub fn decode(bytes: &[u8]) -> Decoded {
         l.bytes(&d, "data", rest);
         d.finish(l);
     }
-    Decoded {
-        layers: d.layers,
-        truncated: d.truncated,
-    }
+    Decoded { layers: d.layers, truncated: d.truncated }
 }
 
 #[derive(Clone, Copy)]
@@ -142,12 +131,7 @@ impl Building {
     /// as zero rather than panicking.
     fn int(&mut self, d: &Decoder, name: &'static str, bits: usize) -> u64 {
         let value = d.bits_at(self.bit, bits);
-        self.fields.push(DecodedField {
-            name,
-            value: FieldValue::Int(value),
-            bit_offset: self.bit,
-            bits,
-        });
+        self.fields.push(DecodedField { name, value: FieldValue::Int(value), bit_offset: self.bit, bits });
         self.bit += bits;
         value
     }
@@ -160,12 +144,7 @@ impl Building {
     /// A field over bits already read under another name.
     fn view(&mut self, d: &Decoder, name: &'static str, bit_offset: usize, bits: usize) {
         let value = d.bits_at(bit_offset, bits);
-        self.fields.push(DecodedField {
-            name,
-            value: FieldValue::Int(value),
-            bit_offset,
-            bits,
-        });
+        self.fields.push(DecodedField { name, value: FieldValue::Int(value), bit_offset, bits });
     }
 
     /// Reads `n` bytes (byte aligned) as a bytes field, and advances the decoder past them.
@@ -203,22 +182,14 @@ impl Decoder<'_> {
         let mut v = 0u64;
         for k in 0..bits {
             let b = bit + k;
-            let set = self
-                .data
-                .get(b / 8)
-                .is_some_and(|byte| byte & (0x80 >> (b % 8)) != 0);
+            let set = self.data.get(b / 8).is_some_and(|byte| byte & (0x80 >> (b % 8)) != 0);
             v = (v << 1) | u64::from(set);
         }
         v
     }
 
     fn start(&self, kind: LayerKind) -> Building {
-        Building {
-            kind,
-            start: self.pos,
-            bit: self.pos * 8,
-            fields: Vec::new(),
-        }
+        Building { kind, start: self.pos, bit: self.pos * 8, fields: Vec::new() }
     }
 
     fn finish(&mut self, l: Building) {
@@ -323,11 +294,7 @@ impl Decoder<'_> {
         let opt_len = (ihl as usize * 4).saturating_sub(20);
         let left = self.remaining() - 20;
         if opt_len > left {
-            self.truncated = Some(format!(
-                "ipv4: header length {} exceeds the {} bytes left",
-                ihl * 4,
-                left + 20
-            ));
+            self.truncated = Some(format!("ipv4: header length {} exceeds the {} bytes left", ihl * 4, left + 20));
         }
         l.bytes(self, "options", opt_len);
         self.finish(l);
@@ -353,11 +320,7 @@ impl Decoder<'_> {
         l.int(self, "len", 16);
         l.int(self, "checksum", 16);
         self.finish(l);
-        Some(if sport == 2152 || dport == 2152 {
-            Next::Gtpu
-        } else {
-            Next::Payload
-        })
+        Some(if sport == 2152 || dport == 2152 { Next::Gtpu } else { Next::Payload })
     }
 
     fn icmp(&mut self) -> Option<Next> {
@@ -376,11 +339,7 @@ impl Decoder<'_> {
         l.view(self, "rest", rest_at, 32);
         self.finish(l);
         // Error messages quote the offending packet, starting with its IPv4 header.
-        Some(if matches!(t, 3 | 5 | 11 | 12) {
-            Next::Ipv4
-        } else {
-            Next::Payload
-        })
+        Some(if matches!(t, 3 | 5 | 11 | 12) { Next::Ipv4 } else { Next::Payload })
     }
 
     fn gtpu(&mut self) -> Option<Next> {
@@ -411,33 +370,21 @@ impl Decoder<'_> {
             }
         }
         let inner_ipv4 = self.data.get(self.pos).is_some_and(|b| b >> 4 == 4);
-        Some(if msg == 255 && inner_ipv4 {
-            Next::Ipv4
-        } else {
-            Next::Payload
-        })
+        Some(if msg == 255 && inner_ipv4 { Next::Ipv4 } else { Next::Payload })
     }
 
     /// Decodes one extension header of type `ext_type`; returns its next_ext.
     fn gtpu_ext_header(&mut self, ext_type: u64) -> Option<u64> {
         let Some(&len) = self.data.get(self.pos) else {
-            self.truncated = Some(format!(
-                "gtpu: extension header 0x{ext_type:02x} announced but missing"
-            ));
+            self.truncated = Some(format!("gtpu: extension header 0x{ext_type:02x} announced but missing"));
             return None;
         };
         if len == 0 {
-            self.truncated = Some(format!(
-                "gtpu: extension header 0x{ext_type:02x} has length 0"
-            ));
+            self.truncated = Some(format!("gtpu: extension header 0x{ext_type:02x} has length 0"));
             return None;
         }
         let size = usize::from(len) * 4;
-        let what = if ext_type == EXT_PDU_SESSION {
-            "pdu_session"
-        } else {
-            "gtpu_ext"
-        };
+        let what = if ext_type == EXT_PDU_SESSION { "pdu_session" } else { "gtpu_ext" };
         if !self.need(size, what) {
             return None;
         }

@@ -37,52 +37,19 @@ pub struct Encoded {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     #[error("layer {layer} ({kind}): unknown field `{field}`")]
-    UnknownField {
-        layer: usize,
-        kind: &'static str,
-        field: &'static str,
-    },
+    UnknownField { layer: usize, kind: &'static str, field: &'static str },
     #[error("layer {layer}: field `{field}` expects {expected}")]
-    WrongType {
-        layer: usize,
-        field: &'static str,
-        expected: &'static str,
-    },
+    WrongType { layer: usize, field: &'static str, expected: &'static str },
     #[error("layer {layer}: value {value} does not fit field `{field}` ({bits} bits)")]
-    TooWide {
-        layer: usize,
-        field: &'static str,
-        value: u64,
-        bits: u32,
-    },
+    TooWide { layer: usize, field: &'static str, value: u64, bits: u32 },
     #[error("layer {layer}: field `{field}` is {len} bytes long, at most {max} allowed")]
-    TooLong {
-        layer: usize,
-        field: &'static str,
-        len: usize,
-        max: usize,
-    },
-    #[error(
-        "layer {layer}: derived `{field}` would be {value}, more than the field can hold ({max})"
-    )]
-    LengthOverflow {
-        layer: usize,
-        field: &'static str,
-        value: usize,
-        max: u64,
-    },
-    #[error(
-        "layer {layer}: field `{field}` must be set (the previous header's next_ext needs it)"
-    )]
+    TooLong { layer: usize, field: &'static str, len: usize, max: usize },
+    #[error("layer {layer}: derived `{field}` would be {value}, more than the field can hold ({max})")]
+    LengthOverflow { layer: usize, field: &'static str, value: usize, max: u64 },
+    #[error("layer {layer}: field `{field}` must be set (the previous header's next_ext needs it)")]
     Missing { layer: usize, field: &'static str },
-    #[error(
-        "layer {layer}: fields `{field}` and `{other}` both set the same bits to different values"
-    )]
-    Conflict {
-        layer: usize,
-        field: &'static str,
-        other: &'static str,
-    },
+    #[error("layer {layer}: fields `{field}` and `{other}` both set the same bits to different values")]
+    Conflict { layer: usize, field: &'static str, other: &'static str },
 }
 
 /// The GTP-U extension header type of a PDU Session Container.
@@ -107,12 +74,7 @@ pub fn encode(layers: &[Layer]) -> Result<Encoded, EncodeError> {
     let mut per_layer: Vec<Vec<FieldSpan>> = vec![Vec::new(); layers.len()];
     for i in (0..layers.len()).rev() {
         let (head, tail) = bytes.split_at_mut(starts[i] + sizes[i]);
-        let ctx = Ctx {
-            layers,
-            i,
-            rest_len: total - starts[i],
-            tail,
-        };
+        let ctx = Ctx { layers, i, rest_len: total - starts[i], tail };
         let w = encode_layer(&ctx)?;
         // The writer produces exactly `sizes[i]` bytes (checked by the tests); never index past it.
         let len = w.buf.len().min(sizes[i]);
@@ -128,35 +90,19 @@ pub fn encode(layers: &[Layer]) -> Result<Encoded, EncodeError> {
             })
             .collect();
     }
-    Ok(Encoded {
-        bytes,
-        spans: per_layer.into_iter().flatten().collect(),
-    })
+    Ok(Encoded { bytes, spans: per_layer.into_iter().flatten().collect() })
 }
 
 /// Checks every explicitly set field against the schema: known name, right type, fits its width.
 fn validate(i: usize, layer: &Layer) -> Result<(), EncodeError> {
     for (&name, value) in &layer.fields {
         let Some(def) = layer.kind.field(name) else {
-            return Err(EncodeError::UnknownField {
-                layer: i,
-                kind: layer.kind.name(),
-                field: name,
-            });
+            return Err(EncodeError::UnknownField { layer: i, kind: layer.kind.name(), field: name });
         };
-        let wrong = |expected| EncodeError::WrongType {
-            layer: i,
-            field: name,
-            expected,
-        };
+        let wrong = |expected| EncodeError::WrongType { layer: i, field: name, expected };
         let fits = |v: u64, bits: u32| {
             if bits < 64 && v >> bits != 0 {
-                Err(EncodeError::TooWide {
-                    layer: i,
-                    field: name,
-                    value: v,
-                    bits,
-                })
+                Err(EncodeError::TooWide { layer: i, field: name, value: v, bits })
             } else {
                 Ok(())
             }
@@ -222,12 +168,7 @@ fn ipv4_options(i: usize, layer: &Layer) -> Result<Vec<u8>, EncodeError> {
         opts.resize(round4(raw.len()), 0);
     }
     if opts.len() > MAX_IPV4_OPTIONS {
-        return Err(EncodeError::TooLong {
-            layer: i,
-            field: "options",
-            len: raw.len(),
-            max: MAX_IPV4_OPTIONS,
-        });
+        return Err(EncodeError::TooLong { layer: i, field: "options", len: raw.len(), max: MAX_IPV4_OPTIONS });
     }
     Ok(opts)
 }
@@ -278,12 +219,7 @@ fn header_len(layers: &[Layer], i: usize) -> Result<usize, EncodeError> {
         LayerKind::GtpuExt => {
             let content = get_bytes(l, "content").len();
             if content > MAX_EXT_CONTENT {
-                return Err(EncodeError::TooLong {
-                    layer: i,
-                    field: "content",
-                    len: content,
-                    max: MAX_EXT_CONTENT,
-                });
+                return Err(EncodeError::TooLong { layer: i, field: "content", len: content, max: MAX_EXT_CONTENT });
             }
             round4(1 + content + 1)
         }
@@ -305,10 +241,9 @@ fn ether_type_for(layers: &[Layer], next: usize) -> u64 {
 fn next_ext_for(layers: &[Layer], next: usize) -> Result<u64, EncodeError> {
     match kind_at(layers, next) {
         Some(LayerKind::GtpuPduSession) => Ok(EXT_PDU_SESSION),
-        Some(LayerKind::GtpuExt) => get(&layers[next], "ext_type").ok_or(EncodeError::Missing {
-            layer: next,
-            field: "ext_type",
-        }),
+        Some(LayerKind::GtpuExt) => {
+            get(&layers[next], "ext_type").ok_or(EncodeError::Missing { layer: next, field: "ext_type" })
+        }
         _ => Ok(0),
     }
 }
@@ -343,12 +278,7 @@ impl Ctx<'_> {
         let max = (1u64 << bits) - 1;
         match u64::try_from(value) {
             Ok(v) if v <= max => Ok(v),
-            _ => Err(EncodeError::LengthOverflow {
-                layer: self.i,
-                field: name,
-                value,
-                max,
-            }),
+            _ => Err(EncodeError::LengthOverflow { layer: self.i, field: name, value, max }),
         }
     }
 }
@@ -504,14 +434,8 @@ fn encode_layer(ctx: &Ctx) -> Result<Writer, EncodeError> {
                     let data_len = covered.saturating_sub(w.buf.len()).min(ctx.tail.len());
                     let pseudo_len = (len as u16).to_be_bytes();
                     let hdr_len = w.buf.len().min(covered);
-                    let csum = inet_checksum(&[
-                        &src,
-                        &dst,
-                        &[0, 17],
-                        &pseudo_len,
-                        &w.buf[..hdr_len],
-                        &ctx.tail[..data_len],
-                    ]);
+                    let csum =
+                        inet_checksum(&[&src, &dst, &[0, 17], &pseudo_len, &w.buf[..hdr_len], &ctx.tail[..data_len]]);
                     w.patch16(csum_pos, if csum == 0 { 0xffff } else { csum });
                 }
             }
@@ -526,11 +450,7 @@ fn encode_layer(ctx: &Ctx) -> Result<Writer, EncodeError> {
                 None => {
                     let low = match (ctx.get("seq"), ctx.get("mtu")) {
                         (Some(s), Some(m)) if s != m => {
-                            return Err(EncodeError::Conflict {
-                                layer: i,
-                                field: "seq",
-                                other: "mtu",
-                            })
+                            return Err(EncodeError::Conflict { layer: i, field: "seq", other: "mtu" })
                         }
                         (s, m) => s.or(m).unwrap_or(0),
                     };
@@ -557,11 +477,7 @@ fn encode_layer(ctx: &Ctx) -> Result<Writer, EncodeError> {
             w.field("s", 1, s);
             w.field("pn", 1, pn);
             w.field("type", 8, ctx.or("type", 255));
-            w.field(
-                "len",
-                16,
-                ctx.length("len", ctx.rest_len.saturating_sub(8), 16)?,
-            );
+            w.field("len", 16, ctx.length("len", ctx.rest_len.saturating_sub(8), 16)?);
             w.field("teid", 32, ctx.or("teid", 0));
             if optional {
                 w.field("seq", 16, ctx.or("seq", 0));

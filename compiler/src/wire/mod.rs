@@ -25,9 +25,7 @@ pub use encode::{encode, EncodeError, Encoded, FieldSpan};
 pub use schema::{constructor, constructor_names, Constructor, FieldDef, FieldKind};
 
 /// The kinds of layer a `.pkt` packet can stack.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum LayerKind {
     Ether,
     Vlan,
@@ -58,9 +56,6 @@ pub struct Layer {
 
 impl Layer {
     pub fn new(kind: LayerKind) -> Self {
-        Layer {
-            kind,
-            fields: BTreeMap::new(),
-        }
+        Layer { kind, fields: BTreeMap::new() }
     }
 }

@@ -97,15 +97,10 @@ impl LayerKind {
 /// Looks up a constructor by the name written in a spec: a layer name (`ipv4`) or a preset
 /// (`icmp.echo_request`, `gtpu.echo_request`, `gtpu.pdu_session`, `dot1q`).
 pub fn constructor(name: &str) -> Option<&'static Constructor> {
-    super::schema_tables::CONSTRUCTORS
-        .iter()
-        .find(|c| c.name == name)
+    super::schema_tables::CONSTRUCTORS.iter().find(|c| c.name == name)
 }
 
 /// Every constructor name, for suggestions and the book.
 pub fn constructor_names() -> Vec<&'static str> {
-    super::schema_tables::CONSTRUCTORS
-        .iter()
-        .map(|c| c.name)
-        .collect()
+    super::schema_tables::CONSTRUCTORS.iter().map(|c| c.name).collect()
 }

@@ -10,13 +10,7 @@ const fn int(bits: u8) -> FieldKind {
 }
 
 const fn f(name: &'static str, kind: FieldKind, doc: &'static str) -> FieldDef {
-    FieldDef {
-        name,
-        kind,
-        derived: false,
-        symbols: &[],
-        doc,
-    }
+    FieldDef { name, kind, derived: false, symbols: &[], doc }
 }
 
 const fn fs(
@@ -25,13 +19,7 @@ const fn fs(
     symbols: &'static [(&'static str, u64)],
     doc: &'static str,
 ) -> FieldDef {
-    FieldDef {
-        name,
-        kind,
-        derived: false,
-        symbols,
-        doc,
-    }
+    FieldDef { name, kind, derived: false, symbols, doc }
 }
 
 const fn derived(
@@ -40,22 +28,11 @@ const fn derived(
     symbols: &'static [(&'static str, u64)],
     doc: &'static str,
 ) -> FieldDef {
-    FieldDef {
-        name,
-        kind,
-        derived: true,
-        symbols,
-        doc,
-    }
+    FieldDef { name, kind, derived: true, symbols, doc }
 }
 
-const ETHER_TYPES: &[(&str, u64)] = &[
-    ("ipv4", 0x0800),
-    ("arp", 0x0806),
-    ("vlan", 0x8100),
-    ("qinq", 0x88a8),
-    ("ipv6", 0x86dd),
-];
+const ETHER_TYPES: &[(&str, u64)] =
+    &[("ipv4", 0x0800), ("arp", 0x0806), ("vlan", 0x8100), ("qinq", 0x88a8), ("ipv6", 0x86dd)];
 
 const DSCP: &[(&str, u64)] = &[
     ("cs0", 0),
@@ -83,13 +60,7 @@ const DSCP: &[(&str, u64)] = &[
 
 const ECN: &[(&str, u64)] = &[("not_ect", 0), ("ect1", 1), ("ect0", 2), ("ce", 3)];
 
-const IP_PROTOS: &[(&str, u64)] = &[
-    ("icmp", 1),
-    ("ipip", 4),
-    ("tcp", 6),
-    ("udp", 17),
-    ("experimental", 0xfd),
-];
+const IP_PROTOS: &[(&str, u64)] = &[("icmp", 1), ("ipip", 4), ("tcp", 6), ("udp", 17), ("experimental", 0xfd)];
 
 const GTPU_TYPES: &[(&str, u64)] = &[
     ("echo_request", 1),
@@ -156,41 +127,13 @@ const VLAN: &[FieldDef] = &[
 
 const IPV4: &[FieldDef] = &[
     f("version", int(4), "IP version (default 4)"),
-    derived(
-        "ihl",
-        int(4),
-        &[],
-        "header length in 32-bit words, from the options length",
-    ),
-    fs(
-        "dscp",
-        int(6),
-        DSCP,
-        "differentiated services code point (ignored when tos is set)",
-    ),
-    fs(
-        "ecn",
-        int(2),
-        ECN,
-        "explicit congestion notification (ignored when tos is set)",
-    ),
-    f(
-        "tos",
-        int(8),
-        "whole type-of-service byte (dscp << 2 | ecn); wins over dscp/ecn when set",
-    ),
-    derived(
-        "len",
-        int(16),
-        &[],
-        "total length: header + everything after it",
-    ),
+    derived("ihl", int(4), &[], "header length in 32-bit words, from the options length"),
+    fs("dscp", int(6), DSCP, "differentiated services code point (ignored when tos is set)"),
+    fs("ecn", int(2), ECN, "explicit congestion notification (ignored when tos is set)"),
+    f("tos", int(8), "whole type-of-service byte (dscp << 2 | ecn); wins over dscp/ecn when set"),
+    derived("len", int(16), &[], "total length: header + everything after it"),
     f("id", int(16), "identification (default 0)"),
-    f(
-        "reserved",
-        FieldKind::Flag,
-        "reserved flag bit (the evil bit, RFC 3514)",
-    ),
+    f("reserved", FieldKind::Flag, "reserved flag bit (the evil bit, RFC 3514)"),
     f("df", FieldKind::Flag, "don't fragment"),
     f("mf", FieldKind::Flag, "more fragments"),
     f("frag", int(13), "fragment offset in 8-byte units"),
@@ -202,16 +145,8 @@ const IPV4: &[FieldDef] = &[
         "next protocol: udp 17, icmp 1, ipv4 4, otherwise 0xfd (experimental, RFC 3692)",
     ),
     derived("checksum", int(16), &[], "header checksum"),
-    f(
-        "src",
-        FieldKind::Ipv4Addr,
-        "source address (default 0.0.0.0)",
-    ),
-    f(
-        "dst",
-        FieldKind::Ipv4Addr,
-        "destination address (default 0.0.0.0)",
-    ),
+    f("src", FieldKind::Ipv4Addr, "source address (default 0.0.0.0)"),
+    f("dst", FieldKind::Ipv4Addr, "destination address (default 0.0.0.0)"),
     f(
         "options",
         FieldKind::Bytes,
@@ -233,53 +168,16 @@ const UDP: &[FieldDef] = &[
 
 const GTPU: &[FieldDef] = &[
     f("version", int(3), "GTP version (default 1)"),
-    f(
-        "pt",
-        FieldKind::Flag,
-        "protocol type: 1 = GTP, 0 = GTP' (default 1)",
-    ),
+    f("pt", FieldKind::Flag, "protocol type: 1 = GTP, 0 = GTP' (default 1)"),
     f("reserved", FieldKind::Flag, "spare bit (default 0)"),
-    derived(
-        "e",
-        FieldKind::Flag,
-        &[],
-        "extension header flag: 1 when an extension header layer follows",
-    ),
-    derived(
-        "s",
-        FieldKind::Flag,
-        &[],
-        "sequence number flag: 1 when seq is set",
-    ),
-    derived(
-        "pn",
-        FieldKind::Flag,
-        &[],
-        "N-PDU number flag: 1 when npdu is set",
-    ),
-    fs(
-        "type",
-        int(8),
-        GTPU_TYPES,
-        "message type (default 255, G-PDU)",
-    ),
-    derived(
-        "len",
-        int(16),
-        &[],
-        "length of everything after the mandatory 8 bytes",
-    ),
+    derived("e", FieldKind::Flag, &[], "extension header flag: 1 when an extension header layer follows"),
+    derived("s", FieldKind::Flag, &[], "sequence number flag: 1 when seq is set"),
+    derived("pn", FieldKind::Flag, &[], "N-PDU number flag: 1 when npdu is set"),
+    fs("type", int(8), GTPU_TYPES, "message type (default 255, G-PDU)"),
+    derived("len", int(16), &[], "length of everything after the mandatory 8 bytes"),
     f("teid", int(32), "tunnel endpoint identifier (default 0)"),
-    f(
-        "seq",
-        int(16),
-        "sequence number (optional part, present when e, s or pn is 1)",
-    ),
-    f(
-        "npdu",
-        int(8),
-        "N-PDU number (optional part, present when e, s or pn is 1)",
-    ),
+    f("seq", int(16), "sequence number (optional part, present when e, s or pn is 1)"),
+    f("npdu", int(8), "N-PDU number (optional part, present when e, s or pn is 1)"),
     derived(
         "next_ext",
         int(8),
@@ -333,20 +231,11 @@ const GTPU_EXT: &[FieldDef] = &[
 const ICMP: &[FieldDef] = &[
     fs("type", int(8), ICMP_TYPES, "message type (default 0)"),
     fs("code", int(8), ICMP_CODES, "message code (default 0)"),
-    derived(
-        "checksum",
-        int(16),
-        &[],
-        "checksum over the ICMP header and everything after it",
-    ),
+    derived("checksum", int(16), &[], "checksum over the ICMP header and everything after it"),
     f("id", int(16), "identifier, bytes 4-5 (echo)"),
     f("seq", int(16), "sequence number, bytes 6-7 (echo)"),
     f("mtu", int(16), "next-hop MTU, bytes 6-7 (frag_needed)"),
-    f(
-        "rest",
-        int(32),
-        "bytes 4-7 as one number; wins over id/seq/mtu when set",
-    ),
+    f("rest", int(32), "bytes 4-7 as one number; wins over id/seq/mtu when set"),
 ];
 
 const PAYLOAD: &[FieldDef] = &[f("data", FieldKind::Bytes, "raw bytes")];
@@ -371,94 +260,29 @@ const fn c(
     presets: &'static [(&'static str, u64)],
     doc: &'static str,
 ) -> Constructor {
-    Constructor {
-        name,
-        kind,
-        presets,
-        doc,
-    }
+    Constructor { name, kind, presets, doc }
 }
 
 pub(super) static CONSTRUCTORS: &[Constructor] = &[
     c("ether", LayerKind::Ether, &[], "Ethernet II header"),
-    c(
-        "vlan",
-        LayerKind::Vlan,
-        &[],
-        "802.1Q tag (positional argument: vid)",
-    ),
+    c("vlan", LayerKind::Vlan, &[], "802.1Q tag (positional argument: vid)"),
     c("ipv4", LayerKind::Ipv4, &[], "IPv4 header"),
     c("udp", LayerKind::Udp, &[], "UDP header"),
     c("gtpu", LayerKind::Gtpu, &[], "GTPv1-U header (TS 29.281)"),
-    c(
-        "pdu_session",
-        LayerKind::GtpuPduSession,
-        &[],
-        "GTP-U PDU Session Container extension header (TS 38.415)",
-    ),
-    c(
-        "gtpu_ext",
-        LayerKind::GtpuExt,
-        &[],
-        "any other GTP-U extension header (positional argument: content)",
-    ),
+    c("pdu_session", LayerKind::GtpuPduSession, &[], "GTP-U PDU Session Container extension header (TS 38.415)"),
+    c("gtpu_ext", LayerKind::GtpuExt, &[], "any other GTP-U extension header (positional argument: content)"),
     c("icmp", LayerKind::Icmp, &[], "ICMP header"),
-    c(
-        "payload",
-        LayerKind::Payload,
-        &[],
-        "raw bytes (positional argument: data)",
-    ),
+    c("payload", LayerKind::Payload, &[], "raw bytes (positional argument: data)"),
     c("dot1q", LayerKind::Vlan, &[], "alias of vlan"),
-    c(
-        "gtpu.pdu_session",
-        LayerKind::GtpuPduSession,
-        &[],
-        "alias of pdu_session",
-    ),
+    c("gtpu.pdu_session", LayerKind::GtpuPduSession, &[], "alias of pdu_session"),
     c("gtpu.ext", LayerKind::GtpuExt, &[], "alias of gtpu_ext"),
-    c(
-        "gtpu.echo_request",
-        LayerKind::Gtpu,
-        &[("type", 1)],
-        "GTP-U echo request",
-    ),
-    c(
-        "gtpu.echo_response",
-        LayerKind::Gtpu,
-        &[("type", 2)],
-        "GTP-U echo response",
-    ),
-    c(
-        "gtpu.end_marker",
-        LayerKind::Gtpu,
-        &[("type", 254)],
-        "GTP-U end marker",
-    ),
-    c(
-        "gtpu.error_indication",
-        LayerKind::Gtpu,
-        &[("type", 26)],
-        "GTP-U error indication",
-    ),
-    c(
-        "icmp.echo_request",
-        LayerKind::Icmp,
-        &[("type", 8), ("code", 0)],
-        "ICMP echo request",
-    ),
-    c(
-        "icmp.echo_reply",
-        LayerKind::Icmp,
-        &[("type", 0), ("code", 0)],
-        "ICMP echo reply",
-    ),
-    c(
-        "icmp.dest_unreach",
-        LayerKind::Icmp,
-        &[("type", 3)],
-        "ICMP destination unreachable (set code)",
-    ),
+    c("gtpu.echo_request", LayerKind::Gtpu, &[("type", 1)], "GTP-U echo request"),
+    c("gtpu.echo_response", LayerKind::Gtpu, &[("type", 2)], "GTP-U echo response"),
+    c("gtpu.end_marker", LayerKind::Gtpu, &[("type", 254)], "GTP-U end marker"),
+    c("gtpu.error_indication", LayerKind::Gtpu, &[("type", 26)], "GTP-U error indication"),
+    c("icmp.echo_request", LayerKind::Icmp, &[("type", 8), ("code", 0)], "ICMP echo request"),
+    c("icmp.echo_reply", LayerKind::Icmp, &[("type", 0), ("code", 0)], "ICMP echo reply"),
+    c("icmp.dest_unreach", LayerKind::Icmp, &[("type", 3)], "ICMP destination unreachable (set code)"),
     c(
         "icmp.port_unreachable",
         LayerKind::Icmp,
@@ -471,11 +295,6 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         &[("type", 3), ("code", 4)],
         "ICMP destination unreachable, fragmentation needed (set mtu)",
     ),
-    c(
-        "icmp.time_exceeded",
-        LayerKind::Icmp,
-        &[("type", 11), ("code", 0)],
-        "ICMP time exceeded in transit",
-    ),
+    c("icmp.time_exceeded", LayerKind::Icmp, &[("type", 11), ("code", 0)], "ICMP time exceeded in transit"),
     c("raw", LayerKind::Payload, &[], "alias of payload"),
 ];

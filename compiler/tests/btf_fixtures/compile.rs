@@ -22,13 +22,8 @@ pub fn compile(name: &str) -> Compiled {
 /// Panics (failing the test) with a clear message if clang is missing or the
 /// fixture does not compile.
 pub fn compile_with(name: &str, extra: &[&str]) -> Compiled {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/btf_fixtures")
-        .join(format!("{name}.c"));
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("xdptest-btf-{name}-"))
-        .tempdir()
-        .expect("create temp dir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/btf_fixtures").join(format!("{name}.c"));
+    let dir = tempfile::Builder::new().prefix(&format!("xdptest-btf-{name}-")).tempdir().expect("create temp dir");
     let out = dir.path().join(format!("{name}.o"));
     let result = Command::new("clang")
         .args(["-O2", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu"])
@@ -45,18 +40,9 @@ pub fn compile_with(name: &str, extra: &[&str]) -> Compiled {
              install clang, libbpf-dev and gcc-multilib"
         ),
     };
-    assert!(
-        result.status.success(),
-        "clang failed on {}:\n{}",
-        src.display(),
-        String::from_utf8_lossy(&result.stderr)
-    );
+    assert!(result.status.success(), "clang failed on {}:\n{}", src.display(), String::from_utf8_lossy(&result.stderr));
     let bytes = std::fs::read(&out).expect("read compiled object");
-    Compiled {
-        _dir: dir,
-        path: out,
-        bytes,
-    }
+    Compiled { _dir: dir, path: out, bytes }
 }
 
 /// Runs `bpftool btf dump file <path> format raw`, failing clearly if bpftool
@@ -67,14 +53,8 @@ pub fn bpftool_raw(path: &Path) -> String {
         .arg(path)
         .args(["format", "raw"])
         .output()
-        .unwrap_or_else(|e| {
-            panic!("bpftool is required as the independent BTF oracle but could not be run ({e})")
-        });
-    assert!(
-        out.status.success(),
-        "bpftool failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .unwrap_or_else(|e| panic!("bpftool is required as the independent BTF oracle but could not be run ({e})"));
+    assert!(out.status.success(), "bpftool failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("bpftool output is UTF-8")
 }
 

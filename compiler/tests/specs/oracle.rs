@@ -8,6 +8,8 @@
 //! Values are tshark 4.0's `-T fields` renderings: checksum status Bad=0, Good=1, Unverified=2,
 //! Not present=3; repeated fields (outer and inner headers) are joined with `,`.
 
+#![allow(dead_code)] // each including test uses a part
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
@@ -19,22 +21,11 @@ pub struct Frame {
 }
 
 fn input(scenario: &str, n: usize, fields: &[(&'static str, &'static str)]) -> Frame {
-    Frame {
-        comment: format!("{scenario} · send #{n} · input"),
-        fields: fields.to_vec(),
-    }
+    Frame { comment: format!("{scenario} · send #{n} · input"), fields: fields.to_vec() }
 }
 
-fn expected(
-    scenario: &str,
-    n: usize,
-    action: &str,
-    fields: &[(&'static str, &'static str)],
-) -> Frame {
-    Frame {
-        comment: format!("{scenario} · send #{n} · expected {action}"),
-        fields: fields.to_vec(),
-    }
+fn expected(scenario: &str, n: usize, action: &str, fields: &[(&'static str, &'static str)]) -> Frame {
+    Frame { comment: format!("{scenario} · send #{n} · expected {action}"), fields: fields.to_vec() }
 }
 
 const GOOD: &str = "1";
@@ -75,11 +66,7 @@ pub fn expectations() -> Vec<Frame> {
                 ("data.len", "21"),
             ],
         ),
-        input(
-            "ether",
-            3,
-            &[("eth.type", "0x88b5"), ("data.data", "01020304")],
-        ),
+        input("ether", 3, &[("eth.type", "0x88b5"), ("data.data", "01020304")]),
         // vlan
         input(
             "vlan",
@@ -106,16 +93,7 @@ pub fn expectations() -> Vec<Frame> {
                 ("icmp.checksum.status", GOOD),
             ],
         ),
-        input(
-            "vlan",
-            3,
-            &[
-                ("vlan.id", "7"),
-                ("vlan.dei", "0"),
-                ("vlan.etype", "0x88b5"),
-                ("data.data", "78"),
-            ],
-        ),
+        input("vlan", 3, &[("vlan.id", "7"), ("vlan.dei", "0"), ("vlan.etype", "0x88b5"), ("data.data", "78")]),
         // qinq
         input(
             "qinq",
@@ -162,16 +140,7 @@ pub fn expectations() -> Vec<Frame> {
                 ("ip.checksum.status", GOOD),
             ],
         ),
-        input(
-            "ipv4",
-            3,
-            &[
-                ("ip.flags.df", "1"),
-                ("ip.flags.mf", "0"),
-                ("ip.ttl", "1"),
-                ("icmp.type", "8"),
-            ],
-        ),
+        input("ipv4", 3, &[("ip.flags.df", "1"), ("ip.flags.mf", "0"), ("ip.ttl", "1"), ("icmp.type", "8")]),
         input(
             "ipv4",
             4,
@@ -184,20 +153,11 @@ pub fn expectations() -> Vec<Frame> {
                 ("ip.checksum.status", GOOD),
             ],
         ),
-        input(
-            "ipv4",
-            5,
-            &[("ip.flags.rb", "1"), ("ip.checksum.status", GOOD)],
-        ),
+        input("ipv4", 5, &[("ip.flags.rb", "1"), ("ip.checksum.status", GOOD)]),
         input(
             "ipv4",
             6,
-            &[
-                ("ip.hdr_len", "24"),
-                ("ip.opt.type", "148"),
-                ("ip.len", "36"),
-                ("ip.checksum.status", GOOD),
-            ],
+            &[("ip.hdr_len", "24"), ("ip.opt.type", "148"), ("ip.len", "36"), ("ip.checksum.status", GOOD)],
         ),
         input(
             "ipv4",
@@ -209,32 +169,15 @@ pub fn expectations() -> Vec<Frame> {
                 ("data.data", "706164646564"),
             ],
         ),
-        input(
-            "ipv4",
-            8,
-            &[
-                ("ip.proto", "6"),
-                ("ip.len", "40"),
-                ("ip.checksum.status", GOOD),
-            ],
-        ),
+        input("ipv4", 8, &[("ip.proto", "6"), ("ip.len", "40"), ("ip.checksum.status", GOOD)]),
         // ihl=6 over a 20-byte header: tshark takes the first 4 payload bytes (zeros) as options.
         input(
             "ipv4",
             9,
-            &[
-                ("ip.hdr_len", "24"),
-                ("ip.len", "26"),
-                ("ip.checksum.status", GOOD),
-                ("data.data", "4142"),
-            ],
+            &[("ip.hdr_len", "24"), ("ip.len", "26"), ("ip.checksum.status", GOOD), ("data.data", "4142")],
         ),
         input("ipv4", 10, &[("ip.len", "1000")]),
-        input(
-            "ipv4",
-            11,
-            &[("ip.checksum", "0x1234"), ("ip.checksum.status", BAD)],
-        ),
+        input("ipv4", 11, &[("ip.checksum", "0x1234"), ("ip.checksum.status", BAD)]),
         input(
             "ipv4",
             12,
@@ -249,47 +192,15 @@ pub fn expectations() -> Vec<Frame> {
         input(
             "udp",
             1,
-            &[
-                ("udp.srcport", "1234"),
-                ("udp.dstport", "40001"),
-                ("udp.length", "11"),
-                ("udp.checksum.status", GOOD),
-            ],
+            &[("udp.srcport", "1234"), ("udp.dstport", "40001"), ("udp.length", "11"), ("udp.checksum.status", GOOD)],
         ),
         // A length shorter than the datagram: receivers checksum `len` bytes, and so does the encoder.
-        input(
-            "udp",
-            2,
-            &[("udp.length", "9"), ("udp.checksum.status", GOOD)],
-        ),
+        input("udp", 2, &[("udp.length", "9"), ("udp.checksum.status", GOOD)]),
         // Longer than the packet: nothing to verify against.
-        input(
-            "udp",
-            3,
-            &[("udp.length", "100"), ("udp.checksum.status", UNVERIFIED)],
-        ),
-        input(
-            "udp",
-            4,
-            &[("udp.checksum", "0x1234"), ("udp.checksum.status", BAD)],
-        ),
-        input(
-            "udp",
-            5,
-            &[
-                ("udp.checksum", "0x0000"),
-                ("udp.checksum.status", NOT_PRESENT),
-            ],
-        ),
-        input(
-            "udp",
-            6,
-            &[
-                ("udp.checksum", "0xffff"),
-                ("udp.checksum.status", GOOD),
-                ("data.data", "ebd4"),
-            ],
-        ),
+        input("udp", 3, &[("udp.length", "100"), ("udp.checksum.status", UNVERIFIED)]),
+        input("udp", 4, &[("udp.checksum", "0x1234"), ("udp.checksum.status", BAD)]),
+        input("udp", 5, &[("udp.checksum", "0x0000"), ("udp.checksum.status", NOT_PRESENT)]),
+        input("udp", 6, &[("udp.checksum", "0xffff"), ("udp.checksum.status", GOOD), ("data.data", "ebd4")]),
         // gtpu
         input(
             "gtpu",
@@ -334,15 +245,7 @@ pub fn expectations() -> Vec<Frame> {
                 ("udp.checksum.status", GOOD),
             ],
         ),
-        input(
-            "gtpu",
-            3,
-            &[
-                ("gtp.message", "0x02"),
-                ("gtp.seq_number", "0x0001"),
-                ("ip.src", "192.0.2.2"),
-            ],
-        ),
+        input("gtpu", 3, &[("gtp.message", "0x02"), ("gtp.seq_number", "0x0001"), ("ip.src", "192.0.2.2")]),
         input(
             "gtpu",
             4,
@@ -406,15 +309,7 @@ pub fn expectations() -> Vec<Frame> {
                 ("gtp.ext_hdr.pdcp_sn", "7"),
             ],
         ),
-        input(
-            "gtpu",
-            8,
-            &[
-                ("gtp.message", "0xfe"),
-                ("gtp.teid", "0x00000003"),
-                ("gtp.length", "0"),
-            ],
-        ),
+        input("gtpu", 8, &[("gtp.message", "0xfe"), ("gtp.teid", "0x00000003"), ("gtp.length", "0")]),
         input("gtpu", 9, &[("gtp.message", "0x1a")]),
         // icmp
         input(
@@ -460,22 +355,12 @@ pub fn expectations() -> Vec<Frame> {
         input(
             "icmp",
             4,
-            &[
-                ("icmp.type", "3"),
-                ("icmp.code", "1"),
-                ("icmp.checksum.status", GOOD),
-                ("ip.dst", "10.0.0.2,10.0.0.5"),
-            ],
+            &[("icmp.type", "3"), ("icmp.code", "1"), ("icmp.checksum.status", GOOD), ("ip.dst", "10.0.0.2,10.0.0.5")],
         ),
         input(
             "icmp",
             5,
-            &[
-                ("icmp.type", "11"),
-                ("icmp.code", "0"),
-                ("icmp.checksum.status", GOOD),
-                ("ip.ttl", "64,1"),
-            ],
+            &[("icmp.type", "11"), ("icmp.code", "0"), ("icmp.checksum.status", GOOD), ("ip.ttl", "64,1")],
         ),
         input(
             "icmp",
@@ -488,39 +373,17 @@ pub fn expectations() -> Vec<Frame> {
                 ("ip.flags.df", "0,1"),
             ],
         ),
-        input(
-            "icmp",
-            7,
-            &[
-                ("icmp.type", "13"),
-                ("icmp.code", "0"),
-                ("icmp.checksum.status", GOOD),
-            ],
-        ),
+        input("icmp", 7, &[("icmp.type", "13"), ("icmp.code", "0"), ("icmp.checksum.status", GOOD)]),
         input(
             "icmp",
             8,
-            &[
-                ("icmp.type", "5"),
-                ("icmp.code", "1"),
-                ("icmp.redir_gw", "192.0.2.1"),
-                ("icmp.checksum.status", GOOD),
-            ],
+            &[("icmp.type", "5"), ("icmp.code", "1"), ("icmp.redir_gw", "192.0.2.1"), ("icmp.checksum.status", GOOD)],
         ),
-        input(
-            "icmp",
-            9,
-            &[("icmp.checksum", "0xdead"), ("icmp.checksum.status", BAD)],
-        ),
+        input("icmp", 9, &[("icmp.checksum", "0xdead"), ("icmp.checksum.status", BAD)]),
         input(
             "icmp",
             10,
-            &[
-                ("icmp.ident", "2"),
-                ("icmp.seq", "3"),
-                ("icmp.checksum.status", GOOD),
-                ("data.data", "6f6464"),
-            ],
+            &[("icmp.ident", "2"), ("icmp.seq", "3"), ("icmp.checksum.status", GOOD), ("data.data", "6f6464")],
         ),
         // payload
         input("payload", 1, &[("data.data", "68656c6c6f")]),
@@ -566,21 +429,11 @@ pub fn expectations() -> Vec<Frame> {
                 ("icmp.type", "8"),
             ],
         ),
-        expected(
-            "derived",
-            2,
-            "XDP_PASS",
-            &[("eth.type", "0x0800"), ("ip.src", "10.45.0.1")],
-        ),
+        expected("derived", 2, "XDP_PASS", &[("eth.type", "0x0800"), ("ip.src", "10.45.0.1")]),
         input(
             "derived",
             3,
-            &[
-                ("eth.type", "0x8100"),
-                ("vlan.id", "300"),
-                ("vlan.priority", "1"),
-                ("gtp.teid", "0x00001234"),
-            ],
+            &[("eth.type", "0x8100"), ("vlan.id", "300"), ("vlan.priority", "1"), ("gtp.teid", "0x00001234")],
         ),
         input(
             "derived",
@@ -621,29 +474,30 @@ pub fn expectations() -> Vec<Frame> {
             "derived",
             6,
             "XDP_PASS",
-            &[
-                ("eth.src", "00:00:00:00:00:00"),
-                ("ip.src", "10.45.0.1"),
-                ("udp.dstport", "40002"),
-                ("gtp.teid", ""),
-            ],
+            &[("eth.src", "00:00:00:00:00:00"), ("ip.src", "10.45.0.1"), ("udp.dstport", "40002"), ("gtp.teid", "")],
         ),
     ]
 }
 
-/// Builds the BPF programs when the object the specs name is missing.
+/// Builds the BPF programs (`make -C programs`) when an object of a `programs/*.c` is missing.
 pub fn ensure_programs(repo: &Path) {
-    if repo.join("programs/build/counter.o").exists() && repo.join("programs/build/upf.o").exists()
-    {
+    let programs = repo.join("programs");
+    let missing = std::fs::read_dir(&programs)
+        .expect("programs/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .any(|c| {
+            let stem = c.file_stem().unwrap();
+            !programs.join("build").join(stem).with_extension("o").exists()
+        });
+    if !missing {
         return;
     }
     let out = Command::new("make")
         .arg("-C")
         .arg(repo.join("programs"))
         .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run make ({e}): install make and clang to build programs/")
-        });
+        .unwrap_or_else(|e| panic!("cannot run make ({e}): install make and clang to build programs/"));
     assert!(
         out.status.success(),
         "`make -C programs` failed (needs clang, llvm and libbpf-dev):\n{}{}",
@@ -656,12 +510,7 @@ pub fn ensure_programs(repo: &Path) {
 pub fn tshark_fields(pcap: &Path, fields: &[&str]) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut cmd = Command::new("tshark");
     cmd.arg("-n").arg("-r").arg(pcap);
-    cmd.args([
-        "-o",
-        "ip.check_checksum:TRUE",
-        "-o",
-        "udp.check_checksum:TRUE",
-    ]);
+    cmd.args(["-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]);
     cmd.args(["-T", "fields", "-E", "separator=\t", "-E", "occurrence=a"]);
     cmd.args(["-E", "aggregator=,", "-e", "frame.comment"]);
     for f in fields {
@@ -685,14 +534,9 @@ pub fn tshark_fields(pcap: &Path, fields: &[&str]) -> BTreeMap<String, BTreeMap<
     for line in stdout.lines() {
         let mut cols = line.split('\t');
         let comment = cols.next().unwrap_or_default().to_string();
-        let values: BTreeMap<String, String> = fields
-            .iter()
-            .map(|f| (f.to_string(), cols.next().unwrap_or_default().to_string()))
-            .collect();
-        assert!(
-            frames.insert(comment.clone(), values).is_none(),
-            "two frames are commented {comment:?}"
-        );
+        let values: BTreeMap<String, String> =
+            fields.iter().map(|f| (f.to_string(), cols.next().unwrap_or_default().to_string())).collect();
+        assert!(frames.insert(comment.clone(), values).is_none(), "two frames are commented {comment:?}");
     }
     frames
 }
@@ -701,10 +545,7 @@ pub fn tshark_fields(pcap: &Path, fields: &[&str]) -> BTreeMap<String, BTreeMap<
 /// reporting every mismatch at once.
 pub fn check_layers_pcap(pcap: &Path) {
     let expect = expectations();
-    let fields: BTreeSet<&str> = expect
-        .iter()
-        .flat_map(|f| f.fields.iter().map(|(n, _)| *n))
-        .collect();
+    let fields: BTreeSet<&str> = expect.iter().flat_map(|f| f.fields.iter().map(|(n, _)| *n)).collect();
     let fields: Vec<&str> = fields.into_iter().collect();
     let frames = tshark_fields(pcap, &fields);
     let mut problems = Vec::new();
@@ -716,19 +557,14 @@ pub fn check_layers_pcap(pcap: &Path) {
         for (field, want) in &frame.fields {
             let have = got.get(*field).map(String::as_str).unwrap_or_default();
             if have != *want {
-                problems.push(format!(
-                    "{}: {field} is {have:?}, expected {want:?}",
-                    frame.comment
-                ));
+                problems.push(format!("{}: {field} is {have:?}, expected {want:?}", frame.comment));
             }
         }
     }
     let known: BTreeSet<&str> = expect.iter().map(|f| f.comment.as_str()).collect();
     for comment in frames.keys() {
         if !known.contains(comment.as_str()) {
-            problems.push(format!(
-                "frame {comment:?} has no expectations in the oracle"
-            ));
+            problems.push(format!("frame {comment:?} has no expectations in the oracle"));
         }
     }
     assert!(
