@@ -23,7 +23,7 @@ const LPM_TRIE: u32 = 11;
 const DEVMAP: u32 = 14;
 const CPUMAP: u32 = 16;
 const DEVMAP_HASH: u32 = 25;
-/// Maps the program can only read (`.rodata`): never written, never reset.
+/// Maps the program can only read (`.rodata`, DEVMAPs): no snapshot is needed to undo the program's writes.
 const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 
 /// Why a program could not be loaded: each variant is an environment or input problem (exit code 2).
@@ -274,10 +274,10 @@ impl LoadedMap {
         Ok(())
     }
 
+    /// Note `BPF_F_RDONLY_PROG` only says the *program* cannot write: the kernel sets it on every DEVMAP,
+    /// which scenarios do write, so it is no reason to skip a reset (regression: a DEVMAP entry of one
+    /// scenario leaked into the next).
     fn reset(&mut self, ncpus: usize) -> io::Result<()> {
-        if self.flags & BPF_F_RDONLY_PROG != 0 {
-            return Ok(());
-        }
         if let Some(initial) = &self.initial {
             let per = self.value_buffer_len(ncpus);
             if self.batch_ok {
