@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use xdptest_compiler::fixture::{ExpectedValue, Fixture, Iface, MapValue, ProgramRef, Step};
+use xdptest_compiler::fixture::{Bytes, ExpectedValue, Fixture, Iface, MapValue, Masked, ProgramRef, Step};
 use xdptest_compiler::spec::IFINDEX_PLACEHOLDER;
 
 use crate::diff;
@@ -230,7 +230,7 @@ impl<'a> Worker<'a> {
                             failures.push(fail(MapDiff::Present { value: xdptest_compiler::fixture::hex(&v[0]) }))
                         }
                         (Some(_), None) => failures.push(fail(MapDiff::Missing)),
-                        (Some(exp), Some(values)) => match exp {
+                        (Some(exp), Some(values)) => match &resolve_expected(exp, stage)? {
                             ExpectedValue::Exact(m) => {
                                 // A DEVMAP's value may be longer in the kernel than declared; the
                                 // declared part comes first (see `LoadedMap::write`).
@@ -304,6 +304,18 @@ fn xdp_md(
     md[12..16].copy_from_slice(&ifindex.to_ne_bytes());
     md[16..20].copy_from_slice(&ctx.rx_queue.unwrap_or(0).to_ne_bytes());
     Ok(Some(md))
+}
+
+/// An expected value with interface names resolved, like written values.
+fn resolve_expected(e: &ExpectedValue, stage: Option<&Stage>) -> Result<ExpectedValue, Outcome> {
+    let fix = |m: &Masked| -> Result<Masked, Outcome> {
+        Ok(Masked { bytes: Bytes(resolve_ifnames(&m.bytes.0, stage)?), mask: m.mask.clone() })
+    };
+    Ok(match e {
+        ExpectedValue::Exact(m) => ExpectedValue::Exact(fix(m)?),
+        ExpectedValue::Sum(m) => ExpectedValue::Sum(fix(m)?),
+        ExpectedValue::PerCpu(ms) => ExpectedValue::PerCpu(ms.iter().map(fix).collect::<Result<_, _>>()?),
+    })
 }
 
 /// Replaces interface-name placeholders (see `IFINDEX_PLACEHOLDER`) with the stage's ifindexes.

@@ -24,7 +24,8 @@ pub struct Stage {
 impl Stage {
     /// Builds the stage. Errors say which declaration failed and why.
     pub fn build(items: &[EnvItem]) -> Result<Stage, String> {
-        let script = batch_script(items);
+        let needs_dummy = items.iter().any(|i| matches!(i, EnvItem::Link { kind: LinkKind::Dummy, .. }));
+        let script = batch_script(items, !needs_dummy || dummy_supported());
         let order: Vec<String> = items
             .iter()
             .filter_map(|i| if let EnvItem::Link { name, .. } = i { Some(name.clone()) } else { None })
@@ -93,14 +94,31 @@ fn mac(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
 }
 
-/// The `ip -batch` commands for a stage, one per line.
-pub fn batch_script(items: &[EnvItem]) -> String {
+/// Whether this kernel can create dummy interfaces (some minimal kernels lack the driver). Probed once,
+/// in a namespace of its own.
+fn dummy_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        std::thread::spawn(|| {
+            // SAFETY: only this short-lived thread moves to a new namespace, which dies with it.
+            let unshared = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0;
+            unshared && run_ip_batch("link add xdptest0 type dummy\n").is_ok()
+        })
+        .join()
+        .unwrap_or(false)
+    })
+}
+
+/// The `ip -batch` commands for a stage, one per line. Without a dummy driver, a `dummy` link is one end
+/// of a veth pair whose other end (`<index>.xdptest`) is left unused.
+pub fn batch_script(items: &[EnvItem], dummy_driver: bool) -> String {
     let mut s = String::from("link set dev lo up\n");
     let mut ups = Vec::new();
-    for item in items {
+    for (i, item) in items.iter().enumerate() {
         if let EnvItem::Link { name, kind, mac: m, addrs, mtu } = item {
             match kind {
-                LinkKind::Dummy => s += &format!("link add {name} type dummy\n"),
+                LinkKind::Dummy if dummy_driver => s += &format!("link add {name} type dummy\n"),
+                LinkKind::Dummy => s += &format!("link add {name} type veth peer name {i}.xdptest\n"),
                 LinkKind::Veth { peer } => {
                     s += &format!("link add {name} type veth peer name {peer}\n");
                     ups.push(peer.clone());
@@ -205,9 +223,10 @@ mod tests {
             EnvItem::Neigh { addr: Bytes(vec![10, 0, 0, 2]), mac: Bytes(vec![2, 0, 0, 0, 0, 2]), dev: "eth0".into() },
         ];
         assert_eq!(
-            batch_script(&items),
+            batch_script(&items, true),
             "link set dev lo up\nlink add eth0 type dummy\nlink set dev eth0 address 00:00:5e:00:53:01\naddr add 10.0.0.1/24 dev eth0\n\
              link set dev eth0 up\nroute add 10.1.0.0/16 via 10.0.0.2\nneigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev eth0 nud permanent\n"
         );
+        assert!(batch_script(&items, false).contains("link add eth0 type veth peer name 1.xdptest\n"));
     }
 }

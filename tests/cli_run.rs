@@ -1,0 +1,221 @@
+//! End-to-end tests of `xdptest run`: the real binary, the real programs in `programs/`, this kernel.
+//! They need root (CI runs as root), like the tool itself.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn build_programs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let st = Command::new("make").args(["-s", "-C"]).arg(root().join("programs")).status().expect("make runs");
+        assert!(st.success(), "building programs/ failed: install clang and libbpf-dev (scripts/setup)");
+    });
+}
+
+fn xdptest(args: &[&str]) -> Output {
+    build_programs();
+    Command::new(env!("CARGO_BIN_EXE_xdptest"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("xdptest runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn example_specs_all_pass() {
+    let o = xdptest(&["run"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains(" 0 failed, 0 skipped"), "{t}");
+    assert!(!t.contains("FAIL") && !t.contains("ERROR"), "{t}");
+}
+
+#[test]
+fn failures_list_every_difference_and_exit_1() {
+    let o = xdptest(&["run", "tests/specs/run/failing.pkt", "--color", "never"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    for needle in [
+        "vlan.vid: expected 301, got 300",
+        "ipv4.ttl: expected 63, got 64",
+        "action: expected XDP_PASS, got XDP_DROP",
+        "map stats[0] differs:",
+        "value: expected 2, got 1",
+        "ue_ip: expected 192.168.100.201, got 192.168.100.200",
+        "vlan_out: expected 301, got 300",
+        "map sessions[3]: expected an entry, there is none",
+        "map sessions[2]: expected no entry, found",
+        "failing.pkt:11:3:",
+        "PASS tests/specs/run/failing.pkt::this one passes",
+        "xdptest: 1 passed, 3 failed, 0 skipped",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in:\n{t}");
+    }
+    // The hexdump marks the differing bytes.
+    assert!(t.contains("^^"), "{t}");
+}
+
+#[test]
+fn no_scenario_sees_another_scenarios_maps() {
+    for jobs in ["1", "2"] {
+        let o = xdptest(&["run", "tests/specs/run/isolation.pkt", "tests/specs/run/isolation_devmap.pkt", "-j", jobs]);
+        assert_eq!(o.status.code(), Some(0), "jobs {jobs}: {}", text(&o));
+    }
+}
+
+#[test]
+fn json_gives_one_object_per_scenario() {
+    let o = xdptest(&["run", "tests/specs/run/failing.pkt", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let objects: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    assert_eq!(objects.len(), 4);
+    assert_eq!(objects[0]["scenario"], "wrong output fields");
+    assert_eq!(objects[0]["verdict"]["status"], "fail");
+    let diff = &objects[0]["verdict"]["failures"][0]["diff"]["fields"];
+    assert!(
+        diff.as_array().unwrap().iter().any(|f| f["layer"] == "vlan" && f["field"] == "vid" && f["got"] == "300"),
+        "{diff}"
+    );
+    assert_eq!(objects[3]["verdict"]["status"], "pass");
+    assert!(objects[3]["runs"][0]["output"].as_str().unwrap().len() > 20);
+}
+
+#[test]
+fn junit_is_valid_xml_with_a_case_per_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("report.xml");
+    let o = xdptest(&["run", "tests/specs/run/failing.pkt", "specs/firewall", "--junit", junit.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // An independent parser: Python's ElementTree.
+    let script = "import sys, xml.etree.ElementTree as ET\n\
+                  r = ET.parse(sys.argv[1]).getroot()\n\
+                  cases = r.findall('./testsuite/testcase')\n\
+                  print(len(r.findall('./testsuite')), len(cases), sum(1 for c in cases if c.find('failure') is not None), r.get('failures'))";
+    let py = Command::new("python3").args(["-c", script]).arg(&junit).output().expect("python3 runs");
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    assert_eq!(String::from_utf8_lossy(&py.stdout).trim(), "2 10 3 3");
+}
+
+fn names_in(args: &[&str]) -> BTreeSet<String> {
+    let mut a = vec!["run", "specs", "--format", "json"];
+    a.extend_from_slice(args);
+    let o = xdptest(&a);
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!("{}::{}", v["spec"].as_str().unwrap(), v["scenario"].as_str().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn partitions_cover_the_suite_exactly_once() {
+    let all = names_in(&[]);
+    assert!(all.len() > 20);
+    for kind in ["count", "hash"] {
+        let mut seen = BTreeSet::new();
+        let mut total = 0;
+        for i in 1..=3 {
+            let shard = names_in(&["--partition", &format!("{kind}:{i}/3")]);
+            total += shard.len();
+            seen.extend(shard);
+        }
+        assert_eq!(total, all.len(), "{kind}: a scenario ran twice");
+        assert_eq!(seen, all, "{kind}: a scenario never ran");
+    }
+}
+
+#[test]
+fn filters_select_by_name() {
+    let names = names_in(&["--filter", "firewall.pkt::", "--filter", "echo reply"]);
+    assert!(names.iter().all(|n| n.contains("firewall.pkt::") || n.contains("echo reply")), "{names:?}");
+    assert_eq!(names.iter().filter(|n| n.contains("echo reply")).count(), 1);
+    let o = xdptest(&["run", "--filter", "no such scenario"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no scenario matches"));
+}
+
+#[test]
+fn bad_partition_is_a_usage_error() {
+    for p in ["0/3", "4/3", "x:1/2", "1-2"] {
+        let o = xdptest(&["run", "--partition", p]);
+        assert_eq!(o.status.code(), Some(2), "{p}: {}", text(&o));
+    }
+}
+
+#[test]
+fn verifier_rejection_is_an_error_with_the_log() {
+    build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    let obj = dir.path().join("bad.o");
+    let st = Command::new("clang")
+        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c"])
+        .arg(root().join("tests/programs/bad_verifier.c"))
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let spec = dir.path().join("bad.pkt");
+    std::fs::write(
+        &spec,
+        "program \"bad.o\" xdp \"xdp_unchecked\"\nscenario \"s\" {\n  send ether / ipv4 / udp\n  expect XDP_PASS\n}\n",
+    )
+    .unwrap();
+    let o = xdptest(&["run", spec.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("ERROR"), "{t}");
+    assert!(t.contains("the verifier rejected `xdp_unchecked`"), "{t}");
+    // The verifier's own words: a packet access without a bounds check.
+    assert!(t.contains("invalid access to packet"), "{t}");
+}
+
+#[test]
+fn a_stage_that_cannot_be_built_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("stage.pkt");
+    let obj = root().join("programs/build/router.o");
+    std::fs::write(
+        &spec,
+        format!(
+            "program \"{}\" xdp \"xdp_router\"\nenv {{\n  link eth0 dummy addr 10.0.0.1/24\n  route 10.9.0.0/16 via 10.5.5.5\n}}\n\
+             scenario \"s\" {{\n  send ether / ipv4 / udp\n  expect XDP_PASS\n}}\n",
+            obj.display()
+        ),
+    )
+    .unwrap();
+    let o = xdptest(&["run", spec.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    // The gateway is not on any connected network: iproute2 refuses, and we say which line.
+    assert!(t.contains("setting up the network stage failed at `ip route add 10.9.0.0/16 via 10.5.5.5`"), "{t}");
+}
+
+#[test]
+fn the_host_network_is_untouched_by_stages() {
+    let before = Command::new("ip").args(["-o", "link"]).output().unwrap().stdout;
+    let o = xdptest(&["run", "specs/router"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let after = Command::new("ip").args(["-o", "link"]).output().unwrap().stdout;
+    let names = |b: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(b).lines().filter_map(|l| l.split(':').nth(1).map(|s| s.trim().to_string())).collect()
+    };
+    assert_eq!(names(&before), names(&after));
+    assert!(!Path::new("/run/netns").exists() || std::fs::read_dir("/run/netns").unwrap().next().is_none());
+}
