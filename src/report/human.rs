@@ -188,7 +188,8 @@ mod tests {
 
     #[test]
     fn hexdump_marks_only_masked_differences() {
+        // Byte 1 is a wildcard (not marked although it differs), byte 2 differs.
         let out = hexdump(&[1, 2, 3], &[0xff, 0, 0xff], &[1, 9, 4], Palette { enabled: false });
-        assert_eq!(out, "      0000 exp 01 .. 03\n      0000 got 01 09 04\n                    ^^\n");
+        assert_eq!(out, "      0000 exp 01 .. 03\n      0000 got 01 09 04\n                     ^^\n");
     }
 }

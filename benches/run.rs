@@ -1,0 +1,202 @@
+//! Benchmark of `xdptest run` (not a timed test: it prints figures, it asserts nothing about speed).
+//!
+//! Generates a suite of N scenarios (default 10,000; `XDPTEST_BENCH_SCENARIOS` overrides) spread over the
+//! five example programs, then measures, in one process and one run:
+//! - the floor: a raw loop of BPF_PROG_TEST_RUN syscalls over the same input packets, one loaded copy
+//!   of each program, nothing else;
+//! - the runner alone (library: fixtures already compiled) with 1 and 2 workers;
+//! - `xdptest run` end to end (the real binary: parse, compile, load, run, report) with --jobs 1 and 2;
+//! - program load time (object parse, map creation, verifier) per program.
+//!
+//! Needs root and built programs: `make -C programs && cargo bench --bench run`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use xdptest_compiler::fixture::Step;
+use xdptest_runner::program::LoadedProgram;
+use xdptest_runner::{run, RunOptions, Verdict};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn main() {
+    let n: usize = std::env::var("XDPTEST_BENCH_SCENARIOS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    assert!(Command::new("make").args(["-s", "-C"]).arg(root().join("programs")).status().unwrap().success());
+    let dir = tempfile::tempdir().unwrap();
+    let per = n / 5;
+    write_suite(dir.path(), per);
+    let total = per * 5;
+    println!("xdptest run benchmark: {total} scenarios over 5 programs, {} CPUs", std::thread::available_parallelism().unwrap());
+
+    // Compile once (library) for the in-process measurements.
+    let t = Instant::now();
+    let specs = xdptest_compiler::discover(&[dir.path().to_path_buf()]).unwrap();
+    let suite = xdptest_compiler::compile(&specs).unwrap_or_else(|d| panic!("{:?}", d[0].report()));
+    let compile_time = t.elapsed();
+    let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
+    assert_eq!(fixtures.len(), total);
+
+    // Program load time.
+    let mut loads = Vec::new();
+    let mut loaded = std::collections::HashMap::new();
+    for f in &fixtures {
+        if !loaded.contains_key(&f.program) {
+            let t = Instant::now();
+            let p = LoadedProgram::load(&f.program.object, &f.program.name).unwrap();
+            loads.push((f.program.name.clone(), t.elapsed()));
+            loaded.insert(f.program.clone(), p);
+        }
+    }
+
+    // The floor: one test run per packet, nothing else (no resets, no maps, no comparisons). The router
+    // runs without its namespace here, so its fib lookups fail fast; that only lowers the floor.
+    let packets: Vec<(&LoadedProgram, &[u8])> = fixtures
+        .iter()
+        .flat_map(|f| {
+            let p = &loaded[&f.program];
+            f.steps.iter().filter_map(move |s| if let Step::Run { input, .. } = s { Some((p, &input.0[..])) } else { None })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(4096);
+    let mut floor = Duration::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        for (p, input) in &packets {
+            std::hint::black_box(p.test_run(input, None, &mut out).unwrap());
+        }
+        floor = floor.min(t.elapsed());
+    }
+    let packet_count = packets.len();
+    drop(packets);
+    drop(loaded);
+
+    // The runner alone.
+    let mut runner = Vec::new();
+    for jobs in [1, 2] {
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let mut not_passed = Vec::new();
+            run(&fixtures, &RunOptions { jobs }, |_, r| {
+                if !matches!(r.verdict, Verdict::Pass) {
+                    not_passed.push(r)
+                }
+            });
+            best = best.min(t.elapsed());
+            assert!(not_passed.is_empty(), "every generated scenario passes; not: {:#?}", &not_passed[..1]);
+        }
+        runner.push((jobs, best));
+    }
+
+    // End to end through the binary.
+    let mut e2e = Vec::new();
+    for jobs in ["1", "2"] {
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let o = Command::new(env!("CARGO_BIN_EXE_xdptest"))
+                .args(["run", "--jobs", jobs, "--format", "json"])
+                .arg(dir.path())
+                .output()
+                .unwrap();
+            best = best.min(t.elapsed());
+            assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        e2e.push((jobs, best));
+    }
+
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / total as f64;
+    let floor_us = floor.as_secs_f64() * 1e6 / packet_count as f64;
+    let mut r = String::new();
+    let _ = writeln!(r, "  raw BPF_PROG_TEST_RUN loop (floor)   {:>8.2} µs/packet   ({} packets, {:.3} s)", floor_us, packet_count, floor.as_secs_f64());
+    let _ = writeln!(r, "  compile (parse + check + encode)     {:>8.2} µs/scenario ({:.3} s)", us(compile_time), compile_time.as_secs_f64());
+    for (jobs, d) in &runner {
+        let _ = writeln!(r, "  runner, {jobs} worker(s)                {:>8.2} µs/scenario ({:.3} s)  {:.1}× floor", us(*d), d.as_secs_f64(), us(*d) / floor_us);
+    }
+    for (jobs, d) in &e2e {
+        let _ = writeln!(r, "  xdptest run --jobs {jobs} (end to end)  {:>8.2} µs/scenario ({:.3} s)  {:.1}× floor", us(*d), d.as_secs_f64(), us(*d) / floor_us);
+    }
+    let _ = writeln!(r, "  scaling --jobs 1 → 2: runner {:.2}×, end to end {:.2}×", runner[0].1.as_secs_f64() / runner[1].1.as_secs_f64(), e2e[0].1.as_secs_f64() / e2e[1].1.as_secs_f64());
+    for (name, d) in &loads {
+        let _ = writeln!(r, "  load {name:<16} {:>8.2} ms", d.as_secs_f64() * 1e3);
+    }
+    print!("{r}");
+}
+
+/// Five specs, `per` scenarios each, varied packets, every scenario passing on the example programs.
+fn write_suite(dir: &Path, per: usize) {
+    let prog = |name: &str| root().join("programs/build").join(format!("{name}.o")).display().to_string();
+    let mut upf = format!(
+        "program \"{}\" xdp \"xdp_upf\"\n\
+         map config[0] = {{ local_ip: 192.168.10.5 }}\n\
+         packet uplink = ether(src=00:00:5e:00:53:02, dst=00:00:5e:00:53:01) / vlan(100)\n\
+           / ipv4(src=192.168.10.1, dst=192.168.10.5, id=1212, df) / udp / gtpu(teid=2)\n\
+           / ipv4(src=192.168.100.200, dst=192.168.30.1, id=1160, df) / icmp.echo_request(id=1, seq=1) / payload(\"abcd\")\n",
+        prog("upf")
+    );
+    for i in 0..per {
+        let teid = 1 + i % 1000;
+        let _ = write!(
+            upf,
+            "scenario \"uplink {i}\" {{\n  map sessions[{teid}] = {{ ue_ip: 192.168.100.200, vlan_out: {}, src_mac: 00:00:5e:00:53:01, dst_mac: 00:00:5e:00:53:aa }}\n  \
+             send uplink with gtpu.teid={teid}, ipv4:2.id={}\n  expect XDP_TX: input without [ipv4, udp, gtpu] with vlan.vid={}, ether.src=00:00:5e:00:53:01, ether.dst=00:00:5e:00:53:aa\n  \
+             expect map stats[0] == 1\n}}\n",
+            100 + i % 3000,
+            i % 65536,
+            100 + i % 3000
+        );
+    }
+    std::fs::write(dir.join("upf.pkt"), upf).unwrap();
+
+    let mut fw = format!("program \"{}\" xdp \"xdp_firewall\"\nmap blocklist[10.0.0.0/8] = 1\n", prog("firewall"));
+    for i in 0..per {
+        let blocked = i % 2 == 0;
+        let src = if blocked { format!("10.{}.{}.{}", i % 250, (i / 250) % 250, 1 + i % 200) } else { format!("198.51.100.{}", 1 + i % 250) };
+        let expect = if blocked { "XDP_DROP\n  expect map rule_hits[1] == 1".to_string() } else { "XDP_PASS: input".into() };
+        let _ = write!(fw, "scenario \"fw {i}\" {{\n  send ether / ipv4(src={src}, dst=192.168.1.10) / udp(sport={}, dport=53) / payload(len={})\n  expect {expect}\n}}\n", 1024 + i % 60000, i % 64);
+    }
+    std::fs::write(dir.join("firewall.pkt"), fw).unwrap();
+
+    let mut counter = format!("program \"{}\" xdp \"xdp_counter\"\n", prog("counter"));
+    for i in 0..per {
+        let _ = write!(counter, "scenario \"count {i}\" {{\n  send ether / vlan({}) / ipv4(src=192.0.2.1, dst=198.51.100.1, ttl={}) / udp(sport=1, dport=2)\n  expect XDP_PASS: input\n  expect map proto_count[17] == 1\n}}\n", 1 + i % 4000, 1 + i % 254);
+    }
+    std::fs::write(dir.join("counter.pkt"), counter).unwrap();
+
+    let mut echo = format!("program \"{}\" xdp \"xdp_icmp_echo\"\n", prog("icmp_echo"));
+    for i in 0..per {
+        let _ = write!(
+            echo,
+            "scenario \"echo {i}\" {{\n  send ether(src=00:00:5e:00:53:02, dst=00:00:5e:00:53:01) / ipv4(src=192.0.2.10, dst=192.0.2.1) / icmp.echo_request(id={}, seq={}) / payload(len={}, fill=0x61)\n  \
+             expect XDP_TX: input with ether.src=00:00:5e:00:53:01, ether.dst=00:00:5e:00:53:02, ipv4.src=192.0.2.1, ipv4.dst=192.0.2.10, icmp.type=echo_reply\n}}\n",
+            // id 0 / seq 0 / no payload is the ones'-complement zero case where the program's incremental
+            // checksum update (0x0000) and a full computation (0xffff) disagree: kept out of the benchmark.
+            1 + i % 65535,
+            (i * 7) % 65536,
+            i % 100
+        );
+    }
+    std::fs::write(dir.join("icmp_echo.pkt"), echo).unwrap();
+
+    let mut router = format!(
+        "program \"{}\" xdp \"xdp_router\"\nenv {{\n  link eth0 veth peer eth0p mac 02:00:00:00:00:01 addr 10.0.1.1/24\n  \
+         link eth1 veth peer eth1p mac 02:00:00:00:01:01 addr 10.0.2.1/24\n  neigh 10.0.2.2 mac 02:00:00:00:02:02 dev eth1\n  route 192.0.2.0/24 via 10.0.2.2\n}}\n\
+         map tx_ports[eth1] = eth1\n",
+        prog("router")
+    );
+    for i in 0..per {
+        let _ = write!(
+            router,
+            "scenario \"route {i}\" {{\n  send ether(dst=02:00:00:00:00:01) / ipv4(src=10.0.1.50, dst=192.0.2.{}, ttl={}) / udp(sport=1, dport=2)\n  ingress eth0\n  \
+             expect XDP_REDIRECT: input with ipv4.ttl={}, ether.src=02:00:00:00:01:01, ether.dst=02:00:00:00:02:02\n  expect map route_stats[0] == 1\n}}\n",
+            1 + i % 250,
+            2 + i % 250,
+            1 + i % 250
+        );
+    }
+    std::fs::write(dir.join("router.pkt"), router).unwrap();
+}
