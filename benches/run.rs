@@ -29,8 +29,19 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let per = n / 5;
     write_suite(dir.path(), per);
+    // XDPTEST_BENCH_KEEP=DIR keeps a copy of the generated suite, for profiling.
+    if let Some(keep) = std::env::var_os("XDPTEST_BENCH_KEEP") {
+        std::fs::create_dir_all(&keep).unwrap();
+        for e in std::fs::read_dir(dir.path()).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), Path::new(&keep).join(e.file_name())).unwrap();
+        }
+    }
     let total = per * 5;
-    println!("xdptest run benchmark: {total} scenarios over 5 programs, {} CPUs", std::thread::available_parallelism().unwrap());
+    println!(
+        "xdptest run benchmark: {total} scenarios over 5 programs, {} CPUs",
+        std::thread::available_parallelism().unwrap()
+    );
 
     // Compile once (library) for the in-process measurements.
     let t = Instant::now();
@@ -58,7 +69,9 @@ fn main() {
         .iter()
         .flat_map(|f| {
             let p = &loaded[&f.program];
-            f.steps.iter().filter_map(move |s| if let Step::Run { input, .. } = s { Some((p, &input.0[..])) } else { None })
+            f.steps
+                .iter()
+                .filter_map(move |s| if let Step::Run { input, .. } = s { Some((p, &input.0[..])) } else { None })
         })
         .collect();
     let mut out = Vec::with_capacity(4096);
@@ -112,15 +125,43 @@ fn main() {
     let us = |d: Duration| d.as_secs_f64() * 1e6 / total as f64;
     let floor_us = floor.as_secs_f64() * 1e6 / packet_count as f64;
     let mut r = String::new();
-    let _ = writeln!(r, "  raw BPF_PROG_TEST_RUN loop (floor)   {:>8.2} µs/packet   ({} packets, {:.3} s)", floor_us, packet_count, floor.as_secs_f64());
-    let _ = writeln!(r, "  compile (parse + check + encode)     {:>8.2} µs/scenario ({:.3} s)", us(compile_time), compile_time.as_secs_f64());
+    let _ = writeln!(
+        r,
+        "  raw BPF_PROG_TEST_RUN loop (floor)   {:>8.2} µs/packet   ({} packets, {:.3} s)",
+        floor_us,
+        packet_count,
+        floor.as_secs_f64()
+    );
+    let _ = writeln!(
+        r,
+        "  compile (parse + check + encode)     {:>8.2} µs/scenario ({:.3} s)",
+        us(compile_time),
+        compile_time.as_secs_f64()
+    );
     for (jobs, d) in &runner {
-        let _ = writeln!(r, "  runner, {jobs} worker(s)                {:>8.2} µs/scenario ({:.3} s)  {:.1}× floor", us(*d), d.as_secs_f64(), us(*d) / floor_us);
+        let _ = writeln!(
+            r,
+            "  runner, {jobs} worker(s)                {:>8.2} µs/scenario ({:.3} s)  {:.1}× floor",
+            us(*d),
+            d.as_secs_f64(),
+            us(*d) / floor_us
+        );
     }
     for (jobs, d) in &e2e {
-        let _ = writeln!(r, "  xdptest run --jobs {jobs} (end to end)  {:>8.2} µs/scenario ({:.3} s)  {:.1}× floor", us(*d), d.as_secs_f64(), us(*d) / floor_us);
+        let _ = writeln!(
+            r,
+            "  xdptest run --jobs {jobs} (end to end)  {:>8.2} µs/scenario ({:.3} s)  {:.1}× floor",
+            us(*d),
+            d.as_secs_f64(),
+            us(*d) / floor_us
+        );
     }
-    let _ = writeln!(r, "  scaling --jobs 1 → 2: runner {:.2}×, end to end {:.2}×", runner[0].1.as_secs_f64() / runner[1].1.as_secs_f64(), e2e[0].1.as_secs_f64() / e2e[1].1.as_secs_f64());
+    let _ = writeln!(
+        r,
+        "  scaling --jobs 1 → 2: runner {:.2}×, end to end {:.2}×",
+        runner[0].1.as_secs_f64() / runner[1].1.as_secs_f64(),
+        e2e[0].1.as_secs_f64() / e2e[1].1.as_secs_f64()
+    );
     for (name, d) in &loads {
         let _ = writeln!(r, "  load {name:<16} {:>8.2} ms", d.as_secs_f64() * 1e3);
     }
@@ -155,8 +196,13 @@ fn write_suite(dir: &Path, per: usize) {
     let mut fw = format!("program \"{}\" xdp \"xdp_firewall\"\nmap blocklist[10.0.0.0/8] = 1\n", prog("firewall"));
     for i in 0..per {
         let blocked = i % 2 == 0;
-        let src = if blocked { format!("10.{}.{}.{}", i % 250, (i / 250) % 250, 1 + i % 200) } else { format!("198.51.100.{}", 1 + i % 250) };
-        let expect = if blocked { "XDP_DROP\n  expect map rule_hits[1] == 1".to_string() } else { "XDP_PASS: input".into() };
+        let src = if blocked {
+            format!("10.{}.{}.{}", i % 250, (i / 250) % 250, 1 + i % 200)
+        } else {
+            format!("198.51.100.{}", 1 + i % 250)
+        };
+        let expect =
+            if blocked { "XDP_DROP\n  expect map rule_hits[1] == 1".to_string() } else { "XDP_PASS: input".into() };
         let _ = write!(fw, "scenario \"fw {i}\" {{\n  send ether / ipv4(src={src}, dst=192.168.1.10) / udp(sport={}, dport=53) / payload(len={})\n  expect {expect}\n}}\n", 1024 + i % 60000, i % 64);
     }
     std::fs::write(dir.join("firewall.pkt"), fw).unwrap();

@@ -1,6 +1,6 @@
 //! Keeps the user book (`book/`) true. Every example spec under `book/src/examples/` must pass
-//! `xdptest check` and compile; every spec under `book/src/errors/` must fail with exactly the
-//! diagnostics the book shows; the generated parts of the book (layer tables from the wire schema, a
+//! `xdptest check`, compile, and pass `xdptest run` on this kernel (root needed); every spec under
+//! `book/src/errors/` must fail with exactly the diagnostics the book shows; the generated parts of the book (layer tables from the wire schema, a
 //! fixture, the compile output listing, tshark's view of a capture) must be up to date; every layer
 //! field, constructor and CLI flag must be documented; every `{{#include}}` must resolve; and
 //! `mdbook build book` must succeed (mdbook must be installed: a missing mdbook fails the test).
@@ -19,16 +19,8 @@ const LAYERS_PAGE: &str = "src/reference/layers.md";
 /// The page documenting the command line.
 const COMMANDS_PAGE: &str = "src/commands.md";
 /// The tshark command the Wireshark chapter shows, run from `book/src/examples` on first.pkt's capture.
-const TSHARK_ARGS: &[&str] = &[
-    "-r",
-    "fixtures/first.pcapng",
-    "-T",
-    "fields",
-    "-e",
-    "frame.number",
-    "-e",
-    "frame.comment",
-];
+const TSHARK_ARGS: &[&str] =
+    &["-r", "fixtures/first.pcapng", "-T", "fields", "-e", "frame.number", "-e", "frame.comment"];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -52,17 +44,10 @@ fn programs_built() {
     BUILT.get_or_init(|| {
         let build = repo().join("programs/build");
         let needed = ["upf", "counter", "firewall", "icmp_echo", "router"];
-        if needed
-            .iter()
-            .all(|p| build.join(format!("{p}.o")).exists())
-        {
+        if needed.iter().all(|p| build.join(format!("{p}.o")).exists()) {
             return;
         }
-        let out = Command::new("make")
-            .arg("-C")
-            .arg(repo().join("programs"))
-            .output()
-            .expect("run make -C programs");
+        let out = Command::new("make").arg("-C").arg(repo().join("programs")).output().expect("run make -C programs");
         assert!(
             out.status.success(),
             "`make -C programs` failed (the book's examples need the example programs; install clang):\n{}{}",
@@ -145,6 +130,20 @@ fn every_example_passes_check() {
     compare_or_bless(&generated_dir().join("check-examples.txt"), &stdout).unwrap();
 }
 
+/// The examples are not only well-formed but true: every scenario passes on this kernel. Needs root,
+/// like `xdptest run` (CI runs as root). The per-CPU example needs at least two CPUs.
+#[test]
+fn every_example_passes_on_the_kernel() {
+    programs_built();
+    let out = xdptest(&book_dir().join("src"), &["run", "examples", "--color", "never"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(" 0 failed, 0 skipped"),
+        "xdptest run on the book's examples:\n{}",
+        describe(&out)
+    );
+}
+
 #[test]
 fn examples_compile_and_the_listing_is_current() {
     programs_built();
@@ -160,10 +159,7 @@ fn examples_compile_and_the_listing_is_current() {
     list_files(&fixtures, &fixtures, &mut files);
     files.sort();
     assert!(files.contains(&"cookbook_firewall.pcapng".to_string()), "{files:?}");
-    assert!(
-        !files.iter().any(|f| f.starts_with("values")),
-        "a library of packets produces no output: {files:?}"
-    );
+    assert!(!files.iter().any(|f| f.starts_with("values")), "a library of packets produces no output: {files:?}");
     let listing: String = std::iter::once("fixtures/".to_string())
         .chain(files.iter().map(|f| format!("  {f}")))
         .map(|l| l + "\n")
@@ -201,10 +197,8 @@ fn getting_started_shows_real_output() {
     let work = tempfile::tempdir().unwrap();
     let stdout = compile_first(&work.path().join("fixtures"));
     compare_or_bless(&generated_dir().join("compile-first.txt"), &stdout).unwrap();
-    let ron = std::fs::read_to_string(
-        work.path().join("fixtures/first/uplink-ping-is-decapsulated.ron"),
-    )
-    .expect("the fixture of the first scenario");
+    let ron = std::fs::read_to_string(work.path().join("fixtures/first/uplink-ping-is-decapsulated.ron"))
+        .expect("the fixture of the first scenario");
     compare_or_bless(&generated_dir().join("first-uplink.ron"), &format!("{ron}\n")).unwrap();
 }
 
@@ -222,10 +216,7 @@ fn wireshark_chapter_command_shows_the_comments() {
     };
     assert!(out.status.success(), "tshark failed:\n{}", describe(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        stdout.contains("uplink ping is decapsulated · send #1 · expected XDP_TX"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("uplink ping is decapsulated · send #1 · expected XDP_TX"), "{stdout}");
     compare_or_bless(&generated_dir().join("tshark-comments.txt"), &stdout).unwrap();
     let page = std::fs::read_to_string(book_dir().join("src/wireshark.md")).unwrap();
     let shown = format!("tshark {}", TSHARK_ARGS.join(" "));
@@ -284,20 +275,12 @@ const GENERATED: &str =
 
 /// The field table of one layer kind, as Markdown.
 fn layer_table(kind: LayerKind) -> String {
-    let mut out = format!(
-        "{GENERATED}\n\n| Field | Width | Default or derivation | Named values |\n| --- | --- | --- | --- |\n"
-    );
+    let mut out =
+        format!("{GENERATED}\n\n| Field | Width | Default or derivation | Named values |\n| --- | --- | --- | --- |\n");
     for f in kind.fields() {
-        let symbols: Vec<String> = f
-            .symbols
-            .iter()
-            .map(|(name, v)| format!("`{name}` {}", symbol_value(kind, f.name, *v)))
-            .collect();
-        let doc = if f.derived {
-            format!("**derived**: {}", f.doc)
-        } else {
-            f.doc.to_string()
-        };
+        let symbols: Vec<String> =
+            f.symbols.iter().map(|(name, v)| format!("`{name}` {}", symbol_value(kind, f.name, *v))).collect();
+        let doc = if f.derived { format!("**derived**: {}", f.doc) } else { f.doc.to_string() };
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
             f.name,
@@ -318,9 +301,8 @@ fn layer_table(kind: LayerKind) -> String {
 
 /// The table of every constructor, as Markdown.
 fn constructor_table() -> String {
-    let mut out = format!(
-        "{GENERATED}\n\n| Constructor | Builds | Presets | Description |\n| --- | --- | --- | --- |\n"
-    );
+    let mut out =
+        format!("{GENERATED}\n\n| Constructor | Builds | Presets | Description |\n| --- | --- | --- | --- |\n");
     for name in wire::constructor_names() {
         let c = wire::constructor(name).expect("listed constructors exist");
         let presets: Vec<String> = c
@@ -362,8 +344,7 @@ fn layer_tables_are_generated_from_the_schema() {
             failures.push(e);
         }
     }
-    if let Err(e) = compare_or_bless(&generated_dir().join("constructors.md"), &constructor_table())
-    {
+    if let Err(e) = compare_or_bless(&generated_dir().join("constructors.md"), &constructor_table()) {
         failures.push(e);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -391,22 +372,18 @@ fn layer_reference_covers_every_field_and_constructor() {
             missing.push(format!("constructor `{name}`"));
         }
     }
-    assert!(
-        missing.is_empty(),
-        "{} does not mention: {}",
-        page.display(),
-        missing.join(", ")
-    );
+    assert!(missing.is_empty(), "{} does not mention: {}", page.display(), missing.join(", "));
 }
 
-/// The `## layer` section of the expanded layer page, up to the next `## ` heading.
+/// The `## layer` section of the expanded layer page, up to the next layer's heading. (Included
+/// examples contain `## ` doc comments, so any `## ` line cannot end a section.)
 fn section_of<'a>(text: &'a str, layer: &str) -> &'a str {
-    let head = format!("\n## {layer}\n");
-    let Some(start) = text.find(&head) else {
+    let head = |name: &str| format!("\n## {name}\n");
+    let Some(start) = text.find(&head(layer)) else {
         return "";
     };
-    let rest = &text[start + head.len()..];
-    let end = rest.find("\n## ").unwrap_or(rest.len());
+    let rest = &text[start + head(layer).len()..];
+    let end = LayerKind::ALL.iter().filter_map(|k| rest.find(&head(k.name()))).min().unwrap_or(rest.len());
     &rest[..end]
 }
 
@@ -440,10 +417,7 @@ fn long_flags(text: &str) -> Vec<String> {
     let mut flags: Vec<String> = text
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']' | '=' | '(' | ')'))
         .filter(|w| w.starts_with("--") && w.len() > 2)
-        .map(|w| {
-            w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
-                .to_string()
-        })
+        .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()).to_string())
         .collect();
     flags.sort();
     flags.dedup();
@@ -465,12 +439,7 @@ fn commands_chapter_documents_every_subcommand_and_flag() {
             }
         }
     }
-    assert!(
-        missing.is_empty(),
-        "{} does not document: {}",
-        page.display(),
-        missing.join(", ")
-    );
+    assert!(missing.is_empty(), "{} does not document: {}", page.display(), missing.join(", "));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -495,9 +464,7 @@ fn include_directives(text: &str) -> Vec<(String, Option<String>)> {
 
 /// The lines between `ANCHOR: name` and `ANCHOR_END: name`, without anchor lines (as mdBook does).
 fn anchored(content: &str, anchor: &str) -> Option<String> {
-    let start = content
-        .lines()
-        .position(|l| l.trim_end().ends_with(&format!("ANCHOR: {anchor}")))?;
+    let start = content.lines().position(|l| l.trim_end().ends_with(&format!("ANCHOR: {anchor}")))?;
     let mut lines = Vec::new();
     for l in content.lines().skip(start + 1) {
         if l.trim_end().ends_with(&format!("ANCHOR_END: {anchor}")) {
@@ -517,10 +484,7 @@ fn expand_includes(page: &Path, text: &str) -> String {
         let path = page.parent().unwrap().join(&target);
         let content = std::fs::read_to_string(&path).unwrap_or_default();
         let (directive, body) = match &anchor {
-            Some(a) => (
-                format!("{{{{#include {target}:{a}}}}}"),
-                anchored(&content, a).unwrap_or_default(),
-            ),
+            Some(a) => (format!("{{{{#include {target}:{a}}}}}"), anchored(&content, a).unwrap_or_default()),
             None => (format!("{{{{#include {target}}}}}"), content),
         };
         out = out.replace(&directive, &body);
@@ -568,7 +532,8 @@ fn includes_resolve() {
 }
 
 /// Code blocks marked `pkt` only include example files, so every piece of `.pkt` code in the book is
-/// checked by `every_example_passes_check`. Syntax outlines use `text` blocks.
+/// checked by `every_example_passes_check` or `error_examples_match_their_diagnostics`. Syntax
+/// outlines use `text` blocks.
 #[test]
 fn pkt_code_blocks_only_include_checked_examples() {
     let mut pages = Vec::new();
@@ -587,7 +552,7 @@ fn pkt_code_blocks_only_include_checked_examples() {
                 problems.push(format!("{}:{}: {line}", page.display(), n + 1));
             } else if in_pkt {
                 let (target, _) = include_directives(t).pop().unwrap_or_default();
-                if !target.is_empty() && !target.contains("examples/") {
+                if !target.is_empty() && !target.contains("examples/") && !target.contains("errors/") {
                     problems.push(format!("{}:{}: not an example file: {line}", page.display(), n + 1));
                 }
             }
@@ -595,8 +560,8 @@ fn pkt_code_blocks_only_include_checked_examples() {
     }
     assert!(
         problems.is_empty(),
-        "```pkt blocks must include files from book/src/examples (which CI checks); \
-         use ```text for outlines:\n{}",
+        "```pkt blocks must include files from book/src/examples or book/src/errors (which the tests \
+         check); use ```text for outlines:\n{}",
         problems.join("\n")
     );
 }
@@ -618,10 +583,7 @@ fn summary_lists_every_page() {
 
 #[test]
 fn mdbook_builds_the_book() {
-    let installed = Command::new("mdbook")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let installed = Command::new("mdbook").arg("--version").output().is_ok_and(|o| o.status.success());
     assert!(
         installed,
         "mdbook is not on PATH, so the book cannot be built. Install it with:\n    \
@@ -635,16 +597,47 @@ fn mdbook_builds_the_book() {
         .arg(dest.path())
         .output()
         .expect("run mdbook");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "mdbook build failed:\n{log}");
     // mdBook logs a broken include or link as an error but may still exit 0.
-    assert!(
-        !log.contains("ERROR") && !log.contains("WARN"),
-        "mdbook build reported problems:\n{log}"
-    );
+    assert!(!log.contains("ERROR") && !log.contains("WARN"), "mdbook build reported problems:\n{log}");
     assert!(dest.path().join("index.html").exists(), "{log}");
+    let mut broken = Vec::new();
+    check_links(dest.path(), dest.path(), &mut broken);
+    assert!(broken.is_empty(), "broken links in the book:\n{}", broken.join("\n"));
+}
+
+/// Checks every relative link in the main part of every built page: the target page exists and,
+/// for `page.html#id`, has an element with that id.
+fn check_links(root: &Path, dir: &Path, broken: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            check_links(root, &path, broken);
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy();
+        if !name.ends_with(".html") || ["print.html", "toc.html", "404.html"].contains(&name.as_ref()) {
+            continue;
+        }
+        let html = std::fs::read_to_string(&path).unwrap();
+        let Some(main) = html.split("<main>").nth(1).and_then(|m| m.split("</main>").next()) else {
+            continue;
+        };
+        for href in main.split("href=\"").skip(1).filter_map(|h| h.split('"').next()) {
+            if href.contains("://") || href.starts_with("mailto:") {
+                continue;
+            }
+            let (file, id) = href.split_once('#').unwrap_or((href, ""));
+            let target = if file.is_empty() { path.clone() } else { path.parent().unwrap().join(file) };
+            let shown = format!("{}: {href}", path.strip_prefix(root).unwrap().display());
+            match std::fs::read_to_string(&target) {
+                Err(_) => broken.push(format!("{shown} (no such page)")),
+                Ok(t) if !id.is_empty() && !t.contains(&format!("id=\"{id}\"")) => {
+                    broken.push(format!("{shown} (no such anchor)"))
+                }
+                Ok(_) => {}
+            }
+        }
+    }
 }

@@ -14,14 +14,24 @@ use xdptest_grammar::ast::Span;
 pub struct SourceFile {
     pub name: String,
     pub text: Arc<String>,
+    /// Byte offset of the start of each line, for `line_col` in O(log n): fixtures record a location
+    /// for every step, and rescanning a large spec each time made compiling quadratic.
+    line_starts: Arc<Vec<usize>>,
 }
 
 impl SourceFile {
-    /// 1-based line and column of a byte offset.
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        let text: String = text.into();
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        SourceFile { name: name.into(), text: Arc::new(text), line_starts: Arc::new(line_starts) }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let upto = &self.text[..offset.min(self.text.len())];
-        let line = upto.matches('\n').count() + 1;
-        let col = upto.rfind('\n').map(|i| upto.len() - i).unwrap_or(upto.len() + 1);
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let start = self.line_starts[line - 1];
+        let col = self.text.get(start..offset).map(|s| s.chars().count()).unwrap_or(offset - start) + 1;
         (line, col)
     }
 }
@@ -167,8 +177,12 @@ mod tests {
 
     #[test]
     fn line_col_is_one_based() {
-        let src = SourceFile { name: "x".into(), text: Arc::new("ab\ncd".into()) };
+        let src = SourceFile::new("x", "ab\ncd\né\n");
         assert_eq!(src.line_col(0), (1, 1));
+        assert_eq!(src.line_col(2), (1, 3));
+        assert_eq!(src.line_col(3), (2, 1));
         assert_eq!(src.line_col(4), (2, 2));
+        assert_eq!(src.line_col(8), (3, 2));
+        assert_eq!(src.line_col(100), (4, 1));
     }
 }

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use xdptest_grammar::ast::{self, ItemKind, Span, Stmt, ValueKind};
 
@@ -256,7 +255,7 @@ fn load(
             return;
         }
     };
-    let src = SourceFile { name: path.display().to_string(), text: Arc::new(text) };
+    let src = SourceFile::new(path.display().to_string(), text);
     let ast = match xdptest_grammar::parse(&src.text) {
         Ok(ast) => ast,
         Err(errors) => {

@@ -75,9 +75,28 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<SpecPath>, errors: &mut Vec<Dia
     }
 }
 
-/// Compiles every spec; all errors of all files, or the whole suite.
+/// Compiles every spec (in parallel, one file per task); all errors of all files, or the whole suite.
 pub fn compile(specs: &[SpecPath]) -> Result<Suite, Vec<Diag>> {
-    compile_with(specs, &mut FsLoader)
+    use rayon::prelude::*;
+    let results: Vec<(Option<CompiledSpec>, Vec<Diag>)> = specs
+        .par_iter()
+        .map(|s| {
+            let mut diags = Vec::new();
+            let compiled = compile_spec(&s.path, &mut FsLoader, &mut diags);
+            (compiled, diags)
+        })
+        .collect();
+    let mut suite = Suite::default();
+    let mut diags = Vec::new();
+    for (compiled, d) in results {
+        diags.extend(d);
+        suite.specs.extend(compiled);
+    }
+    if diags.is_empty() {
+        Ok(suite)
+    } else {
+        Err(diags)
+    }
 }
 
 pub fn compile_with(specs: &[SpecPath], loader: &mut dyn Loader) -> Result<Suite, Vec<Diag>> {

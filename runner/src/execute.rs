@@ -41,18 +41,12 @@ pub fn run(fixtures: &[Fixture], opts: &RunOptions, mut on_result: impl FnMut(us
     for f in fixtures.iter().filter(|f| !f.env.is_empty()) {
         stages.entry(f.spec.as_str()).or_insert_with(|| Stage::build(&f.env));
     }
-    // Workers take scenarios grouped by program, so each loads few programs.
-    let mut order: Vec<usize> = (0..fixtures.len()).collect();
-    order.sort_by(|a, b| {
-        (&fixtures[*a].program.object, &fixtures[*a].program.name)
-            .cmp(&(&fixtures[*b].program.object, &fixtures[*b].program.name))
-    });
-    let next = AtomicUsize::new(0);
+    let queue = Queue::new(fixtures);
     let jobs = opts.jobs.max(1).min(fixtures.len().max(1));
     let (tx, rx) = mpsc::channel::<(usize, ScenarioResult, WorkerStats)>();
     let mut stats = RunStats::default();
     std::thread::scope(|scope| {
-        let (stages, order, next) = (&stages, &order, &next);
+        let (stages, queue) = (&stages, &queue);
         scope.spawn(move || {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(jobs)
@@ -60,9 +54,8 @@ pub fn run(fixtures: &[Fixture], opts: &RunOptions, mut on_result: impl FnMut(us
                 .build();
             let work = |tx: mpsc::Sender<_>| {
                 let mut worker = Worker::new(stages);
-                loop {
-                    let slot = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&idx) = order.get(slot) else { break };
+                let mut group = None;
+                while let Some(idx) = queue.take(&mut group) {
                     let result = worker.run(&fixtures[idx]);
                     if tx.send((idx, result, std::mem::take(&mut worker.stats))).is_err() {
                         break;
@@ -94,6 +87,74 @@ pub fn run(fixtures: &[Fixture], opts: &RunOptions, mut on_result: impl FnMut(us
     });
     stats.wall = start.elapsed();
     stats
+}
+
+/// Scenarios grouped by program. A worker keeps taking scenarios of the program it has loaded; when its
+/// group runs dry it moves to a group nobody works on, and joins a busy group only when enough remains
+/// there to pay for loading a second copy of the program (about 10 ms, the cost of ~1000 scenarios).
+struct Queue {
+    groups: Vec<Group>,
+}
+
+struct Group {
+    items: Vec<usize>,
+    next: AtomicUsize,
+    workers: AtomicUsize,
+}
+
+impl Group {
+    fn remaining(&self) -> usize {
+        self.items.len().saturating_sub(self.next.load(Ordering::Relaxed))
+    }
+}
+
+/// Scenarios left in a busy group that make a second loaded copy worthwhile.
+const JOIN_BUSY_GROUP: usize = 1000;
+
+impl Queue {
+    fn new(fixtures: &[Fixture]) -> Queue {
+        let mut by_program: Vec<(&ProgramRef, Vec<usize>)> = Vec::new();
+        for (i, f) in fixtures.iter().enumerate() {
+            match by_program.iter_mut().find(|(p, _)| **p == f.program) {
+                Some((_, items)) => items.push(i),
+                None => by_program.push((&f.program, vec![i])),
+            }
+        }
+        let groups = by_program
+            .into_iter()
+            .map(|(_, items)| Group { items, next: AtomicUsize::new(0), workers: AtomicUsize::new(0) })
+            .collect();
+        Queue { groups }
+    }
+
+    /// The next scenario for a worker currently on `group` (updated when the worker moves).
+    fn take(&self, group: &mut Option<usize>) -> Option<usize> {
+        loop {
+            if let Some(g) = *group {
+                let grp = &self.groups[g];
+                let i = grp.next.fetch_add(1, Ordering::Relaxed);
+                if let Some(&idx) = grp.items.get(i) {
+                    return Some(idx);
+                }
+                grp.workers.fetch_sub(1, Ordering::Relaxed);
+                *group = None;
+            }
+            // Groups with workers on them are always drained by those workers, so skipping a small busy
+            // group never loses work.
+            let pick = self
+                .groups
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| {
+                    let r = g.remaining();
+                    r > 0 && (g.workers.load(Ordering::Relaxed) == 0 || r >= JOIN_BUSY_GROUP)
+                })
+                .min_by_key(|(_, g)| (g.workers.load(Ordering::Relaxed), std::cmp::Reverse(g.remaining())))
+                .map(|(i, _)| i)?;
+            self.groups[pick].workers.fetch_add(1, Ordering::Relaxed);
+            *group = Some(pick);
+        }
+    }
 }
 
 #[derive(Default)]
