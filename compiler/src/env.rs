@@ -19,6 +19,7 @@ use crate::fixture::{Bytes, EnvItem, LinkKind, RouteKind};
 
 pub fn lower(stmts: &[EnvStmt], src: &SourceFile, diags: &mut Vec<Diag>) -> Vec<EnvItem> {
     let mut out = Vec::new();
+    let mut spans = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for s in stmts {
         let mut p = Words { args: &s.args, pos: 0, src, diags, stmt: s.span };
@@ -33,17 +34,18 @@ pub fn lower(stmts: &[EnvStmt], src: &SourceFile, diags: &mut Vec<Diag>) -> Vec<
                 names.push(name.clone());
             }
             out.push(item);
+            spans.push(s.span);
         }
     }
-    // Routes and neighbours must name declared devices.
-    for (s, item) in stmts.iter().zip(out.iter()) {
+    // Routes and neighbours must name declared devices (also ones declared after them).
+    for (span, item) in spans.iter().zip(out.iter()) {
         let dev = match item {
             EnvItem::Route { dev: Some(d), .. } | EnvItem::Neigh { dev: d, .. } => d,
             _ => continue,
         };
         if !names.contains(dev) {
             diags.push(
-                Diag::new("compile::env", src, s.span, format!("device `{dev}` is not declared in `env`")).help(
+                Diag::new("compile::env", src, *span, format!("device `{dev}` is not declared in `env`")).help(
                     format!("declared: {}", if names.is_empty() { "none".to_string() } else { names.join(", ") }),
                 ),
             );

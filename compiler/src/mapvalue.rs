@@ -212,7 +212,7 @@ impl Typer<'_> {
         }
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
-            ok &= self.write(elem, item, &format!("{what}[{i}]"), out, at + i * esz).is_ok();
+            ok &= self.write(elem, item, &sub(what, &format!("[{i}]")), out, at + i * esz).is_ok();
         }
         if self.mode == Mode::Check && items.len() < len {
             // A shorter list in a check leaves the remaining elements open? No: arrays are compared
@@ -263,7 +263,7 @@ impl Typer<'_> {
                         ok = false;
                         continue;
                     };
-                    ok &= self.member(m, v, &format!("{what}.{}", m.name), out, at).is_ok();
+                    ok &= self.member(m, v, &sub(what, &format!(".{}", m.name)), out, at).is_ok();
                 }
                 if ok {
                     Ok(())
@@ -318,6 +318,14 @@ impl Typer<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Extends a backticked path in a message: `sessions[2]` + `.vlan_out` = `sessions[2].vlan_out`.
+fn sub(what: &str, segment: &str) -> String {
+    match what.strip_suffix('`') {
+        Some(open) => format!("{open}{segment}`"),
+        None => format!("{what}{segment}"),
     }
 }
 

@@ -323,7 +323,7 @@ impl Evaluator<'_> {
         Ok(())
     }
 
-    fn modifier(&mut self, m: &Modifier, packet: &mut Packet, names: &dyn Names) -> Result<(), Reported> {
+    fn modifier(&mut self, m: &Modifier, packet: &mut Packet, names: &mut dyn Names) -> Result<(), Reported> {
         match m {
             Modifier::With(assignments) => {
                 let mut ok = true;
@@ -355,7 +355,8 @@ impl Evaluator<'_> {
             }
             Modifier::Push { layer, position, anchor, .. } => {
                 let idx = self.select(anchor, packet)?;
-                let new = self.layer(layer, names)?;
+                // A layer, or a named packet's layers (`push outer_vlan after ether`).
+                let new = self.term(&Term::Layer(layer.clone()), names)?;
                 let at = if *position == Position::After { idx + 1 } else { idx };
                 packet.splice(at..at, new);
                 Ok(())
@@ -416,7 +417,7 @@ pub fn encode_exact(packet: &Packet) -> Result<Vec<u8>, wire::EncodeError> {
 /// payload): we encode with three different fillings of the wildcards and mask each field whose bits
 /// differ between them. Three fillings, because a ones'-complement checksum cannot tell 0x0000 from
 /// 0xffff: a third, irregular filling exposes the dependency.
-pub fn encode_masked(packet: &Packet) -> Result<Masked, wire::EncodeError> {
+pub fn encode_masked(packet: &Packet) -> Result<Masked, MaskError> {
     const FILLS: [u8; 3] = [0x00, 0xff, 0x5a];
     let mut encodings = Vec::new();
     for fill in FILLS {
@@ -431,23 +432,48 @@ pub fn encode_masked(packet: &Packet) -> Result<Masked, wire::EncodeError> {
                 layer
             })
             .collect();
-        encodings.push(wire::encode(&layers)?);
+        encodings.push(wire::encode(&layers).map_err(MaskError::Encode)?);
     }
     let base = &encodings[0];
     let mut mask = vec![0xffu8; base.bytes.len()];
-    let same_shape = encodings.iter().all(|e| e.bytes.len() == base.bytes.len());
+    if encodings.iter().any(|e| e.bytes.len() != base.bytes.len()) {
+        let fields: Vec<String> =
+            packet.iter().flat_map(|l| l.wild.iter().map(move |f| format!("{}.{f}", l.layer.kind.name()))).collect();
+        return Err(MaskError::ShapeDepends { fields });
+    }
     for (i, span) in base.spans.iter().enumerate() {
         let wild = packet.get(span.layer).is_some_and(|l| l.wild.contains(span.field));
-        let differs = !same_shape
-            || encodings[1..].iter().any(|e| {
-                e.spans.get(i).is_none_or(|s| s.bit_offset != span.bit_offset || s.bits != span.bits)
-                    || bits_of(&e.bytes, span.bit_offset, span.bits) != bits_of(&base.bytes, span.bit_offset, span.bits)
-            });
+        let differs = encodings[1..].iter().any(|e| {
+            e.spans.get(i).is_none_or(|s| s.bit_offset != span.bit_offset || s.bits != span.bits)
+                || bits_of(&e.bytes, span.bit_offset, span.bits) != bits_of(&base.bytes, span.bit_offset, span.bits)
+        });
         if wild || differs {
             clear_bits(&mut mask, span.bit_offset, span.bits);
         }
     }
     Ok(Masked { bytes: Bytes(base.bytes.clone()), mask: Bytes(mask) })
+}
+
+/// Why an expected packet has no mask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaskError {
+    Encode(wire::EncodeError),
+    /// A wildcard decides the packet's length or layout (`gtpu.s=*` adds four bytes or not), so no
+    /// byte-for-byte comparison is possible.
+    ShapeDepends {
+        fields: Vec<String>,
+    },
+}
+
+impl std::fmt::Display for MaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaskError::Encode(e) => write!(f, "{e}"),
+            MaskError::ShapeDepends { fields } => {
+                write!(f, "a wildcard changes the packet's length ({}): give the field a value", fields.join(", "))
+            }
+        }
+    }
 }
 
 fn fill_value(kind: FieldKind, current: Option<&FieldValue>, fill: u8) -> FieldValue {

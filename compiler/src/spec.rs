@@ -76,6 +76,20 @@ pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>)
     for (fi, f) in files.iter().enumerate() {
         for item in &f.ast.items {
             if let ItemKind::Packet(def) = &item.kind {
+                let name = def.name.node.as_str();
+                if name == "input" || crate::wire::constructor(name).is_some() {
+                    let what = if name == "input" { "the packet of the preceding `send`" } else { "a layer" };
+                    diags.push(
+                        Diag::new(
+                            "compile::reserved_name",
+                            &f.src,
+                            def.name.span,
+                            format!("`{name}` is {what}: a packet cannot take that name"),
+                        )
+                        .help(format!("choose another name, e.g. `my_{name}`")),
+                    );
+                    continue;
+                }
                 if let Some((pf, ps)) = first_def.get(&def.name.node) {
                     let (l, c) = files[*pf].src.line_col(ps.start);
                     diags.push(
@@ -513,6 +527,7 @@ impl SpecCx<'_> {
     fn map_set(&mut self, m: &ast::MapSet, src: &SourceFile) -> Option<Step> {
         let def = self.map_def(&m.map, src)?.clone();
         let key = self.typed(&def.key, &m.key, src, Mode::Write, &format!("the key of `{}`", def.name))?;
+        let entry = entry_text(&def.name, &m.key, src);
         let value = match &m.value.kind {
             ValueKind::PerCpu(items) => {
                 if !def.is_per_cpu() {
@@ -529,15 +544,11 @@ impl SpecCx<'_> {
                 }
                 let mut values = Vec::new();
                 for v in items {
-                    values.push(Bytes(
-                        self.typed(&def.value, v, src, Mode::Write, &format!("the value of `{}`", def.name))?.0,
-                    ));
+                    values.push(Bytes(self.typed(&def.value, v, src, Mode::Write, &entry)?.0));
                 }
                 MapValue::PerCpu(values)
             }
-            _ => MapValue::All(Bytes(
-                self.typed(&def.value, &m.value, src, Mode::Write, &format!("the value of `{}`", def.name))?.0,
-            )),
+            _ => MapValue::All(Bytes(self.typed(&def.value, &m.value, src, Mode::Write, &entry)?.0)),
         };
         Some(Step::SetMap { map: def.name.clone(), key: Bytes(key.0), value })
     }
@@ -703,7 +714,7 @@ impl SpecCx<'_> {
                     else {
                         continue;
                     };
-                    let what = format!("the value of `{}`", def.name);
+                    let what = entry_text(&def.name, &e.key, src);
                     let expected = match &e.expected {
                         None => None,
                         Some(v) => match &v.kind {
@@ -746,11 +757,10 @@ impl SpecCx<'_> {
                         },
                     };
                     let (l, c) = src.line_col(e.span.start);
-                    let key_text = &src.text[e.key.span.start..e.key.span.end];
                     steps.push(Step::CheckMap {
                         map: def.name.clone(),
                         key: Bytes(key),
-                        entry: format!("{}[{}]", def.name, key_text.split_whitespace().collect::<Vec<_>>().join(" ")),
+                        entry: what.trim_matches('`').to_string(),
                         expected,
                         layout: leaf_fields(&def.value),
                         source: format!("{}:{l}:{c}", src.name),
@@ -791,6 +801,12 @@ impl SpecCx<'_> {
         );
         None
     }
+}
+
+/// `` `sessions[2]` ``: a map entry as the spec writes it, for messages and reports.
+fn entry_text(map: &str, key: &ast::Value, src: &SourceFile) -> String {
+    let key_text = src.text.get(key.span.start..key.span.end).unwrap_or("..");
+    format!("`{map}[{}]`", key_text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Interface names used as map values (DEVMAP entries: `tx_ports[1] = eth1`) compile to this base plus

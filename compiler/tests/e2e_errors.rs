@@ -103,22 +103,22 @@ fn error_snapshots() {
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 
-/// FIXME(bug): spans of grammar rules that end in an optional or repeated element (`layer` =
-/// `constructor ~ call_args?`, `packet_expr` = `term ~ ("/" ~ term)* ~ modifier*`, `expect_packet`)
-/// include the whitespace and comments after them, because pest's implicit whitespace is consumed before
-/// the optional part fails. Diagnostics on those spans then underline into the next line (see the
-/// `encode_errors`, `input_outside_expect` and `expect_without_send` snapshots). This asserts today's
-/// behaviour; the span should be exactly `input` / `ether / ipv4`.
+/// Spans end at the last token of a construct, not at the whitespace pest skipped before an optional
+/// part that did not match (which made labels reach into the next line).
+///
+/// FIXME(bug): a comment after such a construct is still inside its span: `packet p = input   # note`
+/// gives the layer `input` the span `input   # note` (parse.rs trims whitespace only). This asserts
+/// today's behaviour; the span should be exactly `input`.
 #[test]
-fn spans_include_trailing_whitespace_today() {
+fn spans_stop_at_the_last_token() {
     use xdptest_grammar::ast::{ItemKind, Stmt, Term};
     let src = "packet p = input   # note\n\nscenario \"s\" {\n  send ether / ipv4\n  expect XDP_PASS\n}\n";
     let file = xdptest_grammar::parse(src).expect("parses");
     let ItemKind::Packet(def) = &file.items[0].kind else { panic!("a packet first") };
     let Term::Layer(call) = &def.expr.stack[0] else { panic!("a layer") };
-    assert_eq!(&src[call.span.start..call.span.end], "input   # note\n\n");
+    assert_eq!(&src[call.span.start..call.span.end], "input   # note");
     let ItemKind::Scenario(s) = &file.items[1].kind else { panic!("a scenario second") };
     let Stmt::Send(send) = &s.stmts[0] else { panic!("a send") };
     let packet = &src[send.packet.span.start..send.packet.span.end];
-    assert_eq!(packet, "ether / ipv4\n  ");
+    assert_eq!(packet, "ether / ipv4");
 }

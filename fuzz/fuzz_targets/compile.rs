@@ -22,8 +22,7 @@ fn object() -> &'static [u8] {
     static OBJECT: OnceLock<Vec<u8>> = OnceLock::new();
     OBJECT.get_or_init(|| {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../programs/build/upf.o");
-        std::fs::read(path)
-            .unwrap_or_else(|e| panic!("{path}: {e} (build the programs: make -C programs)"))
+        std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e} (build the programs: make -C programs)"))
     })
 }
 
@@ -53,9 +52,7 @@ fuzz_target!(|data: &[u8]| {
     let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor());
     for d in &diags {
         let mut out = String::new();
-        handler
-            .render_report(&mut out, d.report().as_ref())
-            .expect("render");
+        handler.render_report(&mut out, d.report().as_ref()).expect("render");
     }
     if let Some(spec) = compiled {
         for f in &spec.fixtures {

@@ -37,9 +37,11 @@ pub fn parse(source: &str) -> Result<File, Vec<SyntaxError>> {
     }
 }
 
+/// The pair's span without trailing whitespace: pest keeps the whitespace it skipped before an optional
+/// part that then did not match (`expect XDP_PASS` would otherwise reach into the next line).
 fn span(p: &Pair<Rule>) -> Span {
     let s = p.as_span();
-    Span { start: s.start(), end: s.end() }
+    Span { start: s.start(), end: s.start() + p.as_str().trim_end().len() }
 }
 
 fn spanned(p: &Pair<Rule>) -> Spanned<String> {
@@ -82,6 +84,7 @@ fn rule_words(rule: &Rule) -> &'static str {
         Rule::send => "`send PACKET`",
         Rule::send_option => "`ingress IFACE` or `queue N`",
         Rule::ingress | Rule::kw_ingress => "`ingress`",
+        Rule::iface_name | Rule::dotted_name => "an interface name",
         Rule::queue | Rule::kw_queue => "`queue`",
         Rule::expect_packet => "`expect XDP_...`",
         Rule::action => "an XDP action (XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT) or a number",
@@ -531,7 +534,7 @@ impl Cx {
                 let list = inner.into_inner().next().unwrap();
                 ValueKind::PerCpu(list.into_inner().map(|v| self.value(v)).collect())
             }
-            Rule::ident => ValueKind::Ident(inner.as_str().to_string()),
+            Rule::ident | Rule::dotted_name => ValueKind::Ident(inner.as_str().to_string()),
             r => unreachable!("value {r:?}"),
         };
         Value { kind, span: sp }

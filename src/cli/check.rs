@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{default_paths, load_suite, Outcome};
+use super::{count, default_paths, load_suite, Outcome};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -16,7 +16,7 @@ pub fn run(args: CheckArgs) -> Outcome {
     let paths = default_paths(args.paths);
     match load_suite(&paths) {
         Ok((specs, suite)) => {
-            println!("ok: {} spec files, {} scenarios", specs.len(), suite.fixture_count());
+            println!("ok: {}, {}", count(specs.len(), "spec file"), count(suite.fixture_count(), "scenario"));
             Outcome::Ok
         }
         Err(o) => o,

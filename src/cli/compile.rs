@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use xdptest_compiler::suite;
 
-use super::{default_paths, load_suite, report, Outcome};
+use super::{count, default_paths, load_suite, report, Outcome};
 
 #[derive(Debug, Args)]
 pub struct CompileArgs {
@@ -31,12 +31,12 @@ pub fn run(args: CompileArgs) -> Outcome {
     }
     let pcaps = files.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "pcapng")).count();
     println!(
-        "compiled {} scenarios from {} spec files into {} ({} fixtures, {} captures)",
-        suite.fixture_count(),
-        specs.len(),
+        "compiled {} from {} into {} ({}, {})",
+        count(suite.fixture_count(), "scenario"),
+        count(specs.len(), "spec file"),
         args.out.display(),
-        files.len() - pcaps,
-        pcaps
+        count(files.len() - pcaps, "fixture"),
+        count(pcaps, "capture")
     );
     Outcome::Ok
 }

@@ -49,6 +49,15 @@ pub fn main(cli: Cli) -> Outcome {
     }
 }
 
+/// "1 spec file", "2 spec files".
+pub fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 /// Default spec location when no path is given.
 pub fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     if paths.is_empty() {
@@ -75,7 +84,6 @@ pub fn report(diags: &[Diag]) -> Outcome {
     for d in diags {
         eprintln!("{:?}", d.report());
     }
-    let n = diags.len();
-    eprintln!("error: {n} error{} found", if n == 1 { "" } else { "s" });
+    eprintln!("error: {} found", count(diags.len(), "error"));
     Outcome::Error
 }
