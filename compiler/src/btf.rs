@@ -75,6 +75,9 @@ pub struct ObjectInfo {
     pub programs: Vec<ProgramSym>,
     /// BTF-defined maps, in declaration order.
     pub maps: Vec<MapDef>,
+    /// Every BPF helper the object's code calls (by helper id, sorted, deduplicated). The runner uses
+    /// it to know whether a program can add or remove map entries itself.
+    pub helper_calls: Vec<u32>,
 }
 
 impl ObjectInfo {
@@ -304,12 +307,28 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectInfo, BtfError> {
         programs.push(ProgramSym { name: sym.name().map_err(elf)?.to_string(), section: section_name.to_string() });
     }
 
+    let mut helper_calls = Vec::new();
+    for section in file.sections().filter(|s| s.kind() == SectionKind::Text) {
+        helper_calls.extend(helper_calls_in(section.data().map_err(elf)?));
+    }
+    helper_calls.sort_unstable();
+    helper_calls.dedup();
+
     if file.section_by_name("maps").is_some_and(|s| s.size() > 0) {
         return Err(BtfError::LegacyMaps);
     }
     let btf = file.section_by_name(".BTF").ok_or(BtfError::NoBtf)?;
     let maps = read_btf_maps(btf.data().map_err(elf)?)?;
-    Ok(ObjectInfo { programs, maps })
+    Ok(ObjectInfo { programs, maps, helper_calls })
+}
+
+/// Helper ids of `call` instructions (opcode 0x85 with source register 0; 1 is a BPF-to-BPF call and 2 a
+/// kfunc) in a section of BPF code. Instructions are 8 bytes; the second half of a 16-byte `ld_imm64`
+/// has opcode 0 and is skipped naturally.
+fn helper_calls_in(code: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    code.chunks_exact(8)
+        .filter(|insn| insn[0] == 0x85 && insn[1] >> 4 == 0)
+        .map(|insn| i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]) as u32)
 }
 
 /// [`read_object`] on a file read from `path`.

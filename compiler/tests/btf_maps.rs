@@ -454,3 +454,38 @@ fn btf_layouts_match_bpftool() {
         assert!(checked >= 3, "{name}: only {checked} maps checked");
     }
 }
+
+/// The helper calls found in each example program, checked against llvm-objdump's disassembly.
+#[test]
+fn helper_calls_match_the_disassembly() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    assert!(std::process::Command::new("make")
+        .args(["-s", "-C"])
+        .arg(root.join("programs"))
+        .status()
+        .unwrap()
+        .success());
+    for prog in ["upf", "firewall", "counter", "icmp_echo", "router"] {
+        let obj = root.join(format!("programs/build/{prog}.o"));
+        let info = xdptest_compiler::btf::read_object_file(&obj).unwrap();
+        let dump = std::process::Command::new("llvm-objdump")
+            .arg("-d")
+            .arg(&obj)
+            .output()
+            .expect("llvm-objdump (package llvm)");
+        let mut expected: Vec<u32> = String::from_utf8_lossy(&dump.stdout)
+            .lines()
+            .filter_map(|l| {
+                let (_, rest) = l.split_once("call ")?;
+                rest.trim().parse::<u32>().ok()
+            })
+            .collect();
+        expected.sort_unstable();
+        expected.dedup();
+        assert_eq!(info.helper_calls, expected, "{prog}");
+        if prog == "upf" {
+            // bpf_map_lookup_elem (1) and bpf_xdp_adjust_head (44), at least.
+            assert!(expected.contains(&1) && expected.contains(&44), "{expected:?}");
+        }
+    }
+}

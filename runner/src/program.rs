@@ -54,7 +54,12 @@ pub struct LoadedMap {
     flags: u32,
     /// Array contents right after loading (initialised globals live here), restored on reset.
     initial: Option<Vec<u8>>,
-    /// Keys written by a scenario in maps we cannot empty by iteration (DEVMAPs).
+    /// Whether only our writes change this map's set of keys, so that a reset deletes just the keys we
+    /// wrote: DEVMAPs (programs cannot write them), and hash-like maps when the object never calls a
+    /// helper that adds or removes entries. Emptying a hash map otherwise walks every bucket in the
+    /// kernel (16,384 of them for a typical session table), the largest cost of a reset.
+    tracked: bool,
+    /// Keys written since the last reset, for `tracked` maps.
     written: Vec<Vec<u8>>,
     /// Batch commands work on this map (checked on first use).
     batch_ok: bool,
@@ -87,6 +92,10 @@ impl LoadedProgram {
         let xdp: &mut Xdp =
             prog.try_into().map_err(|_| LoadError::NotXdp { path: object.into(), name: name.into() })?;
         xdp.load().map_err(|e| program_error(object, name, e))?;
+        // bpf_map_update_elem (2), bpf_map_delete_elem (3), bpf_map_push_elem (87), bpf_map_pop_elem (88).
+        let changes_keys = xdptest_compiler::btf::read_object(&bytes)
+            .map(|info| info.helper_calls.iter().any(|h| matches!(h, 2 | 3 | 87 | 88)))
+            .unwrap_or(true);
         let ncpus = aya::util::nr_cpus()
             .map_err(|(what, e)| LoadError::Object { path: object.into(), message: format!("{what}: {e}") })?;
         let mut maps = HashMap::new();
@@ -104,9 +113,11 @@ impl LoadedProgram {
                 max_entries: info.max_entries(),
                 flags: info.map_flags(),
                 initial: None,
+                tracked: false,
                 written: Vec::new(),
                 batch_ok: true,
             };
+            m.tracked = m.map_type == DEVMAP || (m.is_hash_like() && !changes_keys);
             m.snapshot(ncpus).map_err(|e| LoadError::Object {
                 path: object.into(),
                 message: format!("reading map {map_name}: {e}"),
@@ -294,13 +305,14 @@ impl LoadedMap {
             }
             return Ok(());
         }
-        if self.is_hash_like() {
-            return self.clear(ncpus);
-        }
-        if matches!(self.map_type, DEVMAP) {
+        if self.tracked {
             for k in std::mem::take(&mut self.written) {
                 sys::delete(self.fd, &k)?;
             }
+            return Ok(());
+        }
+        if self.is_hash_like() {
+            return self.clear(ncpus);
         }
         Ok(())
     }
@@ -342,7 +354,7 @@ impl LoadedMap {
     pub fn write(&mut self, key: &[u8], values: &[&[u8]], ncpus: usize, per_cpu_list: bool) -> io::Result<()> {
         let first = values.first().copied().unwrap_or(&[]);
         self.check_sizes(key, first)?;
-        if self.map_type == DEVMAP {
+        if self.tracked {
             self.written.push(key.to_vec());
         }
         if !self.is_per_cpu() {
