@@ -278,15 +278,11 @@ fn output_layout() {
     );
 }
 
-/// FIXME(bug): two outputs with the same path are not detected before writing. Scenario names that
-/// slug to the same file name (`"a b"` and `"a-b"`), or two spec files with the same relative path
-/// (`a/x.pkt b/x.pkt`, or the same directory given twice), make `suite::write_all` rename the first
-/// staged file into place and then fail on the second with "cannot write …: No such file or
-/// directory": exit 2, but with part of the output already written, breaking the all-or-nothing
-/// promise. Expected: a located diagnostic at compile time (e.g. "scenarios \"a b\" and \"a-b\" both
-/// compile to a-b.ron") and nothing written. This test asserts today's behaviour.
+/// Regression: outputs with the same path were detected only while writing, after part of the output
+/// was in place. Scenario names that slug to the same file name are a located compile error, two specs
+/// with the same relative path are refused before writing, and a directory given twice is one input.
 #[test]
-fn colliding_output_paths_write_part_of_the_output() {
+fn colliding_output_paths_are_refused_before_writing() {
     oracle::ensure_programs(&repo());
     let dir = tempfile::tempdir().unwrap();
     write(
@@ -299,16 +295,18 @@ fn colliding_output_paths_write_part_of_the_output() {
     );
     let out = xdptest(dir.path(), &["compile", "slug", "--out", "out1"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(stderr(&out).contains("cannot write"), "{}", text(&out));
-    assert_eq!(names(&tree(&dir.path().join("out1"))), ["s/a-b.ron"]);
+    assert!(stderr(&out).contains("scenarios \"a b\" and \"a-b\" would both compile to a-b.ron"), "{}", text(&out));
+    assert!(stderr(&out).contains("s.pkt:"), "{}", text(&out));
+    assert!(tree(&dir.path().join("out1")).is_empty());
 
     write(&dir.path().join("a/x.pkt"), &good_spec("one"));
     write(&dir.path().join("b/x.pkt"), &good_spec("two"));
     let out = xdptest(dir.path(), &["compile", "a/x.pkt", "b/x.pkt", "--out", "out2"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert_eq!(names(&tree(&dir.path().join("out2"))), ["x.pcapng", "x/one.ron", "x/two.ron"]);
+    assert!(stderr(&out).contains("a/x.pkt and b/x.pkt would both write x.pcapng"), "{}", text(&out));
+    assert!(tree(&dir.path().join("out2")).is_empty());
 
     let out = xdptest(dir.path(), &["compile", "a", "a", "--out", "out3"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(!tree(&dir.path().join("out3")).is_empty());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(names(&tree(&dir.path().join("out3"))), ["x.pcapng", "x/one.ron"]);
 }

@@ -188,6 +188,7 @@ pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>)
     let mut fixtures = Vec::new();
     let mut packets = Vec::new();
     let mut seen_names: HashMap<String, Span> = HashMap::new();
+    let mut seen_slugs: HashMap<String, (String, Span)> = HashMap::new();
     for item in scenarios {
         let ItemKind::Scenario(s) = &item.kind else { unreachable!() };
         if let Some(first) = seen_names.get(&s.name.node) {
@@ -204,6 +205,21 @@ pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>)
             continue;
         }
         seen_names.insert(s.name.node.clone(), s.name.span);
+        // Fixture files are named after the scenario: two names with one file name would overwrite.
+        let file_name = crate::suite::slug(&s.name.node);
+        if let Some((other, _)) = seen_slugs.get(&file_name) {
+            cx.diags.push(
+                Diag::new(
+                    "compile::fixture_name_clash",
+                    &main.src,
+                    s.name.span,
+                    format!("scenarios \"{other}\" and \"{}\" would both compile to {file_name}.ron", s.name.node),
+                )
+                .help("fixture files are named after scenarios (letters and digits, the rest as `-`): rename one"),
+            );
+            continue;
+        }
+        seen_slugs.insert(file_name, (s.name.node.clone(), s.name.span));
         if let Some((steps, pk)) = cx.scenario(s, &main.src, &defaults) {
             if let Some(program) = &program_ref {
                 fixtures.push(Fixture {

@@ -46,6 +46,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<SpecPath>, Vec<Diag>> {
             ),
         }
     }
+    // The same file reached twice (`specs specs`, or a file inside a given directory) is one spec.
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|s| seen.insert(std::fs::canonicalize(&s.path).unwrap_or_else(|_| s.path.clone())));
     if errors.is_empty() {
         Ok(found)
     } else {
@@ -147,6 +150,30 @@ pub fn outputs(specs: &[SpecPath], suite: &Suite) -> Result<Vec<(PathBuf, Vec<u8
             Diag::global("compile::pcap", format!("cannot encode the pcapng for {}: {e}", sp.path.display()))
         })?;
         files.push((stem.with_extension("pcapng"), pcap));
+    }
+    // Two specs with the same relative path (`a/x.pkt b/x.pkt`) would write the same files.
+    let mut by_path: std::collections::HashMap<&Path, usize> = std::collections::HashMap::new();
+    for (i, (path, _)) in files.iter().enumerate() {
+        if let Some(first) = by_path.insert(path, i) {
+            let owner = |file: usize| {
+                let mut n = 0;
+                for (sp, compiled) in specs.iter().zip(&suite.specs) {
+                    if compiled.fixtures.is_empty() {
+                        continue;
+                    }
+                    n += compiled.fixtures.len() + 1;
+                    if file < n {
+                        return sp.path.display().to_string();
+                    }
+                }
+                String::new()
+            };
+            return Err(Diag::global(
+                "compile::output_clash",
+                format!("{} and {} would both write {}", owner(first), owner(i), path.display()),
+            )
+            .help("output paths are relative to the directory given; compile these specs separately or give their common parent"));
+        }
     }
     Ok(files)
 }

@@ -37,11 +37,36 @@ pub fn parse(source: &str) -> Result<File, Vec<SyntaxError>> {
     }
 }
 
-/// The pair's span without trailing whitespace: pest keeps the whitespace it skipped before an optional
-/// part that then did not match (`expect XDP_PASS` would otherwise reach into the next line).
+/// The pair's span up to its last significant character: pest keeps the whitespace and comments it
+/// skipped before an optional part that then did not match (`expect XDP_PASS  # note` would otherwise
+/// reach over the comment into the next line).
 fn span(p: &Pair<Rule>) -> Span {
     let s = p.as_span();
-    Span { start: s.start(), end: s.start() + p.as_str().trim_end().len() }
+    Span { start: s.start(), end: s.start() + significant_len(p.as_str()) }
+}
+
+/// Length of `text` without trailing whitespace and `#` comments (a `#` inside a string is text).
+fn significant_len(text: &str) -> usize {
+    let (mut end, mut in_string, mut escaped, mut in_comment) = (0, false, false, false);
+    for (i, c) in text.char_indices() {
+        if in_comment {
+            in_comment = c != '\n';
+        } else if in_string {
+            end = i + c.len_utf8();
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '#' {
+            in_comment = true;
+        } else if !c.is_whitespace() {
+            end = i + c.len_utf8();
+            in_string = c == '"';
+        }
+    }
+    end
 }
 
 fn spanned(p: &Pair<Rule>) -> Spanned<String> {
@@ -53,9 +78,9 @@ fn rule_words(rule: &Rule) -> &'static str {
     match rule {
         Rule::EOI => "end of file",
         Rule::WHITESPACE | Rule::COMMENT => "whitespace",
-        Rule::file => "`program`, `include`, `env`, `packet`, `map` or `scenario`",
+        Rule::file => "an item (`program`, `include`, `env`, `packet`, `map`, `scenario`)",
         Rule::doc | Rule::doc_text => "a `##` doc comment",
-        Rule::item => "`packet`, `scenario`, `map`, `program`, `env` or `include`",
+        Rule::item => "an item (`program`, `include`, `env`, `packet`, `map`, `scenario`)",
         Rule::include => "`include \"file.pkt\"`",
         Rule::program => "`program \"file.o\" xdp \"name\"`",
         Rule::hook => "the hook `xdp`",
@@ -80,7 +105,7 @@ fn rule_words(rule: &Rule) -> &'static str {
         Rule::layer_index => "a layer occurrence number",
         Rule::map_set => "`map NAME[KEY] = VALUE`",
         Rule::scenario => "`scenario \"name\" { ... }`",
-        Rule::stmt => "`send`, `expect` or `map`",
+        Rule::stmt => "a statement (`send`, `expect`, `map`) or `}`",
         Rule::send => "`send PACKET`",
         Rule::send_option => "`ingress IFACE` or `queue N`",
         Rule::ingress | Rule::kw_ingress => "`ingress`",
@@ -123,7 +148,7 @@ fn from_pest(e: pest::error::Error<Rule>, source: &str) -> SyntaxError {
             // for character ranges, which we leave out.
             for t in attempts.expected_tokens() {
                 let token = t.to_string();
-                if !token.trim().is_empty() && !token.contains("..") && token != "#" {
+                if !token.trim().is_empty() && !token.contains("..") && token != "#" && token != "_" {
                     detailed.push(format!("`{token}`"));
                 }
             }
@@ -133,7 +158,11 @@ fn from_pest(e: pest::error::Error<Rule>, source: &str) -> SyntaxError {
     let rest = &source[start.min(source.len())..];
     let token_len = rest.char_indices().find(|(_, c)| c.is_whitespace()).map(|(i, _)| i).unwrap_or(rest.len());
     let end = end.max(start + token_len.min(40));
-    let found = if token_len == 0 { "end of file".to_string() } else { format!("`{}`", &rest[..token_len.min(40)]) };
+    // At whitespace, show the next token (or the end of the file).
+    let next = rest.trim_start();
+    let next_len = next.char_indices().find(|(_, c)| c.is_whitespace()).map(|(i, _)| i).unwrap_or(next.len());
+    let found = if next_len == 0 { "end of file".to_string() } else { format!("`{}`", &next[..next_len.min(40)]) };
+    let before = &source[..start.min(source.len())];
     let (message, help) = match e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let mut words: Vec<&str> = if detailed.is_empty() {
@@ -151,7 +180,7 @@ fn from_pest(e: pest::error::Error<Rule>, source: &str) -> SyntaxError {
                     format!("{} or {}", init.join(", "), last)
                 }
             };
-            let help = hint_for(rest, &positives);
+            let help = hint_for(before, rest, &positives);
             (format!("expected {expected}, found {found}"), help)
         }
         ErrorVariant::CustomError { message } => (message, None),
@@ -160,7 +189,23 @@ fn from_pest(e: pest::error::Error<Rule>, source: &str) -> SyntaxError {
 }
 
 /// Hints for the mistakes people make most often.
-fn hint_for(rest: &str, positives: &[Rule]) -> Option<String> {
+fn hint_for(before: &str, rest: &str, positives: &[Rule]) -> Option<String> {
+    // `packet send = ...`: a keyword where a name goes.
+    let trimmed = before.trim_end();
+    let last_word = trimmed.rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
+    const KEYWORDS: [&str; 17] = [
+        "without", "with", "push", "ingress", "queue", "missing", "after", "before", "send", "expect", "scenario",
+        "packet", "map", "include", "program", "env", "per_cpu",
+    ];
+    if KEYWORDS.contains(&last_word) {
+        let prev = trimmed[..trimmed.len() - last_word.len()].trim_end();
+        if prev.ends_with("packet") || prev.ends_with("map") {
+            return Some(format!("`{last_word}` is a keyword and cannot be a name"));
+        }
+    }
+    if rest.starts_with('=') && !rest.starts_with("==") && positives.contains(&Rule::kw_missing) {
+        return Some("compare with `==`: `expect map NAME[KEY] == VALUE`".into());
+    }
     if rest.starts_with("//") {
         return Some("comments start with `#`".into());
     }
