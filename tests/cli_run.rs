@@ -219,3 +219,33 @@ fn the_host_network_is_untouched_by_stages() {
     assert_eq!(names(&before), names(&after));
     assert!(!Path::new("/run/netns").exists() || std::fs::read_dir("/run/netns").unwrap().next().is_none());
 }
+
+#[test]
+fn without_privileges_the_error_says_what_is_needed() {
+    build_programs();
+    // A world-readable copy: the checkout may sit in a private directory `nobody` cannot enter.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("xdptest");
+    std::fs::copy(env!("CARGO_BIN_EXE_xdptest"), &bin).unwrap();
+    std::fs::copy(root().join("programs/build/counter.o"), dir.path().join("counter.o")).unwrap();
+    let spec = dir.path().join("s.pkt");
+    std::fs::write(
+        &spec,
+        "program \"counter.o\" xdp \"xdp_counter\"\nscenario \"a\" {\n  send ether / ipv4 / udp\n  expect XDP_PASS\n}\n\
+         scenario \"b\" {\n  send ether / ipv4 / udp\n  expect XDP_PASS\n}\n",
+    )
+    .unwrap();
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .arg(&bin)
+        .args(["run", "-j1"])
+        .arg(&spec)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert_eq!(t.matches("xdptest run needs root, or CAP_BPF with CAP_NET_ADMIN").count(), 1, "said once: {t}");
+    assert!(t.contains("(the same error as above)"), "{t}");
+}

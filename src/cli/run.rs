@@ -82,10 +82,11 @@ pub fn run(args: RunArgs) -> Outcome {
     let mut tally = Tally::default();
     let mut results: Vec<ScenarioResult> = Vec::with_capacity(fixtures.len());
     let mut write_failed = false;
+    let mut human = human::Human::new(palette);
     xdptest_runner::run(&fixtures, &RunOptions { jobs }, |_, r| {
         tally.add(&r);
         let w = match args.format {
-            Format::Human => human::write_result(&mut out, &r, palette),
+            Format::Human => human.write_result(&mut out, &r),
             Format::Json => json::write_result(&mut out, &r),
         };
         write_failed |= w.is_err();

@@ -11,7 +11,7 @@ use xdptest_runner::{ScenarioResult, Verdict};
 use super::Tally;
 
 /// ANSI colours, or none.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Palette {
     pub enabled: bool,
 }
@@ -38,6 +38,38 @@ impl Palette {
     }
     pub fn dim(&self, s: &str) -> String {
         self.paint("2", s)
+    }
+}
+
+/// The terminal reporter's state: errors that repeat (a program that cannot load fails every scenario
+/// the same way) are printed in full once.
+#[derive(Debug, Default)]
+pub struct Human {
+    pub palette: Palette,
+    last_error: Option<String>,
+}
+
+impl Human {
+    pub fn new(palette: Palette) -> Self {
+        Human { palette, last_error: None }
+    }
+
+    pub fn write_result(&mut self, out: &mut impl Write, r: &ScenarioResult) -> std::io::Result<()> {
+        if let Verdict::Error { message } = &r.verdict {
+            let p = self.palette;
+            if self.last_error.as_deref() == Some(message) {
+                return writeln!(
+                    out,
+                    "{} {}::{} {}",
+                    p.red(" ERROR"),
+                    r.spec,
+                    r.scenario,
+                    p.dim("(the same error as above)")
+                );
+            }
+            self.last_error = Some(message.clone());
+        }
+        write_result(out, r, self.palette)
     }
 }
 
