@@ -117,6 +117,17 @@ pub fn update_batch(fd: RawFd, keys: &[u8], values: &[u8], count: u32) -> io::Re
 
 /// Reads up to `count` entries starting at the beginning of the map. Returns how many were read.
 pub fn lookup_batch(fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -> io::Result<u32> {
+    read_batch(BPF_MAP_LOOKUP_BATCH, fd, keys, values, count)
+}
+
+/// Empties a hash-like map with as few syscalls as possible: each call deletes up to `count` entries
+/// (their keys and values land in the scratch buffers). Returns how many were deleted in this call.
+pub fn lookup_and_delete_batch(fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -> io::Result<u32> {
+    read_batch(BPF_MAP_LOOKUP_AND_DELETE_BATCH, fd, keys, values, count)
+}
+
+fn read_batch(cmd: u32, fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -> io::Result<u32> {
+    // The batch cursor: a bucket index for hash maps, a key for arrays; 8 bytes hold either.
     let mut out_batch = [0u8; 8];
     let mut a = BatchAttr {
         out_batch: out_batch.as_mut_ptr() as u64,
@@ -126,28 +137,9 @@ pub fn lookup_batch(fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -
         map_fd: fd as u32,
         ..Default::default()
     };
-    match bpf(BPF_MAP_LOOKUP_BATCH, &mut a) {
+    match bpf(cmd, &mut a) {
         Ok(()) => Ok(a.count),
         // ENOENT: the end of the map was reached; `count` says how many entries came back.
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(a.count),
-        Err(e) => Err(e),
-    }
-}
-
-/// Empties a hash-like map with as few syscalls as possible: each call deletes up to `count` entries
-/// (their keys and values land in the scratch buffers). Returns how many were deleted in this call.
-pub fn lookup_and_delete_batch(fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -> io::Result<u32> {
-    let mut out_batch = vec![0u8; keys.len().max(8)];
-    let mut a = BatchAttr {
-        out_batch: out_batch.as_mut_ptr() as u64,
-        keys: keys.as_mut_ptr() as u64,
-        values: values.as_mut_ptr() as u64,
-        count,
-        map_fd: fd as u32,
-        ..Default::default()
-    };
-    match bpf(BPF_MAP_LOOKUP_AND_DELETE_BATCH, &mut a) {
-        Ok(()) => Ok(a.count),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(a.count),
         Err(e) => Err(e),
     }
