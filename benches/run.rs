@@ -105,6 +105,21 @@ fn main() {
         runner.push((jobs, best));
     }
 
+    // Per program, one worker, program loads excluded: what a scenario costs on top of its test run.
+    let mut per_program = Vec::new();
+    let mut programs: Vec<_> = fixtures.iter().map(|f| f.program.clone()).collect();
+    programs.dedup();
+    for prog in &programs {
+        let subset: Vec<_> = fixtures.iter().filter(|f| &f.program == prog).cloned().collect();
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let stats = run(&subset, &RunOptions { jobs: 1 }, |_, _| {});
+            best = best.min((stats.wall - stats.load_time).as_secs_f64() * 1e6 / subset.len() as f64);
+        }
+        let maps = subset[0].steps.iter().filter(|s| !matches!(s, Step::Run { .. })).count();
+        per_program.push((prog.name.clone(), best, maps));
+    }
+
     // End to end through the binary.
     let mut e2e = Vec::new();
     for jobs in ["1", "2"] {
@@ -162,6 +177,13 @@ fn main() {
         runner[0].1.as_secs_f64() / runner[1].1.as_secs_f64(),
         e2e[0].1.as_secs_f64() / e2e[1].1.as_secs_f64()
     );
+    for (name, us_per, steps) in &per_program {
+        let _ = writeln!(
+            r,
+            "  runner, {name:<16} {us_per:>8.2} µs/scenario ({:.1}× floor; {steps} map steps per scenario)",
+            us_per / floor_us
+        );
+    }
     for (name, d) in &loads {
         let _ = writeln!(r, "  load {name:<16} {:>8.2} ms", d.as_secs_f64() * 1e3);
     }
