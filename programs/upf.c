@@ -273,10 +273,12 @@ static __always_inline int downlink(struct xdp_md *ctx, __u32 teid, __u32 l2_len
 
 	if ((void *)(iph + 1) > data_end)
 		return pass();
-	/* the outer lengths are derived from the inner tot_len: check it */
+	/* the outer lengths are derived from the inner tot_len: check it. The upper bound comes first:
+	 * older verifiers (6.1 among them) lose a byte swap's bounds and refuse the pointer arithmetic below without
+	 * it (found by running the specs on Debian's 6.1 kernel with --kernel debian:6.1). */
 	inner_len = bpf_ntohs(iph->tot_len);
-	if (inner_len < iph->ihl * 4 || (void *)iph + inner_len > data_end ||
-	    inner_len > 0xffff - ENCAP_LEN)
+	if (inner_len > 0xffff - ENCAP_LEN || inner_len < iph->ihl * 4 ||
+	    (void *)iph + inner_len > data_end)
 		return pass();
 
 	s = bpf_map_lookup_elem(&sessions, &teid);

@@ -4,6 +4,7 @@
 
 mod cli;
 mod report;
+mod snapshot;
 
 use std::process::ExitCode;
 

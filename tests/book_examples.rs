@@ -43,7 +43,7 @@ fn programs_built() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let build = repo().join("programs/build");
-        let needed = ["upf", "counter", "firewall", "icmp_echo", "router"];
+        let needed = ["upf", "counter", "firewall", "icmp_echo", "router", "printk"];
         if needed.iter().all(|p| build.join(format!("{p}.o")).exists()) {
             return;
         }

@@ -184,6 +184,13 @@ fn verifier_rejection_is_an_error_with_the_log() {
     assert!(t.contains("the verifier rejected `xdp_unchecked`"), "{t}");
     // The verifier's own words: a packet access without a bounds check.
     assert!(t.contains("invalid access to packet"), "{t}");
+    // As a located diagnostic: the C line it stopped at (found through the object's BTF line info, which
+    // records the path clang was given), labelled with the verifier's complaint; then the log's tail.
+    // Shown relative to the working directory.
+    assert!(t.contains("╭─[tests/programs/bad_verifier.c:9:2]"), "{t}");
+    assert!(t.contains(" 9 │     return data[20] == 0x11 ? XDP_DROP : XDP_PASS;"), "{t}");
+    assert!(t.contains("╰── invalid access to packet, off=20 size=1"), "{t}");
+    assert!(t.contains("verifier log:"), "{t}");
 }
 
 #[test]

@@ -331,6 +331,67 @@ fn helper_calls_in(code: &[u8]) -> impl Iterator<Item = u32> + '_ {
         .map(|insn| i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]) as u32)
 }
 
+/// The C source files named in the object's BTF line info (`.BTF.ext`), as the compiler recorded them
+/// (absolute, or relative to the directory clang ran in), in order of first appearance. The kernel's
+/// verifier log cites only their base names (`; if (x) @ prog.c:12`); this gives the whole path back.
+/// Empty when the object has no line info. Never panics on malformed input.
+pub fn source_files(bytes: &[u8]) -> Vec<String> {
+    let Ok(file) = object::File::parse(bytes) else {
+        return Vec::new();
+    };
+    let (Some(btf), Some(ext)) = (file.section_by_name(".BTF"), file.section_by_name(".BTF.ext")) else {
+        return Vec::new();
+    };
+    let (Ok(btf), Ok(ext)) = (btf.data(), ext.data()) else {
+        return Vec::new();
+    };
+    line_info_files(btf, ext).unwrap_or_default()
+}
+
+/// File names of the line info records in `.BTF.ext`, resolved in the `.BTF` string section.
+fn line_info_files(btf: &[u8], ext: &[u8]) -> Option<Vec<String>> {
+    let u32_at = |b: &[u8], at: usize| -> Option<u32> {
+        b.get(at..at.checked_add(4)?).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    // struct btf_header: magic u16, version u8, flags u8, hdr_len, type_off, type_len, str_off, str_len.
+    if btf.get(..2)? != [0x9f, 0xeb] {
+        return None;
+    }
+    let strings_at = (u32_at(btf, 4)? as usize).checked_add(u32_at(btf, 16)? as usize)?;
+    let strings = btf.get(strings_at..strings_at.checked_add(u32_at(btf, 20)? as usize)?)?;
+    // struct btf_ext_header: magic u16, version u8, flags u8, hdr_len, func_info_off, func_info_len,
+    // line_info_off, line_info_len (offsets from the end of the header).
+    if ext.get(..2)? != [0x9f, 0xeb] {
+        return None;
+    }
+    let hdr_len = u32_at(ext, 4)? as usize;
+    let start = hdr_len.checked_add(u32_at(ext, 16)? as usize)?;
+    let info = ext.get(start..start.checked_add(u32_at(ext, 20)? as usize)?)?;
+    // rec_size, then per section: sec_name_off, num_info, num_info records of rec_size bytes whose
+    // second word is file_name_off.
+    let rec_size = u32_at(info, 0)? as usize;
+    if rec_size < 8 {
+        return None;
+    }
+    let mut files: Vec<String> = Vec::new();
+    let mut at = 4;
+    while at < info.len() {
+        let n = u32_at(info, at + 4)? as usize;
+        at += 8;
+        for _ in 0..n {
+            let off = u32_at(info, at + 4)? as usize;
+            let name = strings.get(off..)?;
+            let name = &name[..name.iter().position(|&b| b == 0)?];
+            let name = String::from_utf8_lossy(name).into_owned();
+            if !name.is_empty() && !files.contains(&name) {
+                files.push(name);
+            }
+            at = at.checked_add(rec_size)?;
+        }
+    }
+    Some(files)
+}
+
 /// [`read_object`] on a file read from `path`.
 ///
 /// # Errors

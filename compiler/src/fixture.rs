@@ -19,6 +19,10 @@ pub struct Fixture {
     pub env: Vec<EnvItem>,
     /// Map writes, packet runs and map checks, in the order the spec gives them.
     pub steps: Vec<Step>,
+    /// `expect snapshot`: the scenario's report must match its stored snapshot (checked by `xdptest run`,
+    /// which owns the snapshot files; the runner ignores this). Absent from fixtures that do not say it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub snapshot: bool,
 }
 
 /// The program under test.
@@ -224,6 +228,7 @@ mod tests {
             description: String::new(),
             program: ProgramRef { object: "p.o".into(), hook: "xdp".into(), name: "xdp_p".into() },
             env: vec![],
+            snapshot: false,
             steps: vec![
                 Step::SetMap { map: "m".into(), key: Bytes(vec![1, 0, 0, 0]), value: MapValue::All(Bytes(vec![2])) },
                 Step::Run {

@@ -220,7 +220,7 @@ pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>)
             continue;
         }
         seen_slugs.insert(file_name, (s.name.node.clone(), s.name.span));
-        if let Some((steps, pk)) = cx.scenario(s, &main.src, &defaults) {
+        if let Some((steps, pk, snapshot)) = cx.scenario(s, &main.src, &defaults) {
             if let Some(program) = &program_ref {
                 fixtures.push(Fixture {
                     spec: path.display().to_string(),
@@ -229,6 +229,7 @@ pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>)
                     program: program.clone(),
                     env: env_items.clone(),
                     steps,
+                    snapshot,
                 });
                 packets.extend(pk);
             }
@@ -592,8 +593,10 @@ impl SpecCx<'_> {
         s: &ast::Scenario,
         src: &SourceFile,
         defaults: &[Step],
-    ) -> Option<(Vec<Step>, Vec<PcapPacket>)> {
+    ) -> Option<(Vec<Step>, Vec<PcapPacket>, bool)> {
         let before = self.diags.len();
+        // `expect snapshot`, where it was written.
+        let mut snapshot: Option<Span> = None;
         let mut steps: Vec<Step> = defaults.to_vec();
         let mut packets = Vec::new();
         let mut last_input: Option<Packet> = None;
@@ -604,6 +607,22 @@ impl SpecCx<'_> {
         let mut failed_send = false;
         for stmt in &s.stmts {
             match stmt {
+                // A statement about the whole scenario: it neither opens nor closes a `send`'s expectation.
+                Stmt::ExpectSnapshot(span) => {
+                    if let Some(first) = snapshot {
+                        let (l, c) = src.line_col(first.start);
+                        self.diags.push(
+                            Diag::new(
+                                "compile::duplicate_snapshot",
+                                src,
+                                *span,
+                                "this scenario already says `expect snapshot`",
+                            )
+                            .help(format!("the first is at line {l}, column {c}; one per scenario")),
+                        );
+                    }
+                    snapshot.get_or_insert(*span);
+                }
                 Stmt::Map(m) => {
                     open_run = None;
                     failed_send = false;
@@ -798,7 +817,7 @@ impl SpecCx<'_> {
         if self.diags.len() > before {
             return None;
         }
-        Some((steps, packets))
+        Some((steps, packets, snapshot.is_some()))
     }
 
     fn action(&mut self, a: &ast::Spanned<String>, src: &SourceFile) -> Option<u32> {

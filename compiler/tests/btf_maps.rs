@@ -489,3 +489,19 @@ fn helper_calls_match_the_disassembly() {
         }
     }
 }
+
+/// The source file names of BTF line info: what `bpftool` prints in `prog dump ... linum` comes from the
+/// same records. clang records the path it was given.
+#[test]
+fn btf_line_info_names_the_source_file() {
+    let c = compile::compile("maps");
+    let files = xdptest_compiler::btf::source_files(&c.bytes);
+    let expected = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/btf_fixtures/maps.c");
+    assert_eq!(files, vec![expected.display().to_string()]);
+    // Without -g there is no line info; garbage gives nothing, never a panic.
+    assert!(xdptest_compiler::btf::source_files(&compile::compile_with("maps", &[]).bytes).is_empty());
+    assert!(xdptest_compiler::btf::source_files(b"\x7fELF garbage").is_empty());
+    for cut in [64, c.bytes.len() / 2, c.bytes.len() - 1] {
+        let _ = xdptest_compiler::btf::source_files(&c.bytes[..cut]);
+    }
+}

@@ -205,6 +205,8 @@ pub enum Stmt {
     Send(Send),
     ExpectPacket(ExpectPacket),
     ExpectMap(ExpectMap),
+    /// `expect snapshot`: the scenario's report must match its stored snapshot.
+    ExpectSnapshot(Span),
 }
 
 /// `send EXPR [ingress IFACE] [queue N]`.

@@ -114,6 +114,8 @@ fn rule_words(rule: &Rule) -> &'static str {
         Rule::expect_packet => "`expect XDP_...`",
         Rule::action => "an XDP action (XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT) or a number",
         Rule::expect_map => "`expect map NAME[KEY] == VALUE`",
+        Rule::expect_snapshot => "`expect snapshot`",
+        Rule::kw_snapshot => "`snapshot`",
         Rule::kw_missing => "`missing`",
         Rule::value => "a value",
         Rule::wildcard => "`*`",
@@ -340,6 +342,7 @@ impl Cx {
                 let packet = it.next().map(|e| self.packet_expr(e));
                 Stmt::ExpectPacket(ExpectPacket { action, packet, span: sp })
             }
+            Rule::expect_snapshot => Stmt::ExpectSnapshot(sp),
             Rule::expect_map => {
                 let mut it = p.into_inner();
                 let map = spanned(&it.next().unwrap());

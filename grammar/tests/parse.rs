@@ -123,10 +123,25 @@ fn selectors_groups_push_and_env() {
 #[test]
 fn syntax_errors_are_located_and_worded() {
     insta::assert_snapshot!(errors("packet p = ipv4(src=1.2.3.4"), @"27..27: expected `)`, `,` or `/`, found end of file | help:");
-    insta::assert_snapshot!(errors("scenario \"x\" { send p\n expect xdp_tx }"), @"30..36: expected an XDP action (XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT) or a number, found `xdp_tx` | help: write the action in capitals, e.g. `expect XDP_PASS`");
+    insta::assert_snapshot!(errors("scenario \"x\" { send p\n expect xdp_tx }"), @"30..36: expected `snapshot` or an XDP action (XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT) or a number, found `xdp_tx` | help: write the action in capitals, e.g. `expect XDP_PASS`");
     insta::assert_snapshot!(errors("// hello"), @"0..2: expected an item (`program`, `include`, `env`, `packet`, `map`, `scenario`), found `//` | help: comments start with `#`");
     insta::assert_snapshot!(errors("map m[1] = 300.1.1.1"), @"11..20: `300.1.1.1` is not an IPv4 address: `300` is above 255 | help:");
     insta::assert_snapshot!(errors("map m[1] = 99999999999999999999999"), @"11..34: `99999999999999999999999` is not a valid 64-bit number | help:");
     insta::assert_snapshot!(errors("packet p = ipv4 with ipv4:0.ttl=1"), @"26..27: layer occurrences count from 1 | help: `ipv4:1` is the first ipv4 layer, `ipv4:2` the second");
     insta::assert_snapshot!(errors("map m[1] = hex\"abc\""), @r#"11..19: a byte string needs an even number of hex digits | help: write each byte as two digits, e.g. hex"0a 0b""#);
+}
+
+#[test]
+fn expect_snapshot_is_a_statement() {
+    let src = "scenario \"s\" {\n  send ether\n  expect snapshot\n  expect XDP_PASS\n}\npacket snapshot = ether\n";
+    let f = parse(src).unwrap();
+    let ItemKind::Scenario(s) = &f.items[0].kind else { panic!() };
+    let Stmt::ExpectSnapshot(span) = &s.stmts[1] else { panic!("{:?}", s.stmts[1]) };
+    assert_eq!(&src[span.start..span.end], "expect snapshot");
+    assert!(matches!(s.stmts[2], Stmt::ExpectPacket(_)));
+    // `snapshot` stays usable as a name.
+    let ItemKind::Packet(p) = &f.items[1].kind else { panic!() };
+    assert_eq!(p.name.node, "snapshot");
+    // `expect snapshots` is not `expect snapshot`.
+    assert!(parse("scenario \"s\" {\n  send ether\n  expect snapshots\n}\n").is_err());
 }

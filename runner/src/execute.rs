@@ -14,13 +14,22 @@ use xdptest_compiler::spec::IFINDEX_PLACEHOLDER;
 use crate::diff;
 use crate::program::LoadedProgram;
 use crate::stage::{self, Stage};
-use crate::verdict::{Failure, MapDiff, RunRecord, ScenarioResult, Verdict};
+use crate::verdict::{Failure, MapChange, MapDiff, RunRecord, ScenarioResult, Verdict};
 
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Worker threads; each loads its own copy of the programs it runs.
     pub jobs: usize,
+}
+
+/// What to record beyond verdicts, for reports (see [`run_observing`]).
+#[derive(Debug, Clone, Default)]
+pub struct Observe {
+    /// Indexed like the fixtures: read every map before and after each run of these scenarios, for
+    /// [`RunRecord::maps`]. Missing entries mean no (the fast path: no map is read that the spec does
+    /// not check).
+    pub dump_maps: Vec<bool>,
 }
 
 /// Figures about a run, for reports and the benchmark.
@@ -34,7 +43,17 @@ pub struct RunStats {
 
 /// Runs `fixtures`; `on_result` sees each result in the order of `fixtures`, as soon as it and all
 /// before it are done.
-pub fn run(fixtures: &[Fixture], opts: &RunOptions, mut on_result: impl FnMut(usize, ScenarioResult)) -> RunStats {
+pub fn run(fixtures: &[Fixture], opts: &RunOptions, on_result: impl FnMut(usize, ScenarioResult)) -> RunStats {
+    run_observing(fixtures, opts, &Observe::default(), on_result)
+}
+
+/// [`run`], recording what `observe` asks for.
+pub fn run_observing(
+    fixtures: &[Fixture],
+    opts: &RunOptions,
+    observe: &Observe,
+    mut on_result: impl FnMut(usize, ScenarioResult),
+) -> RunStats {
     let start = Instant::now();
     // One stage per spec that declares an environment, built before any worker needs it.
     let mut stages: HashMap<&str, Result<Stage, String>> = HashMap::new();
@@ -56,6 +75,7 @@ pub fn run(fixtures: &[Fixture], opts: &RunOptions, mut on_result: impl FnMut(us
                 let mut worker = Worker::new(stages);
                 let mut group = None;
                 while let Some(idx) = queue.take(&mut group) {
+                    worker.dump_maps = observe.dump_maps.get(idx).copied().unwrap_or(false);
                     let result = worker.run(&fixtures[idx]);
                     if tx.send((idx, result, std::mem::take(&mut worker.stats))).is_err() {
                         break;
@@ -171,6 +191,10 @@ struct Worker<'a> {
     in_stage: Option<String>,
     stats: WorkerStats,
     out: Vec<u8>,
+    /// Read maps around each run of the current scenario (see `Observe::dump_maps`).
+    dump_maps: bool,
+    /// This thread's `bpf_printk` capture, set up when it first runs a program that prints.
+    printk: Option<Result<crate::printk::Printk, String>>,
 }
 
 impl<'a> Worker<'a> {
@@ -182,6 +206,8 @@ impl<'a> Worker<'a> {
             in_stage: None,
             stats: WorkerStats::default(),
             out: Vec::new(),
+            dump_maps: false,
+            printk: None,
         }
     }
 
@@ -215,6 +241,8 @@ impl<'a> Worker<'a> {
         } else {
             let st = match self.stages.get(f.spec.as_str()) {
                 Some(Ok(s)) => s,
+                // A link type whose driver this kernel lacks (vlan without 8021q): not a failure.
+                Some(Err(e)) if stage::lacks_driver(e) => return Err(Outcome::Skip(e.clone())),
                 Some(Err(e)) => return Err(Outcome::Error(e.clone())),
                 None => return Err(Outcome::Error("internal: no stage was built for this spec".into())),
             };
@@ -238,6 +266,15 @@ impl<'a> Worker<'a> {
         };
         prog.reset().map_err(|e| Outcome::Error(e.to_string()))?;
         let ncpus = prog.ncpus;
+        let mut printk = if prog.prints {
+            Some(self.printk.get_or_insert_with(crate::printk::Printk::for_this_thread))
+        } else {
+            None
+        };
+        // Lines of an earlier scenario that ended between a run and its read (an error) are not this one's.
+        if let Some(Ok(p)) = printk.as_deref_mut() {
+            let _ = p.take();
+        }
         let mut failures = Vec::new();
         for step in &f.steps {
             match step {
@@ -255,15 +292,31 @@ impl<'a> Worker<'a> {
                 }
                 Step::Run { input, ctx, expect, source } => {
                     let ctx_bytes = xdp_md(ctx, stage, input.0.len())?;
+                    let before = if self.dump_maps { Some(dump(prog)?) } else { None };
                     let action = match prog.test_run(&input.0, ctx_bytes.as_ref().map(|c| &c[..]), &mut self.out) {
                         Ok(a) => a,
                         Err(e) => return Err(test_run_error(e, ctx_bytes.is_some(), source)),
+                    };
+                    let (printk_lines, printk_error) = match printk.as_deref_mut() {
+                        None => (Vec::new(), None),
+                        Some(Ok(p)) => match p.take() {
+                            Ok(lines) => (lines, None),
+                            Err(e) => (Vec::new(), Some(format!("reading the trace pipe: {e}"))),
+                        },
+                        Some(Err(e)) => (Vec::new(), Some(e.clone())),
+                    };
+                    let maps = match before {
+                        Some(before) => Some(map_changes(&before, &dump(prog)?, prog)),
+                        None => None,
                     };
                     runs.push(RunRecord {
                         source: source.clone(),
                         input: input.0.clone(),
                         action,
                         output: self.out.clone(),
+                        printk: printk_lines,
+                        printk_error,
+                        maps,
                     });
                     if let Some(exp) = expect {
                         if exp.action != action {
@@ -332,6 +385,39 @@ impl<'a> Worker<'a> {
 enum Outcome {
     Error(String),
     Skip(String),
+}
+
+fn dump(prog: &LoadedProgram) -> Result<crate::program::MapsDump, Outcome> {
+    prog.dump().map_err(|e| Outcome::Error(e.to_string()))
+}
+
+/// What changed between two dumps of `prog`'s maps. A missing array entry is all zeros.
+fn map_changes(
+    before: &crate::program::MapsDump,
+    after: &crate::program::MapsDump,
+    prog: &LoadedProgram,
+) -> Vec<MapChange> {
+    let empty = BTreeMap::new();
+    let mut out = Vec::new();
+    let names: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for name in names {
+        let (b, a) = (before.get(name).unwrap_or(&empty), after.get(name).unwrap_or(&empty));
+        let zero = prog.maps.get(name).filter(|m| m.is_array()).map(|m| {
+            let cpus = if m.is_per_cpu() { prog.ncpus } else { 1 };
+            vec![Bytes(vec![0; m.value_size]); cpus]
+        });
+        let keys: std::collections::BTreeSet<&Vec<u8>> = b.keys().chain(a.keys()).collect();
+        for key in keys {
+            let side = |d: &BTreeMap<Vec<u8>, Vec<Vec<u8>>>| {
+                d.get(key).map(|vs| vs.iter().map(|v| Bytes(v.clone())).collect::<Vec<_>>()).or_else(|| zero.clone())
+            };
+            let (vb, va) = (side(b), side(a));
+            if vb != va {
+                out.push(MapChange { map: name.clone(), key: Bytes(key.clone()), before: vb, after: va });
+            }
+        }
+    }
+    out
 }
 
 fn map_of<'p>(prog: &'p mut LoadedProgram, name: &str) -> Result<&'p mut crate::program::LoadedMap, Outcome> {

@@ -11,11 +11,13 @@
 
 pub mod diff;
 pub mod execute;
+pub mod netlink;
+pub mod printk;
 pub mod program;
 pub mod select;
 pub mod stage;
 mod sys;
 pub mod verdict;
 
-pub use execute::{run, RunOptions, RunStats};
+pub use execute::{run, run_observing, Observe, RunOptions, RunStats};
 pub use verdict::{ScenarioResult, Verdict};

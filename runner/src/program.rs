@@ -1,7 +1,7 @@
 //! A program under test, loaded into the kernel with aya, and its maps: written, read, and reset to the
 //! state they had right after loading, so that no scenario sees another's map state.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::{Duration, Instant};
@@ -39,9 +39,41 @@ pub enum LoadError {
     NoProgram { path: String, name: String, hint: String },
     #[error("`{name}` in {path} is not an XDP program")]
     NotXdp { path: String, name: String },
-    #[error("the verifier rejected `{name}` in {path}: {error}\n{log}")]
+    #[error("{VERIFIER_REJECTED}`{name}` in {path}: {error}\n{log}")]
     Verifier { path: String, name: String, error: String, log: String },
 }
+
+/// How a verifier rejection's message starts: the first line names the program, the rest is the log.
+const VERIFIER_REJECTED: &str = "the verifier rejected ";
+
+/// A verifier rejection read back from a scenario's error message (the form of [`LoadError::Verifier`]'s
+/// message, which is also what VM guests report), for reporters that locate it in the C source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected<'a> {
+    /// The first line: "the verifier rejected `xdp_x` in build/x.o: Permission denied (os error 13)".
+    pub headline: &'a str,
+    pub program: &'a str,
+    pub object: &'a str,
+    pub log: &'a str,
+}
+
+/// See [`Rejected`]; `None` for any other error.
+pub fn verifier_rejection(message: &str) -> Option<Rejected<'_>> {
+    let (headline, log) = message.split_once('\n').unwrap_or((message, ""));
+    let rest = headline.strip_prefix(VERIFIER_REJECTED)?.strip_prefix('`')?;
+    let (program, rest) = rest.split_once("` in ")?;
+    // The error (an errno's text) has no ": "; the path may.
+    let (object, _error) = rest.rsplit_once(": ")?;
+    Some(Rejected { headline, program, object, log })
+}
+
+/// The contents of a program's maps at one moment: per map, every entry (key → one value, or one per
+/// CPU). Arrays list only entries that are not all zeros; maps without keys (queues, stacks, bloom
+/// filters) and read-only arrays (`.rodata`) are left out.
+pub type MapsDump = BTreeMap<String, MapEntries>;
+
+/// The entries of one map: key → one value, or one per CPU.
+pub type MapEntries = BTreeMap<Vec<u8>, Vec<Vec<u8>>>;
 
 /// One map of a loaded program.
 pub struct LoadedMap {
@@ -72,6 +104,8 @@ pub struct LoadedProgram {
     pub ncpus: usize,
     /// How long loading (object parse, map creation, verifier) took.
     pub load_time: Duration,
+    /// The program calls `bpf_trace_printk` or `bpf_trace_vprintk` (what `bpf_printk` compiles to).
+    pub prints: bool,
 }
 
 impl LoadedProgram {
@@ -92,10 +126,11 @@ impl LoadedProgram {
         let xdp: &mut Xdp =
             prog.try_into().map_err(|_| LoadError::NotXdp { path: object.into(), name: name.into() })?;
         xdp.load().map_err(|e| program_error(object, name, e))?;
+        let helpers = xdptest_compiler::btf::read_object(&bytes).map(|info| info.helper_calls).ok();
         // bpf_map_update_elem (2), bpf_map_delete_elem (3), bpf_map_push_elem (87), bpf_map_pop_elem (88).
-        let changes_keys = xdptest_compiler::btf::read_object(&bytes)
-            .map(|info| info.helper_calls.iter().any(|h| matches!(h, 2 | 3 | 87 | 88)))
-            .unwrap_or(true);
+        let changes_keys = helpers.as_ref().is_none_or(|h| h.iter().any(|h| matches!(h, 2 | 3 | 87 | 88)));
+        // bpf_trace_printk (6), bpf_trace_vprintk (177).
+        let prints = helpers.as_ref().is_some_and(|h| h.iter().any(|h| matches!(h, 6 | 177)));
         let ncpus = aya::util::nr_cpus()
             .map_err(|(what, e)| LoadError::Object { path: object.into(), message: format!("{what}: {e}") })?;
         let mut maps = HashMap::new();
@@ -124,7 +159,7 @@ impl LoadedProgram {
             })?;
             maps.insert(map_name.to_string(), m);
         }
-        Ok(LoadedProgram { ebpf, name: name.into(), maps, ncpus, load_time: start.elapsed() })
+        Ok(LoadedProgram { ebpf, name: name.into(), maps, ncpus, load_time: start.elapsed(), prints })
     }
 
     /// Runs one packet. `ctx` is the raw `struct xdp_md`, when the scenario gives one.
@@ -145,6 +180,20 @@ impl LoadedProgram {
             })?;
         out.truncate(r.data_size_out as usize);
         Ok(r.return_value)
+    }
+
+    /// Reads every map (see [`MapsDump`]). Costs a few syscalls per map and one per hash entry: only for
+    /// reports, never on the plain test path.
+    pub fn dump(&self) -> io::Result<MapsDump> {
+        let mut out = MapsDump::new();
+        for (name, m) in &self.maps {
+            if let Some(entries) =
+                m.dump(self.ncpus).map_err(|e| io::Error::new(e.kind(), format!("reading map {name}: {e}")))?
+            {
+                out.insert(name.clone(), entries);
+            }
+        }
+        Ok(out)
     }
 
     /// Resets every map to its state right after loading.
@@ -235,7 +284,7 @@ impl LoadedMap {
         matches!(self.map_type, PERCPU_HASH | PERCPU_ARRAY | LRU_PERCPU_HASH)
     }
 
-    fn is_array(&self) -> bool {
+    pub fn is_array(&self) -> bool {
         matches!(self.map_type, ARRAY | PERCPU_ARRAY)
     }
 
@@ -388,6 +437,73 @@ impl LoadedMap {
         sys::update(self.fd, key, &buf)
     }
 
+    /// Every entry, or `None` for maps that have no keys to list or cannot change (see [`MapsDump`]).
+    fn dump(&self, ncpus: usize) -> io::Result<Option<MapEntries>> {
+        const QUEUE: u32 = 22;
+        const STACK: u32 = 23;
+        const BLOOM_FILTER: u32 = 30;
+        if matches!(self.map_type, QUEUE | STACK | BLOOM_FILTER)
+            || (self.is_array() && self.flags & BPF_F_RDONLY_PROG != 0)
+        {
+            return Ok(None);
+        }
+        let per = self.value_buffer_len(ncpus);
+        let split = |buf: &[u8]| -> Vec<Vec<u8>> {
+            if self.is_per_cpu() {
+                let slot = self.slot();
+                (0..ncpus).map(|c| buf[c * slot..c * slot + self.value_size].to_vec()).collect()
+            } else {
+                vec![buf.to_vec()]
+            }
+        };
+        let mut out = BTreeMap::new();
+        if self.is_array() {
+            let n = self.max_entries as usize;
+            let mut all = vec![0u8; per * n];
+            let mut keys = vec![0u8; 4 * n];
+            let batch = self.batch_ok
+                && match sys::lookup_batch(self.fd, &mut keys, &mut all, self.max_entries) {
+                    Ok(got) => got == self.max_entries,
+                    Err(e) if sys::unsupported(&e) => false,
+                    Err(e) => return Err(e),
+                };
+            for i in 0..self.max_entries {
+                let at = i as usize * per;
+                let value = &mut all[at..at + per];
+                if !batch {
+                    sys::lookup(self.fd, &i.to_ne_bytes(), value)?;
+                }
+                if value.iter().any(|b| *b != 0) {
+                    out.insert(i.to_ne_bytes().to_vec(), split(value));
+                }
+            }
+            return Ok(Some(out));
+        }
+        // Hash-like maps, LPM tries, DEVMAPs, CPUMAPs: walk the keys (at most max_entries of them, so a
+        // map that changed under us cannot loop forever).
+        let mut key = vec![0u8; self.key_size];
+        let mut next = vec![0u8; self.key_size];
+        let mut value = vec![0u8; per];
+        let mut first = true;
+        for _ in 0..=self.max_entries {
+            let more = match sys::next_key(self.fd, (!first).then_some(&key[..]), &mut next) {
+                Ok(more) => more,
+                // Map types without key iteration.
+                Err(e) if first && sys::unsupported(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            if !more {
+                break;
+            }
+            first = false;
+            std::mem::swap(&mut key, &mut next);
+            if sys::lookup(self.fd, &key, &mut value)? {
+                out.insert(key.clone(), split(&value));
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// Reads one entry: one value, or one per CPU. `None` when absent.
     pub fn read(&self, key: &[u8], ncpus: usize) -> io::Result<Option<Vec<Vec<u8>>>> {
         if key.len() != self.key_size {
@@ -419,5 +535,25 @@ impl LoadedMap {
             io::ErrorKind::InvalidInput,
             format!("map {}: the fixture's {what} has {got} bytes, the loaded map's has {want} (recompile the specs against this object)", self.name),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifier_messages_read_back() {
+        let e = LoadError::Verifier {
+            path: "dir: odd/x.o".into(),
+            name: "xdp_x".into(),
+            error: "Permission denied (os error 13)".into(),
+            log: "0: R1=ctx()\ninvalid access".into(),
+        };
+        let message = e.to_string();
+        let r = verifier_rejection(&message).expect("a verifier rejection");
+        assert_eq!((r.program, r.object, r.log), ("xdp_x", "dir: odd/x.o", "0: R1=ctx()\ninvalid access"));
+        assert!(r.headline.starts_with("the verifier rejected `xdp_x` in dir: odd/x.o: Permission denied"));
+        assert_eq!(verifier_rejection("cannot read x.o: no such file"), None);
     }
 }

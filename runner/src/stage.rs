@@ -12,6 +12,8 @@ use std::process::{Command, Stdio};
 
 use xdptest_compiler::fixture::{EnvItem, LinkKind, RouteKind};
 
+use crate::netlink;
+
 /// A built namespace and the ifindex of each declared interface in it.
 #[derive(Debug)]
 pub struct Stage {
@@ -24,8 +26,15 @@ pub struct Stage {
 impl Stage {
     /// Builds the stage. Errors say which declaration failed and why.
     pub fn build(items: &[EnvItem]) -> Result<Stage, String> {
+        Stage::build_with(items, Backend::detect())
+    }
+
+    /// Builds the stage with `ip -batch` or with netlink messages of our own.
+    pub fn build_with(items: &[EnvItem], backend: Backend) -> Result<Stage, String> {
         let needs_dummy = items.iter().any(|i| matches!(i, EnvItem::Link { kind: LinkKind::Dummy, .. }));
-        let script = batch_script(items, !needs_dummy || dummy_supported());
+        let dummy_driver = !needs_dummy || dummy_supported(backend);
+        let script = batch_script(items, dummy_driver);
+        let ops = netlink::ops(items, dummy_driver);
         let order: Vec<String> = items
             .iter()
             .filter_map(|i| if let EnvItem::Link { name, .. } = i { Some(name.clone()) } else { None })
@@ -42,7 +51,7 @@ impl Stage {
             let netns: OwnedFd = File::open("/proc/thread-self/ns/net")
                 .map_err(|e| format!("cannot open the new namespace: {e}"))?
                 .into();
-            run_ip_batch(&script)?;
+            configure(backend, &script, &ops)?;
             // A router stage forwards: bpf_fib_lookup reports "forwarding disabled" otherwise.
             for path in ["/proc/sys/net/ipv4/conf/all/forwarding", "/proc/sys/net/ipv4/ip_forward"] {
                 std::fs::write(path, "1").map_err(|e| format!("cannot enable forwarding ({path}): {e}"))?;
@@ -94,15 +103,44 @@ fn mac(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
 }
 
+/// How a stage is configured: iproute2's `ip -batch`, or netlink messages of our own (where there is no
+/// `ip`, as in a VM guest; `XDPTEST_STAGE_NETLINK=1` forces it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Ip,
+    Netlink,
+}
+
+impl Backend {
+    pub fn detect() -> Backend {
+        let forced = std::env::var_os("XDPTEST_STAGE_NETLINK").is_some_and(|v| v == "1");
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let has_ip = std::env::split_paths(&path).any(|d| d.join("ip").is_file());
+        if forced || !has_ip {
+            Backend::Netlink
+        } else {
+            Backend::Ip
+        }
+    }
+}
+
+fn configure(backend: Backend, script: &str, ops: &[netlink::Op]) -> Result<(), String> {
+    match backend {
+        Backend::Ip => run_ip_batch(script),
+        Backend::Netlink => netlink::apply(ops, &script.lines().collect::<Vec<_>>()),
+    }
+}
+
 /// Whether this kernel can create dummy interfaces (some minimal kernels lack the driver). Probed once,
 /// in a namespace of its own.
-fn dummy_supported() -> bool {
+fn dummy_supported(backend: Backend) -> bool {
     static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *SUPPORTED.get_or_init(|| {
-        std::thread::spawn(|| {
+        std::thread::spawn(move || {
             // SAFETY: only this short-lived thread moves to a new namespace, which dies with it.
             let unshared = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0;
-            unshared && run_ip_batch("link add xdptest0 type dummy\n").is_ok()
+            let op = netlink::Op::AddLink { name: "xdptest0".into(), kind: netlink::NewLink::Dummy };
+            unshared && configure(backend, "link add xdptest0 type dummy\n", &[op]).is_ok()
         })
         .join()
         .unwrap_or(false)
@@ -169,6 +207,12 @@ pub fn batch_script(items: &[EnvItem], dummy_driver: bool) -> String {
         }
     }
     s
+}
+
+/// Whether a stage error says the kernel has no driver for a link type (`ip`: "Unknown device type";
+/// netlink: EOPNOTSUPP), which makes the scenario a skip rather than an error.
+pub fn lacks_driver(error: &str) -> bool {
+    error.contains("Unknown device type") || error.contains(netlink::NO_DRIVER)
 }
 
 fn run_ip_batch(script: &str) -> Result<(), String> {

@@ -1,11 +1,11 @@
 //! What running a scenario produced: a [`Verdict`] and, for failures, structured differences that any
 //! reporter (terminal, JSON, JUnit) can render. Nothing here knows how it will be displayed.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The result of one scenario.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioResult {
     pub spec: String,
     pub scenario: String,
@@ -13,15 +13,25 @@ pub struct ScenarioResult {
     /// What each run step did, in order (also for passing scenarios: reports and snapshots use it).
     pub runs: Vec<RunRecord>,
     /// Wall time of the scenario, setup included.
-    #[serde(serialize_with = "micros")]
+    #[serde(with = "micros")]
     pub duration: Duration,
 }
 
-fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_micros() as u64)
+/// Durations as whole microseconds (results also travel back from VM guests in this form).
+mod micros {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_micros() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_micros)
+    }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -46,23 +56,54 @@ impl Verdict {
 }
 
 /// One `send`: its input, what came out and the program's action.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     /// `spec.pkt:line:col` of the `send`.
     pub source: String,
-    #[serde(serialize_with = "hex")]
+    #[serde(with = "hex")]
     pub input: Vec<u8>,
     pub action: u32,
-    #[serde(serialize_with = "hex")]
+    #[serde(with = "hex")]
     pub output: Vec<u8>,
+    /// Lines the program wrote with `bpf_printk` during this run (captured for programs that call
+    /// `bpf_trace_printk`/`bpf_trace_vprintk`; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub printk: Vec<String>,
+    /// Why the program's `bpf_printk` lines could not be captured (no tracefs, no permission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printk_error: Option<String>,
+    /// Map entries this run changed, in map then key order; `None` when maps were not read (they are
+    /// read only when a report needs them: snapshots, `xdptest explain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maps: Option<Vec<MapChange>>,
 }
 
-fn hex<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&xdptest_compiler::fixture::hex(b))
+/// One map entry whose value a run changed. Values are one per CPU for per-CPU maps; `None` means no
+/// entry (array entries always exist: their absent side is all zeros).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapChange {
+    pub map: String,
+    pub key: xdptest_compiler::fixture::Bytes,
+    pub before: Option<Vec<xdptest_compiler::fixture::Bytes>>,
+    pub after: Option<Vec<xdptest_compiler::fixture::Bytes>>,
+}
+
+/// Byte strings as lowercase hex.
+mod hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use xdptest_compiler::fixture::Bytes;
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&xdptest_compiler::fixture::hex(b))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        Bytes::deserialize(d).map(|b| b.0)
+    }
 }
 
 /// One way the program's behaviour differs from the spec.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Failure {
     Action {
@@ -80,25 +121,34 @@ pub enum Failure {
         entry: String,
         diff: MapDiff,
     },
+    /// The scenario's report differs from its accepted snapshot (`snapshot`), or there is none yet
+    /// (`missing`, a failure in CI); the new report was written to `pending` for review. `diff` is
+    /// line-based: `-` accepted, `+` now.
+    Snapshot {
+        snapshot: String,
+        pending: String,
+        missing: bool,
+        diff: String,
+    },
 }
 
 /// An output packet that does not match: field differences by layer, then the bytes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PacketDiff {
     /// Every mismatching field, outermost layer first.
     pub fields: Vec<FieldDiff>,
     /// Structural differences the field list cannot express (missing layers, extra bytes).
     pub notes: Vec<String>,
-    #[serde(serialize_with = "hex")]
+    #[serde(with = "hex")]
     pub expected: Vec<u8>,
-    #[serde(serialize_with = "hex")]
+    #[serde(with = "hex")]
     pub mask: Vec<u8>,
-    #[serde(serialize_with = "hex")]
+    #[serde(with = "hex")]
     pub got: Vec<u8>,
 }
 
 /// `ipv4.ttl: expected 63, got 64`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct FieldDiff {
     /// `ipv4`, or `ipv4:2` for the second ipv4 layer.
     pub layer: String,
@@ -108,7 +158,7 @@ pub struct FieldDiff {
 }
 
 /// A map entry that does not match.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum MapDiff {
     /// The entry should exist but does not.

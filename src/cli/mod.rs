@@ -2,7 +2,11 @@
 
 mod check;
 mod compile;
+mod explain;
+mod review;
 mod run;
+mod vm;
+mod vm_bench;
 
 use std::path::PathBuf;
 
@@ -39,6 +43,16 @@ pub enum Command {
     Compile(compile::CompileArgs),
     /// Run specs through the program on this kernel (BPF_PROG_TEST_RUN) and check every expectation.
     Run(run::RunArgs),
+    /// Accept or reject pending snapshot reports (`*.snap.new`), one by one or all at once.
+    Review(review::ReviewArgs),
+    /// Run one scenario and tell its whole story: packets layer by layer, actions, map changes, printk.
+    Explain(explain::ExplainArgs),
+    /// The init process of xdptest's VMs (runs only as PID 1 inside a guest).
+    #[command(hide = true)]
+    Guest,
+    /// Benchmark: boot-to-results time of VMs, one kernel at a time and all at once.
+    #[command(hide = true)]
+    BenchVm(vm_bench::BenchArgs),
 }
 
 pub fn main(cli: Cli) -> Outcome {
@@ -46,6 +60,13 @@ pub fn main(cli: Cli) -> Outcome {
         Command::Check(a) => check::run(a),
         Command::Compile(a) => compile::run(a),
         Command::Run(a) => run::run(a),
+        Command::Review(a) => review::run(a),
+        Command::Explain(a) => explain::run(a),
+        Command::Guest => match xdptest_vm::guest::main() {
+            0 => Outcome::Ok,
+            _ => Outcome::Error,
+        },
+        Command::BenchVm(a) => vm_bench::run(a),
     }
 }
 

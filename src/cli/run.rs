@@ -32,6 +32,24 @@ pub struct RunArgs {
     /// Colours in human output: auto (when a terminal and NO_COLOR is unset), always, never.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// Snapshot reports (snapshots/<spec>__<scenario>.snap beside each spec): check (compare scenarios that
+    /// say `expect snapshot` or have one), update (accept differing and missing ones), new (propose one
+    /// for every scenario as .snap.new), off.
+    /// Not with --kernel yet: VM runs do not compare snapshots.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::snapshot::Mode::Check, conflicts_with = "kernel")]
+    pub snapshots: crate::snapshot::Mode,
+    /// Accept new and changed snapshots: the same as --snapshots=update.
+    #[arg(long, conflicts_with_all = ["snapshots", "kernel"])]
+    pub accept: bool,
+    /// Also write every packet sent and every packet the program returned to FILE (pcapng), each with a
+    /// comment naming its spec, scenario, send and verdict. Not with --kernel yet.
+    #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
+    pub pcap: Option<PathBuf>,
+    /// Run in a disposable qemu VM on this kernel instead of the host's: `debian:6.1`, `debian:6.12` (a
+    /// Debian cloud kernel, downloaded and cached) or the path of a bzImage. Repeatable: every kernel
+    /// runs the suite, all at once within --jobs vCPUs.
+    #[arg(long, value_name = "KERNEL", value_parser = super::vm::parse_kernel)]
+    pub kernel: Vec<xdptest_vm::kernel::KernelSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,6 +91,15 @@ pub fn run(args: RunArgs) -> Outcome {
             Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         },
     };
+    if !args.kernel.is_empty() {
+        let vm_args = super::vm::VmRun {
+            kernels: &args.kernel,
+            jobs: args.jobs,
+            format: args.format,
+            junit: args.junit.as_deref(),
+        };
+        return super::vm::run(&vm_args, fixtures, palette);
+    }
     let jobs = args
         .jobs
         .map(usize::from)
@@ -83,13 +110,27 @@ pub fn run(args: RunArgs) -> Outcome {
     let mut results: Vec<ScenarioResult> = Vec::with_capacity(fixtures.len());
     let mut write_failed = false;
     let mut human = human::Human::new(palette);
-    xdptest_runner::run(&fixtures, &RunOptions { jobs }, |_, r| {
+    let mode = if args.accept { crate::snapshot::Mode::Update } else { args.snapshots };
+    let mut snapshots = crate::snapshot::Snapshots::new(&fixtures, mode);
+    let mut capture = args.pcap.as_ref().map(|_| crate::report::pcap::Capture::default());
+    let observe = snapshots.observe();
+    xdptest_runner::run_observing(&fixtures, &RunOptions { jobs }, &observe, |idx, mut r| {
+        let note = snapshots.check(idx, &fixtures[idx], &mut r);
+        if let Some(c) = &mut capture {
+            c.add(&r);
+        }
         tally.add(&r);
         let w = match args.format {
             Format::Human => human.write_result(&mut out, &r),
             Format::Json => json::write_result(&mut out, &r),
         };
         write_failed |= w.is_err();
+        if let Some(note) = note {
+            let _ = match args.format {
+                Format::Human => human::write_note(&mut out, &note.to_string(), palette),
+                Format::Json => writeln!(std::io::stderr(), "{}::{}: {note}", r.spec, r.scenario),
+            };
+        }
         results.push(r);
     });
     if args.format == Format::Human {
@@ -98,6 +139,20 @@ pub fn run(args: RunArgs) -> Outcome {
         let _ = human::write_summary(&mut std::io::stderr(), tally, human::Palette { enabled: false });
     }
     let _ = out.flush();
+    if let Some(line) = snapshots.summary() {
+        eprintln!("{line}");
+    }
+    if let (Some(path), Some(capture)) = (&args.pcap, &capture) {
+        let written = capture.bytes().and_then(|b| {
+            write_atomically(path, &b)
+                .and_then(|()| std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644)))
+                .map_err(|e| e.to_string())
+        });
+        if let Err(e) = written {
+            eprintln!("error: cannot write the capture {}: {e}", path.display());
+            return Outcome::Error;
+        }
+    }
     if let Some(path) = &args.junit {
         if let Err(e) = write_atomically(path, junit::render("xdptest", &results).as_bytes()) {
             eprintln!("error: cannot write the JUnit report {}: {e}", path.display());
@@ -111,7 +166,7 @@ pub fn run(args: RunArgs) -> Outcome {
 }
 
 /// Environment problems (a scenario that could not run) outrank test failures.
-fn outcome(results: &[ScenarioResult]) -> Outcome {
+pub(super) fn outcome(results: &[ScenarioResult]) -> Outcome {
     if results.iter().any(|r| matches!(r.verdict, Verdict::Error { .. })) {
         Outcome::Error
     } else if results.iter().any(|r| matches!(r.verdict, Verdict::Fail { .. })) {
@@ -122,7 +177,7 @@ fn outcome(results: &[ScenarioResult]) -> Outcome {
 }
 
 /// Writes beside the target, then renames: readers never see half a report.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;

@@ -81,8 +81,17 @@ pub fn write_result(out: &mut impl Write, r: &ScenarioResult, p: Palette) -> std
         Verdict::Skip { reason } => writeln!(out, "{} {name}: {reason}", p.yellow("  SKIP")),
         Verdict::Error { message } => {
             writeln!(out, "{} {name}", p.red(" ERROR"))?;
-            for l in message.lines() {
-                writeln!(out, "        {l}")?;
+            // A verifier rejection points at the C line it stopped at.
+            let text = match xdptest_runner::program::verifier_rejection(message) {
+                Some(v) => super::verifier::render(v.headline, v.object, v.log),
+                None => message.clone(),
+            };
+            for l in text.lines().map(str::trim_end) {
+                if l.is_empty() {
+                    writeln!(out)?;
+                } else {
+                    writeln!(out, "        {l}")?;
+                }
             }
             Ok(())
         }
@@ -91,9 +100,25 @@ pub fn write_result(out: &mut impl Write, r: &ScenarioResult, p: Palette) -> std
             for l in render_failures(failures, p).lines() {
                 writeln!(out, "        {l}")?;
             }
+            // What the program printed: often the quickest way to see why.
+            for (i, run) in r.runs.iter().enumerate() {
+                if let Some(e) = &run.printk_error {
+                    writeln!(out, "        send #{} ({}): bpf_printk output not captured: {e}", i + 1, run.source)?;
+                } else if !run.printk.is_empty() {
+                    writeln!(out, "        send #{} ({}) printed:", i + 1, run.source)?;
+                    for l in &run.printk {
+                        writeln!(out, "          {}", p.dim(l))?;
+                    }
+                }
+            }
             Ok(())
         }
     }
+}
+
+/// A line under a scenario's result (snapshot notes).
+pub fn write_note(out: &mut impl Write, note: &str, p: Palette) -> std::io::Result<()> {
+    writeln!(out, "        {}", p.yellow(note))
 }
 
 /// The closing line. Its shape (`N passed, N failed, N skipped`) is what CI systems look for.
@@ -127,6 +152,24 @@ fn render_failures(failures: &[Failure], p: Palette) -> String {
             Failure::Packet { source, diff } => {
                 let _ = writeln!(s, "{source}: the output packet differs:");
                 s.push_str(&render_packet_diff(diff, p));
+            }
+            Failure::Snapshot { snapshot, pending, missing, diff } => {
+                if *missing {
+                    let _ = writeln!(s, "snapshot {snapshot}: none accepted yet (in CI a missing snapshot fails)");
+                } else {
+                    let _ = writeln!(s, "snapshot {snapshot}: the report differs (- accepted, + now):");
+                }
+                for l in diff.lines() {
+                    let _ = match l.as_bytes().first() {
+                        Some(b'-') => writeln!(s, "    {}", p.green(l)),
+                        Some(b'+') => writeln!(s, "    {}", p.red(l)),
+                        _ => writeln!(s, "    {}", p.dim(l)),
+                    };
+                }
+                let _ = writeln!(
+                    s,
+                    "    the new report is in {pending}: accept it with `xdptest review` (or `cargo insta review`) if the change is intended"
+                );
             }
             Failure::Map { source, entry, diff } => {
                 let what = entry;

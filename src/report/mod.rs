@@ -4,6 +4,9 @@
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod pcap;
+pub mod scenario;
+pub mod verifier;
 
 use xdptest_runner::{ScenarioResult, Verdict};
 

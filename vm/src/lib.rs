@@ -1,2 +1,21 @@
-//! Disposable qemu VMs that run the same suite on the kernels production uses.
-//! Not implemented yet: see issue 4.
+//! Disposable qemu VMs that run the same suite on the kernels production uses (`xdptest run --kernel`).
+//!
+//! - [`kernel`]: which kernel a `--kernel` argument names, fetched and cached (Debian packages via apt).
+//! - [`matrix`]: kernels × shards as concurrent VMs within a CPU/memory budget; results per kernel.
+//! - [`qemu`]: starting and watching one VM (deadlines per phase, KVM probe, no orphan processes).
+//! - [`initramfs`]: the throwaway root file system (cpio `newc`, written here).
+//! - [`guest`]: `xdptest guest`, the guest's `/init`: runs the fixtures with the ordinary runner.
+//! - [`channel`]: framed, checksummed result records on the guest's second serial port.
+//!
+//! **Architecture invariant:** this crate knows nothing about the `.pkt` language: it takes
+//! [`Fixture`](xdptest_compiler::Fixture)s and returns [`ScenarioResult`](xdptest_runner::ScenarioResult)s.
+//! Nothing of the host's file system is shared with a guest; everything it needs is in its initramfs.
+
+pub mod channel;
+pub mod guest;
+pub mod initramfs;
+pub mod kernel;
+pub mod matrix;
+pub mod qemu;
+
+pub use matrix::{guest_binary, run, Event, KernelRun, Options};

@@ -1,0 +1,162 @@
+//! Capturing what a program writes with `bpf_printk` during a test run, attributed to exactly that run.
+//!
+//! `bpf_trace_printk` (and `bpf_trace_vprintk`) emit the trace event `bpf_trace/bpf_trace_printk` in
+//! the context of the task that runs the program; `BPF_PROG_TEST_RUN` runs it in the calling thread. So
+//! each worker thread gets a tracefs instance of its own (`instances/xdptest-<pid>-<tid>`) in which only
+//! that event is enabled, filtered on `common_pid == <tid>`, and drains the instance's `trace_pipe` after
+//! every run: lines can neither leak between parallel workers nor between runs. The top-level trace buffer
+//! and other users' instances are left alone (the kernel itself turns the event on in the top-level
+//! buffer when it loads a program that prints, as it always does). The instance is removed when the
+//! worker ends, and instances left behind by xdptest processes that died are removed on first use.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const PREFIX: &str = "xdptest-";
+const EVENT: &str = "events/bpf_trace/bpf_trace_printk";
+
+/// One worker thread's capture.
+pub struct Printk {
+    dir: PathBuf,
+    pipe: Option<File>,
+    buf: Vec<u8>,
+}
+
+impl Printk {
+    /// Sets up capture for the calling thread. The error says why capture is impossible here.
+    pub fn for_this_thread() -> Result<Printk, String> {
+        let root = tracefs()?;
+        let instances = root.join("instances");
+        remove_stale(&instances);
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+        let dir = instances.join(format!("{PREFIX}{}-{tid}", std::process::id()));
+        if dir.exists() {
+            let _ = std::fs::remove_dir(&dir);
+        }
+        std::fs::create_dir(&dir).map_err(|e| format!("cannot create the trace instance {}: {e}", dir.display()))?;
+        // From here on, Drop removes the instance whatever fails.
+        let mut p = Printk { dir, pipe: None, buf: vec![0; 64 * 1024] };
+        let event = p.dir.join(EVENT);
+        if !event.exists() {
+            return Err("this kernel has no bpf_trace_printk trace event (Linux 5.10 or newer has it)".into());
+        }
+        let write = |file: &Path, text: &str| {
+            std::fs::write(file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))
+        };
+        write(&event.join("filter"), &format!("common_pid == {tid}"))?;
+        write(&event.join("enable"), "1")?;
+        let pipe = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(p.dir.join("trace_pipe"))
+            .map_err(|e| format!("cannot open {}: {e}", p.dir.join("trace_pipe").display()))?;
+        p.pipe = Some(pipe);
+        Ok(p)
+    }
+
+    /// The lines printed by this thread since the last call.
+    pub fn take(&mut self) -> io::Result<Vec<String>> {
+        let Some(pipe) = &mut self.pipe else {
+            return Ok(Vec::new());
+        };
+        let mut text = Vec::new();
+        loop {
+            match pipe.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => text.extend_from_slice(&self.buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(parse(&String::from_utf8_lossy(&text)))
+    }
+}
+
+impl Drop for Printk {
+    fn drop(&mut self) {
+        // An instance cannot be removed while a file in it is open.
+        self.pipe = None;
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// The messages in `trace_pipe` output. Each event is `<task>-<pid> [cpu] flags time: bpf_trace_printk:
+/// <message>`; a message with a newline inside continues on the next lines, which are kept as lines of
+/// their own. Empty lines (a message ending in `\n` gets one) are dropped, control characters replaced.
+fn parse(text: &str) -> Vec<String> {
+    const TAG: &str = "bpf_trace_printk: ";
+    text.lines()
+        .map(|l| match l.find(TAG) {
+            Some(at) => &l[at + TAG.len()..],
+            None => l,
+        })
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.trim_end().chars().map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c }).collect())
+        .collect()
+}
+
+/// Where tracefs is mounted; mounts it on `/sys/kernel/tracing` if it is nowhere (as `bpftool prog
+/// tracelog` does).
+fn tracefs() -> Result<&'static Path, String> {
+    static ROOT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        for dir in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
+            if Path::new(dir).join("instances").is_dir() {
+                return Ok(PathBuf::from(dir));
+            }
+        }
+        let target = c"/sys/kernel/tracing";
+        // SAFETY: all arguments are valid NUL-terminated strings; data may be null.
+        let r = unsafe { libc::mount(c"nodev".as_ptr(), target.as_ptr(), c"tracefs".as_ptr(), 0, std::ptr::null()) };
+        if r == 0 && Path::new("/sys/kernel/tracing/instances").is_dir() {
+            return Ok(PathBuf::from("/sys/kernel/tracing"));
+        }
+        Err(format!(
+            "tracefs is not mounted and cannot be mounted on /sys/kernel/tracing ({})",
+            io::Error::last_os_error()
+        ))
+    })
+    .as_ref()
+    .map(PathBuf::as_path)
+    .map_err(Clone::clone)
+}
+
+/// Removes instances of xdptest processes that no longer exist (killed before they could clean up).
+fn remove_stale(instances: &Path) {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let Ok(rd) = std::fs::read_dir(instances) else { return };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) =
+                name.strip_prefix(PREFIX).and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir(e.path());
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_trace_pipe_lines() {
+        let text = "   xdptest-worker-0-4242    [001] b..11  2294.396427: bpf_trace_printk: ipv4 proto 17 ttl 64\n\
+                    bpf_trace_printk: two\n\
+                    \n\
+                    bpf_trace_printk: lines\\x01\n\
+                    continued\n";
+        assert_eq!(parse(text), ["ipv4 proto 17 ttl 64", "two", "lines\\x01", "continued"]);
+        assert_eq!(parse("bpf_trace_printk: bell\u{7}\n"), ["bell\u{fffd}"]);
+    }
+}

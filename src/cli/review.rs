@@ -1,0 +1,124 @@
+//! `xdptest review`: accept or reject pending snapshots (`*.snap.new`) one by one, seeing what changed.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{count, default_paths, Outcome};
+use crate::snapshot::{find_pending, front_matter, line_diff, read_body};
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Spec files or directories whose pending snapshots to review. Default: specs/
+    pub paths: Vec<PathBuf>,
+    /// Accept every pending snapshot without asking.
+    #[arg(long, conflicts_with = "reject")]
+    pub accept: bool,
+    /// Reject (delete) every pending snapshot without asking.
+    #[arg(long)]
+    pub reject: bool,
+}
+
+enum Choice {
+    Accept,
+    Reject,
+    Skip,
+}
+
+pub fn run(args: ReviewArgs) -> Outcome {
+    let paths = default_paths(args.paths);
+    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+        eprintln!("error: cannot read {}: no such file or directory", missing.display());
+        return Outcome::Error;
+    }
+    let pending = find_pending(&paths);
+    if pending.is_empty() {
+        println!("no pending snapshots");
+        return Outcome::Ok;
+    }
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    let mut lines = stdin.lock().lines();
+    let (mut accepted, mut rejected, mut skipped) = (0, 0, 0);
+    let total = pending.len();
+    for (i, new) in pending.iter().enumerate() {
+        let snap = new.with_extension("");
+        let choice = if args.accept {
+            Choice::Accept
+        } else if args.reject {
+            Choice::Reject
+        } else {
+            show(i + 1, total, new, &snap);
+            loop {
+                print!("accept (a), reject (r) or skip (s)? ");
+                let _ = std::io::stdout().flush();
+                match lines.next() {
+                    // End of input: leave this and the rest as they are.
+                    None | Some(Err(_)) => {
+                        println!();
+                        break Choice::Skip;
+                    }
+                    Some(Ok(l)) => {
+                        if !interactive {
+                            println!("{}", l.trim());
+                        }
+                        match l.trim() {
+                            "a" | "accept" => break Choice::Accept,
+                            "r" | "reject" => break Choice::Reject,
+                            "s" | "skip" | "" => break Choice::Skip,
+                            _ => continue,
+                        }
+                    }
+                }
+            }
+        };
+        let done = match choice {
+            Choice::Accept => std::fs::rename(new, &snap).map(|_| {
+                accepted += 1;
+                println!("accepted {}", snap.display());
+            }),
+            Choice::Reject => std::fs::remove_file(new).map(|_| {
+                rejected += 1;
+                println!("rejected {}", new.display());
+            }),
+            Choice::Skip => {
+                skipped += 1;
+                Ok(())
+            }
+        };
+        if let Err(e) = done {
+            eprintln!("error: {}: {e}", new.display());
+            return Outcome::Error;
+        }
+    }
+    println!("{} accepted, {} rejected, {} skipped", count(accepted, "snapshot"), rejected, skipped);
+    Outcome::Ok
+}
+
+/// The pending snapshot against the accepted one.
+fn show(n: usize, total: usize, new: &Path, snap: &Path) {
+    let new_text = std::fs::read_to_string(new).unwrap_or_default();
+    let old = std::fs::read_to_string(snap).ok();
+    println!();
+    println!("snapshot {n} of {total}: {}", snap.display());
+    if let Some(e) = front_matter(&new_text, "expression") {
+        println!("scenario: {e}");
+    }
+    if let Some(s) = front_matter(&new_text, "source") {
+        println!("spec: {s}");
+    }
+    let new_body = read_body(&new_text).unwrap_or_default();
+    match old.as_deref().and_then(read_body) {
+        Some(old_body) => {
+            println!("changes (- accepted, + new):");
+            print!("{}", line_diff(&old_body, &new_body));
+        }
+        None => {
+            println!("new snapshot:");
+            for l in new_body.lines() {
+                println!("+ {l}");
+            }
+        }
+    }
+}

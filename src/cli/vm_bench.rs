@@ -1,0 +1,114 @@
+//! `xdptest bench-vm` (hidden): how long a VM takes from starting qemu to its last result, per kernel
+//! alone, then for all kernels at once (the matrix `run --kernel A --kernel B` runs).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use xdptest_vm::kernel::KernelSpec;
+
+use super::{default_paths, load_suite, Outcome};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Spec files or directories. Default: specs/
+    pub paths: Vec<PathBuf>,
+    /// Kernels to measure (repeatable), as for `run --kernel`.
+    #[arg(long, value_name = "KERNEL", value_parser = super::vm::parse_kernel, required = true)]
+    pub kernel: Vec<KernelSpec>,
+    /// vCPU budget of the matrix run. Default: the number of CPUs.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Runs per measurement (the table shows the median).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+}
+
+pub fn run(args: BenchArgs) -> Outcome {
+    let paths = default_paths(args.paths);
+    let (_, suite) = match load_suite(&paths) {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
+    let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
+    let kernels = match super::vm::resolve_kernels(&args.kernel) {
+        Ok(k) => k,
+        Err(o) => return o,
+    };
+    let guest = match super::vm::guest_binary() {
+        Ok(g) => g,
+        Err(o) => return o,
+    };
+    let mut opts = xdptest_vm::Options::new(guest);
+    if let Some(j) = args.jobs {
+        opts.jobs = j.max(1);
+    }
+    opts.shards = Some(1);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    println!("{} scenarios per VM, {} run(s) per figure", fixtures.len(), args.repeat.max(1));
+    println!("{:<24} {:<32} {:<5} {:>7} {:>11} {:>8}", "kernel", "release", "accel", "boot s", "results s", "verdicts");
+    let mut failed = false;
+    for k in &kernels {
+        let (mut boot, mut wall) = (Vec::new(), Vec::new());
+        let mut line = None;
+        for _ in 0..args.repeat.max(1) {
+            let runs = match xdptest_vm::run(std::slice::from_ref(k), &fixtures, &opts, &|_| {}) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Outcome::Error;
+                }
+            };
+            let r = &runs[0];
+            failed |= !r.failures.is_empty();
+            for f in &r.failures {
+                eprintln!("{}: VM failed: {}", r.label, f.reason);
+            }
+            if let Some(v) = r.vms.first() {
+                boot.push(v.boot.map(|b| b.as_secs_f64()).unwrap_or(f64::NAN));
+                wall.push(v.wall.as_secs_f64());
+            }
+            let pass = r.results.iter().filter(|x| x.verdict.is_pass()).count();
+            line = Some((r.release.clone(), r.accel, format!("{pass}/{} ok", r.results.len())));
+        }
+        if let Some((release, accel, verdicts)) = line {
+            println!(
+                "{:<24} {:<32} {:<5} {:>7.1} {:>11.1} {:>8}",
+                k.label,
+                release,
+                accel.to_string(),
+                median(boot),
+                median(wall),
+                verdicts
+            );
+        }
+    }
+    if kernels.len() > 1 {
+        let mut walls = Vec::new();
+        for _ in 0..args.repeat.max(1) {
+            let t = Instant::now();
+            match xdptest_vm::run(&kernels, &fixtures, &opts, &|_| {}) {
+                Ok(runs) => failed |= runs.iter().any(|r| !r.failures.is_empty()),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Outcome::Error;
+                }
+            }
+            walls.push(t.elapsed().as_secs_f64());
+        }
+        println!(
+            "matrix: {} kernels at once within {} vCPUs: {:.1} s to the last result",
+            kernels.len(),
+            opts.jobs,
+            median(walls)
+        );
+    }
+    if failed {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    }
+}

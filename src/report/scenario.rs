@@ -1,0 +1,371 @@
+//! The report of one scenario: what the program did, in words a reviewer can read. Snapshots store it
+//! and `xdptest explain` prints it (with more around it). Everything in it is deterministic: no timings,
+//! no source locations (editing a spec above a scenario must not change its snapshot), no CPU numbers
+//! (per-CPU map values are summed), no paths.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use xdptest_compiler::btf::{MapDef, ObjectInfo};
+use xdptest_compiler::fixture::{action_name, FieldRepr, Fixture, ValueField};
+use xdptest_compiler::mapvalue::leaf_fields;
+use xdptest_compiler::wire::{decode, LayerKind};
+use xdptest_runner::diff::render;
+use xdptest_runner::verdict::{MapChange, RunRecord};
+use xdptest_runner::ScenarioResult;
+
+/// Program objects read for their map layouts, once each.
+#[derive(Default)]
+pub struct Objects {
+    cache: HashMap<String, Option<ObjectInfo>>,
+}
+
+impl Objects {
+    /// The object's maps and programs; `None` when it cannot be read (reports then show raw bytes).
+    pub fn get(&mut self, object: &str) -> Option<&ObjectInfo> {
+        self.cache
+            .entry(object.to_string())
+            .or_insert_with(|| xdptest_compiler::btf::read_object_file(std::path::Path::new(object)).ok())
+            .as_ref()
+    }
+}
+
+/// The snapshot report: per `send`, the action, the output packet (decoded layer by layer, then a
+/// hexdump), the map entries the run changed and the lines it printed.
+pub fn render_report(f: &Fixture, r: &ScenarioResult, info: Option<&ObjectInfo>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "program {}", f.program.name);
+    for (i, run) in r.runs.iter().enumerate() {
+        s.push('\n');
+        let _ = writeln!(s, "send #{} → {}", i + 1, action_name(run.action));
+        s.push_str(&indent(&output_section(run), 2));
+        if let Some(changes) = &run.maps {
+            s.push_str("  maps\n");
+            if changes.is_empty() {
+                s.push_str("    (no change)\n");
+            }
+            for c in changes {
+                s.push_str(&indent(&map_change(c, info), 4));
+            }
+        }
+        s.push_str(&indent(&printk_section(run), 2));
+    }
+    s
+}
+
+fn output_section(run: &RunRecord) -> String {
+    if run.output == run.input {
+        return format!("output: the input, unchanged ({} bytes)\n", run.output.len());
+    }
+    let mut s = format!("output: {} bytes\n", run.output.len());
+    s.push_str(&indent(&layers(&run.output), 2));
+    s.push_str("  bytes\n");
+    s.push_str(&indent(&hexdump(&run.output), 4));
+    s
+}
+
+/// `bpf_printk` lines, or why they could not be captured; nothing for programs that do not print.
+pub fn printk_section(run: &RunRecord) -> String {
+    let mut s = String::new();
+    if let Some(e) = &run.printk_error {
+        let _ = writeln!(s, "printk: not captured ({e})");
+    } else if !run.printk.is_empty() {
+        s.push_str("printk\n");
+        for l in &run.printk {
+            let _ = writeln!(s, "  {l}");
+        }
+    }
+    s
+}
+
+/// A packet decoded layer by layer, one `field = value` per line; layers that occur more than once are
+/// numbered like selectors (`ipv4:2` is the inner header of a tunnel).
+pub fn layers(bytes: &[u8]) -> String {
+    let d = decode(bytes);
+    let mut s = String::new();
+    let mut seen: Vec<(LayerKind, usize)> = Vec::new();
+    for l in &d.layers {
+        let total = d.layers.iter().filter(|x| x.kind == l.kind).count();
+        let nth = match seen.iter_mut().find(|(k, _)| *k == l.kind) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                seen.push((l.kind, 1));
+                1
+            }
+        };
+        if total > 1 {
+            let _ = writeln!(s, "{}:{nth}", l.kind.name());
+        } else {
+            let _ = writeln!(s, "{}", l.kind.name());
+        }
+        // Fields over bits that earlier fields already show (`ipv4.tos` over dscp and ecn, `icmp.rest`
+        // over id and seq) are views: left out.
+        let mut covered: Vec<(usize, usize)> = Vec::new();
+        for f in &l.fields {
+            let end = f.bit_offset + f.bits;
+            if f.bits > 0 && (f.bit_offset..end).all(|bit| covered.iter().any(|&(a, b)| a <= bit && bit < b)) {
+                continue;
+            }
+            if f.bits > 0 {
+                covered.push((f.bit_offset, end));
+            }
+            let _ = writeln!(s, "  {} = {}", f.name, f.display_value());
+        }
+    }
+    if let Some(why) = &d.truncated {
+        let _ = writeln!(s, "(decoding stopped: {why})");
+    }
+    s
+}
+
+/// `0000  45 00 00 1c ...  e...`: 16 bytes a row, hex then printable ASCII.
+pub fn hexdump(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for (row, chunk) in bytes.chunks(16).enumerate() {
+        let mut hex = String::new();
+        for i in 0..16 {
+            if i == 8 {
+                hex.push(' ');
+            }
+            match chunk.get(i) {
+                Some(b) => {
+                    let _ = write!(hex, " {b:02x}");
+                }
+                None => hex.push_str("   "),
+            }
+        }
+        let ascii: String = chunk.iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' }).collect();
+        let _ = writeln!(s, "{:04x} {hex}  {ascii}", row * 16);
+    }
+    s
+}
+
+/// One changed entry: `stats[0]: 0 → 1` for a plain value, else field by field.
+pub fn map_change(c: &MapChange, info: Option<&ObjectInfo>) -> String {
+    let def = info.and_then(|i| i.map(&c.map));
+    let key_fields = def.map(|d| leaf_fields(&d.key)).unwrap_or_default();
+    let value_fields = def.map(|d| leaf_fields(&d.value)).unwrap_or_default();
+    let per_cpu = c.before.iter().chain(&c.after).any(|v| v.len() > 1) || def.is_some_and(MapDef::is_per_cpu);
+    let merge = |vs: &Option<Vec<xdptest_compiler::fixture::Bytes>>| -> Option<Vec<u8>> {
+        let vs: Vec<Vec<u8>> = vs.as_ref()?.iter().map(|b| b.0.clone()).collect();
+        Some(if per_cpu { merge_per_cpu(&value_fields, &vs) } else { vs.into_iter().next().unwrap_or_default() })
+    };
+    let (before, after) = (merge(&c.before), merge(&c.after));
+    let entry = format!("{}[{}]", c.map, key_text(&key_fields, &c.key.0));
+    let sum = if per_cpu { " (per-CPU values summed)" } else { "" };
+    let mut s = String::new();
+    let plain = value_fields.len() == 1 && value_fields[0].name.is_empty();
+    match (&before, &after) {
+        (Some(b), Some(a)) if plain => {
+            let f = &value_fields[0];
+            let _ = writeln!(s, "{entry}: {} → {}{sum}", field_value(f, b), field_value(f, a));
+        }
+        (None, Some(a)) if plain => {
+            let _ = writeln!(s, "{entry}: added, {}{sum}", field_value(&value_fields[0], a));
+        }
+        (Some(b), None) if plain => {
+            let _ = writeln!(s, "{entry}: removed (was {}){sum}", field_value(&value_fields[0], b));
+        }
+        (Some(b), Some(a)) => {
+            let _ = writeln!(s, "{entry}: changed{sum}");
+            if value_fields.is_empty() {
+                s.push_str(&indent(&byte_changes(b, a), 2));
+            } else {
+                for f in &value_fields {
+                    let (vb, va) = (field_value(f, b), field_value(f, a));
+                    if vb != va {
+                        let _ = writeln!(s, "  {}: {vb} → {va}", f.name);
+                    }
+                }
+            }
+        }
+        (None, Some(v)) | (Some(v), None) => {
+            let what = if before.is_none() { "added" } else { "removed" };
+            let _ = writeln!(s, "{entry}: {what}{sum}");
+            if value_fields.is_empty() {
+                s.push_str(&indent(&hexdump(v), 2));
+            } else {
+                for f in &value_fields {
+                    let _ = writeln!(s, "  {} = {}", f.name, field_value(f, v));
+                }
+            }
+        }
+        (None, None) => {}
+    }
+    s
+}
+
+/// A key as a spec would write it: `2`, `192.168.1.1`, `{ prefixlen: 8, addr: 10.0.0.0 }`; hex without
+/// a layout.
+pub fn key_text(fields: &[ValueField], key: &[u8]) -> String {
+    match fields {
+        [] => xdptest_compiler::fixture::hex(key),
+        [one] if one.name.is_empty() => field_value(one, key),
+        many => {
+            let parts: Vec<String> = many.iter().map(|f| format!("{}: {}", f.name, field_value(f, key))).collect();
+            format!("{{ {} }}", parts.join(", "))
+        }
+    }
+}
+
+fn field_value(f: &ValueField, value: &[u8]) -> String {
+    let r = f.offset as usize..(f.offset + f.size) as usize;
+    match value.get(r.clone()) {
+        Some(bytes) => render(f, bytes, &vec![0xff; r.len()]),
+        None => "?".into(),
+    }
+}
+
+/// Per-CPU values as one: integer fields summed, every other byte the largest any CPU holds (so the
+/// result does not depend on which CPU a run happened on).
+fn merge_per_cpu(fields: &[ValueField], values: &[Vec<u8>]) -> Vec<u8> {
+    let len = values.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out: Vec<u8> =
+        (0..len).map(|i| values.iter().filter_map(|v| v.get(i)).copied().max().unwrap_or(0)).collect();
+    for f in fields.iter().filter(|f| f.kind != FieldRepr::Bytes && f.size <= 8) {
+        let r = f.offset as usize..(f.offset + f.size) as usize;
+        if r.end > len {
+            continue;
+        }
+        let be = f.kind == FieldRepr::BigEndian;
+        let total = values.iter().filter_map(|v| v.get(r.clone())).fold(0u64, |acc, b| {
+            let n = if be {
+                b.iter().fold(0u64, |a, x| a << 8 | u64::from(*x))
+            } else {
+                b.iter().rev().fold(0u64, |a, x| a << 8 | u64::from(*x))
+            };
+            acc.wrapping_add(n)
+        });
+        for i in 0..r.len() {
+            let byte = (total >> (8 * i)) as u8;
+            out[if be { r.end - 1 - i } else { r.start + i }] = byte;
+        }
+    }
+    out
+}
+
+/// Values without a layout (global data sections): the 16-byte rows that changed.
+fn byte_changes(before: &[u8], after: &[u8]) -> String {
+    let mut s = String::new();
+    let len = before.len().max(after.len());
+    for row in (0..len).step_by(16) {
+        let b = &before[row.min(before.len())..(row + 16).min(before.len())];
+        let a = &after[row.min(after.len())..(row + 16).min(after.len())];
+        if a != b {
+            let _ = writeln!(
+                s,
+                "+{row:#06x}: {} → {}",
+                xdptest_compiler::fixture::hex(b),
+                xdptest_compiler::fixture::hex(a)
+            );
+        }
+    }
+    s
+}
+
+/// Every line of `text` indented by `n` spaces.
+pub fn indent(text: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    text.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("{pad}{l}\n") }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xdptest_compiler::fixture::Bytes;
+
+    #[test]
+    fn hexdump_rows_keep_the_ascii_column() {
+        let out = hexdump(b"0123456789abcdefXY");
+        assert_eq!(
+            out,
+            "0000  30 31 32 33 34 35 36 37  38 39 61 62 63 64 65 66  0123456789abcdef\n\
+             0010  58 59                                             XY\n"
+        );
+    }
+
+    #[test]
+    fn per_cpu_values_are_summed_whatever_the_cpu() {
+        let fields = [ValueField { name: String::new(), offset: 0, size: 8, kind: FieldRepr::Int }];
+        let a = merge_per_cpu(&fields, &[vec![1, 0, 0, 0, 0, 0, 0, 0], vec![0; 8]]);
+        let b = merge_per_cpu(&fields, &[vec![0; 8], vec![1, 0, 0, 0, 0, 0, 0, 0]]);
+        assert_eq!(a, b);
+        let c = MapChange {
+            map: "stats".into(),
+            key: Bytes(vec![0, 0, 0, 0]),
+            before: Some(vec![Bytes(vec![0; 8]), Bytes(vec![0; 8])]),
+            after: Some(vec![Bytes(vec![0; 8]), Bytes(vec![1, 0, 0, 0, 0, 0, 0, 0])]),
+        };
+        // Without a layout: bytes, by row.
+        assert_eq!(
+            map_change(&c, None),
+            "stats[00000000]: changed (per-CPU values summed)\n  +0x0000: 0000000000000000 → 0100000000000000\n"
+        );
+    }
+
+    #[test]
+    fn struct_values_show_fields() {
+        use xdptest_compiler::btf::{Member, TypeLayout};
+        let int = |name: &str, size: u32, be: bool| TypeLayout::Int {
+            name: name.into(),
+            size,
+            signed: false,
+            big_endian: be,
+        };
+        let value = TypeLayout::Struct {
+            name: Some("session".into()),
+            size: 8,
+            members: vec![
+                Member { name: "ue_ip".into(), offset_bits: 0, bitfield_bits: 0, ty: int("__be32", 4, true) },
+                Member { name: "vlan".into(), offset_bits: 32, bitfield_bits: 0, ty: int("__u16", 2, false) },
+                Member { name: "pad".into(), offset_bits: 48, bitfield_bits: 0, ty: int("__u16", 2, false) },
+            ],
+        };
+        let info = ObjectInfo {
+            programs: vec![],
+            maps: vec![MapDef {
+                name: "sessions".into(),
+                map_type: 1,
+                max_entries: 4,
+                flags: 0,
+                key: int("__u32", 4, false),
+                value,
+            }],
+            helper_calls: vec![],
+        };
+        let v = |ip: [u8; 4], vlan: u16| {
+            let mut b = ip.to_vec();
+            b.extend_from_slice(&vlan.to_le_bytes());
+            b.extend_from_slice(&[0, 0]);
+            Some(vec![Bytes(b)])
+        };
+        let key = Bytes(7u32.to_le_bytes().to_vec());
+        let change = |before, after| MapChange { map: "sessions".into(), key: key.clone(), before, after };
+        assert_eq!(
+            map_change(&change(None, v([10, 0, 0, 1], 300)), Some(&info)),
+            "sessions[7]: added\n  ue_ip = 10.0.0.1\n  vlan = 300\n  pad = 0\n"
+        );
+        assert_eq!(
+            map_change(&change(v([10, 0, 0, 1], 300), v([10, 0, 0, 1], 301)), Some(&info)),
+            "sessions[7]: changed\n  vlan: 300 → 301\n"
+        );
+        assert_eq!(
+            map_change(&change(v([10, 0, 0, 1], 300), None), Some(&info)).lines().next(),
+            Some("sessions[7]: removed")
+        );
+    }
+
+    #[test]
+    fn views_are_left_out() {
+        let ip = [0x45, 0, 0, 20, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        frame.extend_from_slice(&ip);
+        let text = layers(&frame);
+        assert!(text.contains("  dscp = 0\n") && text.contains("  ttl = 64\n"), "{text}");
+        assert!(!text.contains("tos"), "{text}");
+    }
+}

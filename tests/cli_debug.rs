@@ -1,0 +1,293 @@
+//! Debugging aids end to end, through the real binary on this kernel (root needed): `--pcap` read back by
+//! tshark, `bpf_printk` lines attributed to the right scenario with two workers, `xdptest explain`, and
+//! verifier rejections located in the C source.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn build_programs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let st = Command::new("make").args(["-s", "-C"]).arg(root().join("programs")).status().expect("make runs");
+        assert!(st.success(), "building programs/ failed: install clang and libbpf-dev (scripts/setup)");
+    });
+}
+
+fn xdptest_in(dir: &Path, args: &[&str]) -> Output {
+    build_programs();
+    Command::new(env!("CARGO_BIN_EXE_xdptest"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .output()
+        .expect("xdptest runs")
+}
+
+fn xdptest(args: &[&str]) -> Output {
+    xdptest_in(&root(), args)
+}
+
+fn text(o: &Output) -> String {
+    format!("exit {:?}\n{}{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn tshark(args: &[&str]) -> String {
+    let o = match Command::new("tshark").args(args).output() {
+        Ok(o) => o,
+        Err(e) => panic!("cannot run tshark ({e}): install it (apt-get install tshark)"),
+    };
+    assert!(o.status.success(), "tshark {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn pcap_holds_every_packet_with_its_scenario_and_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("run.pcapng");
+    let o = xdptest(&["run", "specs/upf/upf.pkt", "tests/specs/run/failing.pkt", "--pcap", pcap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = tshark(&["-r", pcap.to_str().unwrap(), "-T", "fields", "-e", "frame.number", "-e", "frame.comment"]);
+    let comments: Vec<&str> = out.lines().map(|l| l.split_once('\t').map_or("", |(_, c)| c)).collect();
+    // 7 UPF scenarios with one send each, 4 failing ones: an input and an output per send.
+    assert_eq!(comments.len(), 2 * (7 + 4), "{out}");
+    assert_eq!(
+        comments[0],
+        "specs/upf/upf.pkt::uplink ICMP is decapsulated and sent back out · send #1 · input · PASS"
+    );
+    assert_eq!(
+        comments[1],
+        "specs/upf/upf.pkt::uplink ICMP is decapsulated and sent back out · send #1 · output XDP_TX · PASS"
+    );
+    assert!(
+        comments.contains(
+            &"tests/specs/run/failing.pkt::wrong output fields · send #1 · output XDP_TX · FAIL (output differs)"
+        ),
+        "{out}"
+    );
+    assert!(
+        comments
+            .contains(&"tests/specs/run/failing.pkt::wrong action · send #1 · output XDP_DROP · FAIL (action differs)"),
+        "{out}"
+    );
+    // Wireshark decodes the packets themselves: the uplink input is GTP-U with TEID 2, its output the
+    // decapsulated ping on VLAN 300.
+    let fields = tshark(&[
+        "-r",
+        pcap.to_str().unwrap(),
+        "-Y",
+        "frame.number <= 2",
+        "-T",
+        "fields",
+        "-e",
+        "gtp.teid",
+        "-e",
+        "vlan.id",
+        "-e",
+        "icmp.type",
+    ]);
+    let rows: Vec<Vec<&str>> = fields.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows[0][0], "0x00000002", "{fields}");
+    assert_eq!((rows[1][0], rows[1][1], rows[1][2]), ("", "300", "8"), "{fields}");
+}
+
+/// Scenarios of programs that print, on two workers at once: every scenario gets exactly its own lines
+/// (each sends packets with its own TTL, and the program prints the TTL). Workers stay with one program
+/// while it has work, so the suite has two (copies of the printk program, two objects) to keep both
+/// workers printing at the same time.
+#[test]
+fn printk_lines_belong_to_their_scenario_with_two_jobs() {
+    build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, ttls) in [("a", 1..=100), ("b", 101..=200)] {
+        std::fs::copy(root().join("programs/build/printk.o"), dir.path().join(format!("{name}.o"))).unwrap();
+        let mut spec = format!("program \"{name}.o\" xdp \"xdp_printk\"\n");
+        for ttl in ttls {
+            spec.push_str(&format!(
+                "scenario \"ttl {ttl}\" {{\n  send ether / ipv4(ttl={ttl}) / udp\n  expect XDP_PASS\n  send ether / vlan({ttl}) / ipv4(ttl={ttl}) / icmp\n  expect XDP_PASS\n}}\n"
+            ));
+        }
+        std::fs::write(dir.path().join(format!("{name}.pkt")), spec).unwrap();
+    }
+    for round in 0..3 {
+        let o = xdptest_in(dir.path(), &["run", "a.pkt", "b.pkt", "--jobs", "2", "--format", "json"]);
+        assert_eq!(o.status.code(), Some(0), "round {round}: {}", text(&o));
+        let mut seen = 0;
+        for line in String::from_utf8(o.stdout).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let ttl: u32 = v["scenario"].as_str().unwrap().trim_start_matches("ttl ").parse().unwrap();
+            let printed = |run: usize| -> Vec<String> {
+                v["runs"][run]["printk"]
+                    .as_array()
+                    .map_or(vec![], |a| a.iter().map(|l| l.as_str().unwrap().to_string()).collect())
+            };
+            assert_eq!(printed(0), [format!("ipv4 proto 17 ttl {ttl}")], "round {round}: {line}");
+            assert_eq!(printed(1), [format!("vlan {ttl}"), format!("ipv4 proto 1 ttl {ttl}")], "round {round}: {line}");
+            seen += 1;
+        }
+        assert_eq!(seen, 200);
+    }
+    // No trace instance is left behind by a process that has ended (running tests may own some).
+    if let Ok(rd) = std::fs::read_dir("/sys/kernel/tracing/instances") {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("xdptest-").and_then(|r| r.split('-').next()) {
+                assert!(Path::new(&format!("/proc/{pid}")).exists(), "stale trace instance {name}");
+            }
+        }
+    }
+}
+
+/// A failing scenario of a program that prints shows what the program printed.
+#[test]
+fn failures_show_what_the_program_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.pkt"),
+        format!(
+            "program \"{}\" xdp \"xdp_printk\"\nscenario \"wrong\" {{\n  send ether / ipv4(ttl=0) / udp\n  expect XDP_PASS\n}}\n",
+            root().join("programs/build/printk.o").display()
+        ),
+    )
+    .unwrap();
+    let o = xdptest_in(dir.path(), &["run", "p.pkt"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("action: expected XDP_PASS, got XDP_DROP"), "{t}");
+    assert!(t.contains("send #1 (p.pkt:3:3) printed:\n          ipv4 proto 17 ttl 0\n          ttl 0: drop\n"), "{t}");
+}
+
+#[test]
+fn explain_tells_the_whole_story() {
+    let o = xdptest(&["explain", "specs/upf/upf.pkt::uplink ICMP is decapsulated and sent back out"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    for needle in [
+        "scenario: uplink ICMP is decapsulated and sent back out\n",
+        "  A UE pings a host on the internet.",
+        "program: xdp_upf in specs/upf/../../programs/build/upf.o\n",
+        "map entries written first\n",
+        "  sessions[2] = { ue_ip: 192.168.100.200, peer_ip: 192.168.10.1, teid_out: 1002, vlan_out: 300,",
+        "  ue_sessions[192.168.100.200] = 2\n",
+        "send #1 (specs/upf/upf.pkt:17:3)\n  input: 86 bytes\n    ether\n",
+        "    gtpu\n",
+        "      teid = 2\n",
+        "    ipv4:2\n",
+        "  action: XDP_TX (expected XDP_TX)\n  output: 50 bytes\n",
+        "      vid = 300\n",
+        "  the output matches the expected packet\n",
+        "  maps changed by the program\n    stats[0]: 0 → 1 (per-CPU values summed)\n",
+        "check map stats[0] (specs/upf/upf.pkt:20:3): as expected\n",
+        "verdict: PASS\n",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in:\n{t}");
+    }
+    // A failing scenario: what differs, per send and per map check; exit 1 like `run`.
+    let o = xdptest(&["explain", "tests/specs/run/failing.pkt::wrong map"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("scenario: wrong map values"), "{t}");
+    assert!(t.contains("check map stats[0] (tests/specs/run/failing.pkt:24:3): differs\n"), "{t}");
+    assert!(t.contains("value: expected 2, got 1"), "{t}");
+    assert!(t.contains("verdict: FAIL (4 differences)"), "{t}");
+    let o = xdptest(&["explain", "tests/specs/run/failing.pkt::wrong output"]);
+    let t = text(&o);
+    assert!(t.contains("  differs from the spec:\n") && t.contains("vlan.vid: expected 301, got 300"), "{t}");
+    // printk lines, per send.
+    let o = xdptest(&["explain", "specs/printk/printk.pkt::VLAN-tagged"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("  printk\n    vlan 42\n    ipv4 proto 17 ttl 64\n"), "{t}");
+    // Names that match no scenario, or several, list the candidates.
+    let o = xdptest(&["explain", "specs/printk/printk.pkt::nothing like this"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("has no scenario \"nothing like this\"; its scenarios:\n  IPv4 is passed and described"),
+        "{}",
+        text(&o)
+    );
+    let o = xdptest(&["explain", "specs/printk/printk.pkt::described"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("several scenarios of specs/printk/printk.pkt match \"described\""), "{}", text(&o));
+    let o = xdptest(&["explain", "specs/printk/printk.pkt"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+/// The bad program built the way `programs/Makefile` builds (a relative source path from the directory
+/// above `build/`), then moved around: the diagnostic still finds the C file through the object's line
+/// info and points at the line the verifier stopped at.
+#[test]
+fn verifier_rejection_points_at_the_c_line() {
+    build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    let src_dir = dir.path().join("prog");
+    std::fs::create_dir_all(src_dir.join("build")).unwrap();
+    std::fs::copy(root().join("tests/programs/bad_verifier.c"), src_dir.join("bad.c")).unwrap();
+    let st = Command::new("clang")
+        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", "bad.c", "-o", "build/bad.o"])
+        .current_dir(&src_dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(
+        dir.path().join("bad.pkt"),
+        "program \"prog/build/bad.o\" xdp \"xdp_unchecked\"\nscenario \"s\" {\n  send ether / ipv4 / udp\n  expect XDP_PASS\n}\n",
+    )
+    .unwrap();
+    let o = xdptest_in(dir.path(), &["run", "bad.pkt"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    for needle in [
+        "xdptest::run::verifier",
+        "× the verifier rejected `xdp_unchecked` in prog/build/bad.o",
+        "╭─[prog/bad.c:9:2]",
+        " 9 │     return data[20] == 0x11 ? XDP_DROP : XDP_PASS;",
+        "╰── invalid access to packet, off=20 size=1, R1(id=0,off=20,r=0)",
+        "help: R1 offset is outside of the packet",
+        "verifier log:",
+        "; return data[20] == 0x11 ? XDP_DROP : XDP_PASS; @ bad.c:9",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in:\n{t}");
+    }
+    // explain says the same.
+    let o = xdptest_in(dir.path(), &["explain", "bad.pkt::s"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("verdict: ERROR") && t.contains("╭─[prog/bad.c:9:2]"), "{t}");
+    // Without the source the diagnostic still names the file and line, and quotes the code.
+    std::fs::remove_file(src_dir.join("bad.c")).unwrap();
+    let o = xdptest_in(dir.path(), &["run", "bad.pkt"]);
+    let t = text(&o);
+    assert!(t.contains("help: at bad.c:9: return data[20] == 0x11 ? XDP_DROP : XDP_PASS;"), "{t}");
+}
+
+/// Reports stay machine-independent: the same suite gives byte-identical snapshots with one and two
+/// workers, on any CPU (per-CPU maps are summed).
+#[test]
+fn reports_are_deterministic() {
+    let mut files: Vec<BTreeMap<String, String>> = Vec::new();
+    for jobs in ["1", "2", "2"] {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["upf.pkt", "packets.pkt"] {
+            let text = std::fs::read_to_string(root().join("specs/upf").join(f)).unwrap();
+            let text = text.replace("../../programs/build/", &format!("{}/", root().join("programs/build").display()));
+            std::fs::write(dir.path().join(f), text).unwrap();
+        }
+        let o = xdptest_in(dir.path(), &["run", ".", "--snapshots", "new", "-j", jobs]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let mut m = BTreeMap::new();
+        for e in std::fs::read_dir(dir.path().join("snapshots")).unwrap().flatten() {
+            m.insert(e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap());
+        }
+        assert_eq!(m.len(), 7);
+        files.push(m);
+    }
+    assert_eq!(files[0], files[1]);
+    assert_eq!(files[1], files[2]);
+}

@@ -1,0 +1,176 @@
+//! End-to-end tests of `xdptest run --kernel`: the real binary boots Debian's 6.1 cloud kernel (fetched
+//! and cached on first use) in qemu. Reports carry the kernel; Ctrl-C and even SIGKILL of xdptest leave
+//! no qemu behind. Needs root, qemu-system-x86 and the static guest binary (built here with
+//! scripts/build-guest). Without qemu the tests say so and pass, except in CI (`CI` set), where they fail.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn ready() -> bool {
+    let has_qemu = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join("qemu-system-x86_64").is_file());
+    if !has_qemu {
+        assert!(std::env::var_os("CI").is_none(), "CI must run the VM tests: install qemu-system-x86");
+        eprintln!("skipped: qemu-system-x86_64 is not installed");
+        return false;
+    }
+    true
+}
+
+/// Programs built, guest binary built (incrementally, so never stale); its path.
+fn guest() -> &'static Path {
+    static G: OnceLock<PathBuf> = OnceLock::new();
+    G.get_or_init(|| {
+        let st = Command::new("make").args(["-s", "-C"]).arg(root().join("programs")).status().expect("make runs");
+        assert!(st.success(), "building programs/ failed");
+        let out = Command::new(root().join("scripts/build-guest")).output().expect("scripts/build-guest runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        root().join(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
+fn xdptest() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xdptest"));
+    c.current_dir(root()).env("NO_COLOR", "1").env("XDPTEST_GUEST_BINARY", guest()).stdin(Stdio::null());
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn json_lines_and_junit_name_the_kernel() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let o = xdptest()
+        .args(["run", "--kernel", "debian:6.1", "--format", "json", "--junit"])
+        .arg(&junit)
+        .arg("specs/counter")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{}", text(&o));
+    for l in &lines {
+        assert_eq!(l["kernel"], "debian:6.1", "{l}");
+        assert!(l["kernel_release"].as_str().unwrap().starts_with("6.1."), "{l}");
+        assert!(["kvm", "tcg"].contains(&l["accel"].as_str().unwrap()), "{l}");
+        assert_eq!(l["verdict"]["status"], "pass", "{l}");
+    }
+    let x = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(x.matches("<testsuite ").count(), 1, "{x}");
+    assert!(x.contains("<testsuite name=\"debian:6.1 (6.1."), "{x}");
+    assert!(x.contains("classname=\"specs/counter/counter.pkt\""), "{x}");
+}
+
+#[test]
+fn human_report_has_a_section_per_kernel() {
+    if !ready() {
+        return;
+    }
+    // The same kernel twice is two VMs and two sections: a matrix without a second download.
+    let o = xdptest()
+        .args(["run", "--kernel", "debian:6.1", "--kernel", "debian:6.1", "specs/icmp_echo"])
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert_eq!(t.matches("== debian:6.1 (6.1.").count(), 2, "{t}");
+    assert!(t.contains("xdptest: 10 passed, 0 failed, 0 skipped"), "{t}");
+}
+
+#[test]
+fn a_bad_kernel_is_a_usage_error() {
+    let o = xdptest().args(["run", "--kernel", "ubuntu:22.04", "specs/counter"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("unknown kernel source"), "{}", text(&o));
+}
+
+/// qemu processes whose parent is `pid`.
+fn qemu_children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let mut f = after.split_whitespace();
+        let (state, ppid) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
+        if ppid == pid.to_string() && state != "Z" && stat.contains("(qemu-system-x86") {
+            out.push(e.file_name().to_string_lossy().parse().unwrap());
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .unwrap_or(false)
+}
+
+/// Starts a VM run and waits until its qemu is up. The caller waits for the child.
+#[allow(clippy::zombie_processes)]
+fn started() -> (Child, Vec<u32>) {
+    let mut child = xdptest()
+        .args(["run", "--kernel", "debian:6.1", "specs/"])
+        .env("XDPTEST_VM_TIMEOUT_SCALE", "100")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let q = qemu_children(child.id());
+        if !q.is_empty() {
+            return (child, q);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no qemu started");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn assert_gone(qemus: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while qemus.iter().any(|&q| alive(q)) {
+        assert!(Instant::now() < deadline, "qemu {qemus:?} outlived xdptest");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_stops_every_vm() {
+    if !ready() {
+        return;
+    }
+    let (mut child, qemus) = started();
+    let st = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(130));
+    assert_gone(&qemus);
+}
+
+#[test]
+fn even_sigkill_leaves_no_qemu() {
+    if !ready() {
+        return;
+    }
+    let (mut child, qemus) = started();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_gone(&qemus);
+}
