@@ -174,3 +174,37 @@ fn even_sigkill_leaves_no_qemu() {
     child.wait().unwrap();
     assert_gone(&qemus);
 }
+
+/// Snapshots are compared in VM runs too: the guest reads the maps around each send, the host renders
+/// and compares the report. A wrong accepted snapshot fails; `--accept` repairs it; then it passes.
+#[test]
+fn snapshots_are_checked_on_the_guest_kernel() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("echo.pkt");
+    std::fs::write(
+        &spec,
+        format!(
+            "program \"{}\" xdp \"xdp_icmp_echo\"\nscenario \"ping\" {{\n  send ether / ipv4(src=192.0.2.2, dst=192.0.2.1) / icmp.echo_request(id=1, seq=1)\n  expect snapshot\n}}\n",
+            root().join("programs/build/icmp_echo.o").display()
+        ),
+    )
+    .unwrap();
+    // First run: no snapshot yet; with --accept it is written.
+    let o = xdptest().args(["run", "--kernel", "debian:6.1", "--accept"]).arg(&spec).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let snap = dir.path().join("snapshots/echo__ping.snap");
+    let accepted = std::fs::read_to_string(&snap).expect("the snapshot was written");
+    assert!(accepted.contains("XDP_TX"), "{accepted}");
+    // Corrupt it: the VM run fails with a diff and proposes the real report as .snap.new.
+    std::fs::write(&snap, accepted.replace("XDP_TX", "XDP_DROP")).unwrap();
+    let o = xdptest().args(["run", "--kernel", "debian:6.1"]).arg(&spec).output().unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("the report differs"), "{t}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("snapshots/echo__ping.snap.new")).unwrap(), accepted);
+    // The accepted file was not overwritten.
+    assert!(std::fs::read_to_string(&snap).unwrap().contains("XDP_DROP"));
+}

@@ -34,12 +34,12 @@ pub struct RunArgs {
     pub color: Color,
     /// Snapshot reports (snapshots/<spec>__<scenario>.snap beside each spec): check (compare scenarios that
     /// say `expect snapshot` or have one), update (accept differing and missing ones), new (propose one
-    /// for every scenario as .snap.new), off.
-    /// Not with --kernel yet: VM runs do not compare snapshots.
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::snapshot::Mode::Check, conflicts_with = "kernel")]
+    /// for every scenario as .snap.new), off. With --kernel, every kernel's report is compared with the
+    /// same snapshot.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::snapshot::Mode::Check)]
     pub snapshots: crate::snapshot::Mode,
     /// Accept new and changed snapshots: the same as --snapshots=update.
-    #[arg(long, conflicts_with_all = ["snapshots", "kernel"])]
+    #[arg(long, conflicts_with = "snapshots")]
     pub accept: bool,
     /// Also write every packet sent and every packet the program returned to FILE (pcapng), each with a
     /// comment naming its spec, scenario, send and verdict. Not with --kernel yet.
@@ -91,8 +91,10 @@ pub fn run(args: RunArgs) -> Outcome {
             Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         },
     };
+    let mode = if args.accept { crate::snapshot::Mode::Update } else { args.snapshots };
     if !args.kernel.is_empty() {
         let vm_args = super::vm::VmRun {
+            snapshots: mode,
             kernels: &args.kernel,
             jobs: args.jobs,
             format: args.format,
@@ -110,7 +112,6 @@ pub fn run(args: RunArgs) -> Outcome {
     let mut results: Vec<ScenarioResult> = Vec::with_capacity(fixtures.len());
     let mut write_failed = false;
     let mut human = human::Human::new(palette);
-    let mode = if args.accept { crate::snapshot::Mode::Update } else { args.snapshots };
     let mut snapshots = crate::snapshot::Snapshots::new(&fixtures, mode);
     let mut capture = args.pcap.as_ref().map(|_| crate::report::pcap::Capture::default());
     let observe = snapshots.observe();

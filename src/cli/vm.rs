@@ -136,6 +136,7 @@ pub fn kernel_title(k: &KernelRun) -> String {
 /// What `run --kernel` needs of the run arguments.
 pub struct VmRun<'a> {
     pub kernels: &'a [KernelSpec],
+    pub snapshots: crate::snapshot::Mode,
     pub jobs: Option<u16>,
     pub format: Format,
     pub junit: Option<&'a std::path::Path>,
@@ -155,16 +156,29 @@ pub fn run(args: &VmRun, fixtures: Vec<Fixture>, palette: human::Palette) -> Out
     if let Some(j) = args.jobs {
         opts.jobs = usize::from(j);
     }
+    // Snapshot reports need the maps read around each send, in the guest.
+    let mut snapshots = crate::snapshot::Snapshots::new(&fixtures, args.snapshots);
+    opts.dump_maps = snapshots.observe().dump_maps;
     let progress = Progress::new();
     let runs = xdptest_vm::run(&kernels, &fixtures, &opts, &|e| progress.event(e));
     progress.clear();
-    let runs = match runs {
+    let mut runs = match runs {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return Outcome::Error;
         }
     };
+    // Every kernel's report is compared with the same snapshot: behaviour that differs between kernels
+    // fails on the kernels that differ (a pending .snap.new holds the last differing report).
+    let mut notes = Vec::new();
+    for k in &mut runs {
+        for (i, r) in k.results.iter_mut().enumerate() {
+            if let Some(note) = snapshots.check(i, &fixtures[i], r) {
+                notes.push(format!("{}: {}::{}: {note}", k.label, r.spec, r.scenario));
+            }
+        }
+    }
     if let Ok(q) = xdptest_vm::qemu::qemu_binary() {
         if let (xdptest_vm::qemu::Accel::Tcg, Some(why)) = xdptest_vm::qemu::accel(&q) {
             eprintln!("note: VMs run under TCG (software emulation), not KVM: {why}");
@@ -194,12 +208,21 @@ pub fn run(args: &VmRun, fixtures: Vec<Fixture>, palette: human::Palette) -> Out
             }
         }
     }
+    for note in &notes {
+        let _ = match args.format {
+            Format::Human => human::write_note(&mut out, note, palette),
+            Format::Json => writeln!(std::io::stderr(), "{note}"),
+        };
+    }
     if args.format == Format::Human {
         let _ = human::write_summary(&mut out, total, palette);
     } else {
         let _ = human::write_summary(&mut std::io::stderr(), total, human::Palette { enabled: false });
     }
     let _ = out.flush();
+    if let Some(line) = snapshots.summary() {
+        eprintln!("{line}");
+    }
     if let Some(path) = args.junit {
         let suites: Vec<junit::KernelSuite> = runs
             .iter()

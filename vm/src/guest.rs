@@ -30,6 +30,9 @@ pub struct Payload {
     pub fixtures: Vec<Fixture>,
     /// Module file names under [`MODULES`], in load order (dependencies first).
     pub modules: Vec<String>,
+    /// Per fixture: read map contents around each send (for snapshot reports on the host).
+    #[serde(default)]
+    pub dump_maps: Vec<bool>,
 }
 
 /// Entry point of `xdptest guest`. Refuses to run anywhere but as PID 1 (it powers the machine off).
@@ -146,14 +149,16 @@ fn run() -> Result<(), String> {
     }
     let mut failed = None;
     let mut sent = 0;
-    let stats = xdptest_runner::run(&payload.fixtures, &RunOptions { jobs: cpus }, |index, result| {
-        if failed.is_none() {
-            match send(&mut port, &Record::Result { index, result: Box::new(result) }) {
-                Ok(()) => sent += 1,
-                Err(e) => failed = Some(e),
+    let observe = xdptest_runner::Observe { dump_maps: payload.dump_maps.clone() };
+    let stats =
+        xdptest_runner::run_observing(&payload.fixtures, &RunOptions { jobs: cpus }, &observe, |index, result| {
+            if failed.is_none() {
+                match send(&mut port, &Record::Result { index, result: Box::new(result) }) {
+                    Ok(()) => sent += 1,
+                    Err(e) => failed = Some(e),
+                }
             }
-        }
-    });
+        });
     if let Some(e) = failed {
         return Err(e);
     }

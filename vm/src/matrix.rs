@@ -33,6 +33,8 @@ pub struct Options {
     pub shards: Option<usize>,
     /// Multiplies every deadline (`XDPTEST_VM_TIMEOUT_SCALE`).
     pub timeout_scale: f64,
+    /// Per fixture (suite order): read map contents around each send, for snapshot reports.
+    pub dump_maps: Vec<bool>,
 }
 
 impl Options {
@@ -46,6 +48,7 @@ impl Options {
             guest_binary,
             shards: None,
             timeout_scale: scale,
+            dump_maps: Vec::new(),
         }
     }
 }
@@ -256,7 +259,9 @@ pub fn run(
                 };
                 let result = std::fs::create_dir_all(&dir).map_err(|e| e.to_string()).and_then(|()| {
                     let shard: Vec<&Fixture> = task.items.iter().map(|&i| &fixtures[i]).collect();
-                    let initrd = build_initramfs(&guest, &shard, &objects, &modules[task.kernel])?;
+                    let dump_maps: Vec<bool> =
+                        task.items.iter().map(|&i| opts.dump_maps.get(i).copied().unwrap_or(false)).collect();
+                    let initrd = build_initramfs(&guest, &shard, &dump_maps, &objects, &modules[task.kernel])?;
                     let path = dir.join("initrd.cpio");
                     std::fs::write(&path, &initrd).map_err(|e| format!("writing {}: {e}", path.display()))?;
                     Ok(path)
@@ -403,6 +408,7 @@ fn auto_shards(slots: usize, kernels: usize, scenarios: usize, accel: Accel) -> 
 fn build_initramfs(
     guest: &[u8],
     shard: &[&Fixture],
+    dump_maps: &[bool],
     objects: &[(String, Vec<u8>)],
     modules: &[kernel::Module],
 ) -> Result<Vec<u8>, String> {
@@ -426,7 +432,7 @@ fn build_initramfs(
         a.file(&format!("{MODULES}/{name}"), 0o644, &m.image);
         names.push(name);
     }
-    let payload = Payload { fixtures, modules: names };
+    let payload = Payload { fixtures, modules: names, dump_maps: dump_maps.to_vec() };
     let json = serde_json::to_vec(&payload).map_err(|e| format!("encoding the suite: {e}"))?;
     a.file(SUITE, 0o644, &json);
     Ok(a.finish())
