@@ -2,48 +2,14 @@
 //! `book/src/generated/run-*.txt` equal to what they print (durations normalised). After an intended
 //! change, `BLESS=1 cargo test --test book_running` rewrites them; review the diff.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod book_support;
 
 fn run(args: &[&str]) -> (Option<i32>, String) {
-    assert!(Command::new("make").args(["-s", "-C"]).arg(root().join("programs")).status().unwrap().success());
-    let o = Command::new(env!("CARGO_BIN_EXE_xdptest"))
-        .args(args)
-        .current_dir(root().join("book/src"))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-    // Durations vary from run to run.
-    let mut normalised = String::new();
-    for line in text.lines() {
-        let line = match line.rfind(" µs)") {
-            Some(end) => match line[..end].rfind('(') {
-                Some(open) if line[open + 1..end].chars().all(|c| c.is_ascii_digit()) => {
-                    format!("{}(… µs){}", &line[..open], &line[end + " µs)".len()..])
-                }
-                _ => line.to_string(),
-            },
-            None => line.to_string(),
-        };
-        normalised.push_str(&line);
-        normalised.push('\n');
-    }
-    (o.status.code(), normalised)
+    book_support::run_in(&book_support::book_src(), args)
 }
 
 fn compare_or_bless(name: &str, actual: &str) {
-    let path = root().join("book/src/generated").join(name);
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(expected, actual, "{} is out of date: run BLESS=1 cargo test --test book_running", path.display());
+    book_support::compare_or_bless(name, actual, "book_running")
 }
 
 #[test]

@@ -40,38 +40,7 @@ pub fn render(suite_name: &str, results: &[ScenarioResult]) -> String {
             count(&|v| matches!(v, Verdict::Skip { .. }), &rs)
         );
         for r in rs {
-            let _ = write!(
-                x,
-                "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.6}\"",
-                esc(&r.scenario),
-                esc(spec),
-                r.duration.as_secs_f64()
-            );
-            match &r.verdict {
-                Verdict::Pass => x.push_str("/>\n"),
-                Verdict::Fail { failures } => {
-                    let text = describe_failures(failures);
-                    let first = text.lines().next().unwrap_or("failed").to_string();
-                    let _ = write!(
-                        x,
-                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                        esc(&first),
-                        esc(&text)
-                    );
-                }
-                Verdict::Error { message } => {
-                    let first = message.lines().next().unwrap_or("error");
-                    let _ = write!(
-                        x,
-                        ">\n      <error message=\"{}\">{}</error>\n    </testcase>\n",
-                        esc(first),
-                        esc(message)
-                    );
-                }
-                Verdict::Skip { reason } => {
-                    let _ = write!(x, ">\n      <skipped message=\"{}\"/>\n    </testcase>\n", esc(reason));
-                }
-            }
+            testcase(&mut x, r, spec);
         }
         x.push_str("  </testsuite>\n");
     }
