@@ -214,10 +214,7 @@ impl Typer<'_> {
         for (i, item) in items.iter().enumerate() {
             ok &= self.write(elem, item, &sub(what, &format!("[{i}]")), out, at + i * esz).is_ok();
         }
-        if self.mode == Mode::Check && items.len() < len {
-            // A shorter list in a check leaves the remaining elements open? No: arrays are compared
-            // whole, the rest must be zero, as C initialisers do.
-        }
+        // Elements a shorter list does not reach are zero, as in C initialisers, also in checks.
         if ok {
             Ok(())
         } else {

@@ -579,10 +579,8 @@ impl SpecCx<'_> {
         what: &str,
     ) -> Option<(Vec<u8>, Vec<u8>)> {
         let ifaces = self.iface_names;
-        // Interface names stand for their ifindex, which only exists once the runner builds the stage.
-        // They are encoded as the name's position + 1 in a marker range and fixed up by the runner? No:
-        // keep fixtures self-contained; names resolve to the order of declaration (1-based) plus a high
-        // tag that the runner rewrites. See `IFINDEX_PLACEHOLDER`.
+        // Interface names stand for their ifindex, which only exists once the runner builds the stage:
+        // a name compiles to `IFINDEX_PLACEHOLDER` plus its position in `env`, which the runner rewrites.
         let resolver = move |name: &str| ifaces.iter().position(|n| n == name).map(|i| IFINDEX_PLACEHOLDER + i as u64);
         let mut typer = Typer { src, diags: self.diags, mode, name_resolver: Some(&resolver) };
         typer.encode(ty, v, what).ok().map(|e| (e.bytes, e.mask))

@@ -86,6 +86,8 @@ pub struct LoadedMap {
     flags: u32,
     /// Array contents right after loading (initialised globals live here), restored on reset.
     initial: Option<Vec<u8>>,
+    /// Every key of an array (`0..max_entries`, packed), built once for the batch restore.
+    array_keys: Vec<u8>,
     /// Whether only our writes change this map's set of keys, so that a reset deletes just the keys we
     /// wrote: DEVMAPs (programs cannot write them), and hash-like maps when the object never calls a
     /// helper that adds or removes entries. Emptying a hash map otherwise walks every bucket in the
@@ -148,6 +150,7 @@ impl LoadedProgram {
                 max_entries: info.max_entries(),
                 flags: info.map_flags(),
                 initial: None,
+                array_keys: Vec::new(),
                 tracked: false,
                 written: Vec::new(),
                 batch_ok: true,
@@ -316,7 +319,8 @@ impl LoadedMap {
         }
         let per = self.value_buffer_len(ncpus);
         let mut all = vec![0u8; per * self.max_entries as usize];
-        let mut keys = vec![0u8; 4 * self.max_entries as usize];
+        self.array_keys = (0..self.max_entries).flat_map(|i| i.to_ne_bytes()).collect();
+        let mut keys = vec![0u8; self.array_keys.len()];
         match sys::lookup_batch(self.fd, &mut keys, &mut all, self.max_entries) {
             Ok(n) if n == self.max_entries => {
                 self.initial = Some(all);
@@ -341,8 +345,7 @@ impl LoadedMap {
         if let Some(initial) = &self.initial {
             let per = self.value_buffer_len(ncpus);
             if self.batch_ok {
-                let keys: Vec<u8> = (0..self.max_entries).flat_map(|i| i.to_ne_bytes()).collect();
-                match sys::update_batch(self.fd, &keys, initial, self.max_entries) {
+                match sys::update_batch(self.fd, &self.array_keys, initial, self.max_entries) {
                     Ok(()) => return Ok(()),
                     Err(e) if sys::unsupported(&e) => self.batch_ok = false,
                     Err(e) => return Err(e),
