@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use xdptest_compiler::fixture::Step;
 use xdptest_runner::program::LoadedProgram;
-use xdptest_runner::{run, RunOptions, Verdict};
+use xdptest_runner::{run_results, Observe, RunOptions, Verdict};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -57,7 +57,7 @@ fn main() {
     for f in &fixtures {
         if !loaded.contains_key(&f.program) {
             let t = Instant::now();
-            let p = LoadedProgram::load(&f.program.object, &f.program.name).unwrap();
+            let p = LoadedProgram::load(&f.program).unwrap();
             loads.push((f.program.name.clone(), t.elapsed()));
             loaded.insert(f.program.clone(), p);
         }
@@ -94,7 +94,7 @@ fn main() {
         for _ in 0..3 {
             let t = Instant::now();
             let mut not_passed = Vec::new();
-            run(&fixtures, &RunOptions { jobs }, |_, r| {
+            run_results(&fixtures, &RunOptions { jobs, ..RunOptions::default() }, &Observe::default(), |_, r| {
                 if !matches!(r.verdict, Verdict::Pass) {
                     not_passed.push(r)
                 }
@@ -113,7 +113,8 @@ fn main() {
         let subset: Vec<_> = fixtures.iter().filter(|f| &f.program == prog).cloned().collect();
         let mut best = f64::MAX;
         for _ in 0..3 {
-            let stats = run(&subset, &RunOptions { jobs: 1 }, |_, _| {});
+            let opts = RunOptions { jobs: 1, ..RunOptions::default() };
+            let stats = run_results(&subset, &opts, &Observe::default(), |_, _| {});
             best = best.min((stats.wall - stats.load_time).as_secs_f64() * 1e6 / subset.len() as f64);
         }
         let maps = subset[0].steps.iter().filter(|s| !matches!(s, Step::Run { .. })).count();

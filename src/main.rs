@@ -2,8 +2,13 @@
 //! exit code (0 all passed, 1 test failures, 2 usage/input/environment errors). Only this crate knows
 //! about terminals and exit codes.
 
+// Errors are the cold path and carry what reporters need; boxing them buys nothing.
+#![allow(clippy::result_large_err)]
+
 mod cli;
+mod outcome;
 mod report;
+mod session;
 mod snapshot;
 
 use std::process::ExitCode;

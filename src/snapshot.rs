@@ -19,9 +19,10 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 use xdptest_compiler::Fixture;
 use xdptest_runner::verdict::Failure;
-use xdptest_runner::{Observe, ScenarioResult, Verdict};
+use xdptest_runner::{Observe, OsError, RunError, ScenarioResult, Verdict};
 
-use crate::report::scenario::{render_report, Objects};
+use crate::outcome::count;
+use crate::report::scenario::render_report;
 
 /// What `xdptest run` does with snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -53,7 +54,7 @@ pub fn path_for(spec: &str, scenario: &str) -> PathBuf {
     let spec = Path::new(spec);
     let stem = spec.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let dir = spec.parent().unwrap_or(Path::new("")).join("snapshots");
-    dir.join(format!("{stem}__{}.snap", xdptest_compiler::suite::slug(scenario)))
+    dir.join(format!("{stem}__{}.snap", xdptest_compiler::fixture::slug(scenario)))
 }
 
 /// The pending file beside an accepted snapshot path.
@@ -207,7 +208,6 @@ pub struct Snapshots {
     ci: bool,
     /// Per fixture: the path of its snapshot, when it is compared.
     entries: Vec<Option<PathBuf>>,
-    objects: Objects,
     /// `.snap.new` files written, updated `.snap` files.
     pub pending: Vec<PathBuf>,
     pub written: Vec<PathBuf>,
@@ -236,12 +236,12 @@ impl Snapshots {
     pub fn summary(&self) -> Option<String> {
         let mut parts = Vec::new();
         if !self.written.is_empty() {
-            parts.push(format!("{} accepted", crate::cli::count(self.written.len(), "snapshot")));
+            parts.push(format!("{} accepted", count(self.written.len(), "snapshot")));
         }
         if !self.pending.is_empty() {
             parts.push(format!(
                 "{} pending review: `xdptest review` (or `cargo insta review`) to accept or reject",
-                crate::cli::count(self.pending.len(), "snapshot")
+                count(self.pending.len(), "snapshot")
             ));
         }
         (!parts.is_empty()).then(|| format!("snapshots: {}", parts.join("; ")))
@@ -280,7 +280,7 @@ impl Snapshots {
                 entries.push((mode == Mode::New || f.snapshot || has).then_some(path));
             }
         }
-        Snapshots { mode, ci: is_ci(), entries, objects: Objects::default(), pending: Vec::new(), written: Vec::new() }
+        Snapshots { mode, ci: is_ci(), entries, pending: Vec::new(), written: Vec::new() }
     }
 
     /// What the runner must record for the compared scenarios.
@@ -300,35 +300,46 @@ impl Snapshots {
         }
         match self.compare(&path, f, r) {
             Ok(note) => note,
-            Err(e) => {
-                r.verdict = Verdict::Error { message: format!("snapshot {}: {e}", path.display()) };
+            Err((file, e)) => {
+                let os = OsError::new(format!("write {}", file.display()), &e);
+                r.verdict = Verdict::Error { error: RunError::Snapshot { path: path.display().to_string(), os } };
                 None
             }
         }
     }
 
-    fn compare(&mut self, path: &Path, f: &Fixture, r: &mut ScenarioResult) -> std::io::Result<Option<Note>> {
-        let body = render_report(f, r, self.objects.get(&f.program.object));
+    /// Errors name the file that could not be read or written.
+    fn compare(
+        &mut self,
+        path: &Path,
+        f: &Fixture,
+        r: &mut ScenarioResult,
+    ) -> Result<Option<Note>, (PathBuf, std::io::Error)> {
+        let body = render_report(f, r);
         let body = normalize(&body);
         let pending = pending_path(path);
+        let on = |p: &Path| {
+            let p = p.to_path_buf();
+            move |e| (p, e)
+        };
         let stored = match std::fs::read_to_string(path) {
             Ok(text) => Some(read_body(&text).unwrap_or_default()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
+            Err(e) => return Err((path.to_path_buf(), e)),
         };
         if stored.as_deref() == Some(body.as_str()) {
             // Matches: a pending report from an earlier run is stale.
-            remove_if_present(&pending)?;
+            remove_if_present(&pending).map_err(on(&pending))?;
             return Ok(None);
         }
         let text = file_text(&source_of(&f.spec), &f.description.replace('\n', " "), &f.scenario, &body);
         if self.mode == Mode::Update && (f.snapshot || stored.is_some()) {
-            write_file(path, &text)?;
-            remove_if_present(&pending)?;
+            write_file(path, &text).map_err(on(path))?;
+            remove_if_present(&pending).map_err(on(&pending))?;
             self.written.push(path.to_path_buf());
             return Ok(Some(Note::Written(path.to_path_buf())));
         }
-        write_file(&pending, &text)?;
+        write_file(&pending, &text).map_err(on(&pending))?;
         self.pending.push(pending.clone());
         let failure = match &stored {
             Some(old) => Some(Failure::Snapshot {
@@ -361,57 +372,30 @@ impl Snapshots {
 }
 
 /// A line diff of two texts (`-` old, `+` new, two spaces for context), three lines of context around
-/// each change, `@@ line N @@` before each hunk (N counts lines of the new text).
+/// each change, `@@ line N @@` before each hunk (N counts lines of the new text). Computed by `similar`.
 pub fn line_diff(old: &str, new: &str) -> String {
-    let a: Vec<&str> = if old.is_empty() { Vec::new() } else { old.lines().collect() };
-    let b: Vec<&str> = if new.is_empty() { Vec::new() } else { new.lines().collect() };
-    // Longest common subsequence, by dynamic programming; reports are short. Past a size where that
-    // gets slow, everything is shown as replaced.
-    let ops: Vec<(char, &str, usize)> = if a.len().saturating_mul(b.len()) > 16_000_000 {
-        a.iter().map(|l| ('-', *l, 0)).chain(b.iter().enumerate().map(|(j, l)| ('+', *l, j))).collect()
-    } else {
-        let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
-        for i in (0..a.len()).rev() {
-            for j in (0..b.len()).rev() {
-                lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-            }
-        }
-        let (mut i, mut j, mut ops) = (0, 0, Vec::new());
-        while i < a.len() || j < b.len() {
-            if i < a.len() && j < b.len() && a[i] == b[j] {
-                ops.push((' ', a[i], j));
-                i += 1;
-                j += 1;
-            } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
-                // Removed lines first, then added ones, as in a unified diff.
-                ops.push(('-', a[i], j));
-                i += 1;
-            } else {
-                ops.push(('+', b[j], j));
-                j += 1;
-            }
-        }
-        ops
-    };
-    const CONTEXT: usize = 3;
-    let changed: Vec<usize> = ops.iter().enumerate().filter(|(_, o)| o.0 != ' ').map(|(i, _)| i).collect();
-    let show = |i: usize| changed.iter().any(|&c| c.abs_diff(i) <= CONTEXT);
+    use similar::{ChangeTag, TextDiff};
+    let diff = TextDiff::configure().algorithm(similar::Algorithm::Myers).diff_lines(old, new);
     let mut out = String::new();
-    let mut last_shown: Option<usize> = None;
-    for (i, (tag, line, j)) in ops.iter().enumerate() {
-        if !show(i) {
-            continue;
+    for group in diff.grouped_ops(3) {
+        let Some(first) = group.first() else { continue };
+        out.push_str(&format!("@@ line {} @@\n", first.new_range().start + 1));
+        for op in &group {
+            for change in diff.iter_changes(op) {
+                let tag = match change.tag() {
+                    ChangeTag::Delete => '-',
+                    ChangeTag::Insert => '+',
+                    ChangeTag::Equal => ' ',
+                };
+                let line = change.value().trim_end_matches(['\n', '\r']);
+                out.push(tag);
+                if !line.is_empty() {
+                    out.push(' ');
+                    out.push_str(line);
+                }
+                out.push('\n');
+            }
         }
-        if last_shown.is_none_or(|l| l + 1 != i) {
-            out.push_str(&format!("@@ line {} @@\n", j + 1));
-        }
-        last_shown = Some(i);
-        out.push(*tag);
-        if !line.is_empty() {
-            out.push(' ');
-            out.push_str(line);
-        }
-        out.push('\n');
     }
     out
 }

@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-mod book_support;
-use book_support::{book_src, root, run_in};
+mod support;
+use support::{book_src, repo as root, run_in};
 
 fn compare_or_bless(name: &str, actual: &str) {
-    book_support::compare_or_bless(name, actual, "book_debugging")
+    support::compare_or_bless(name, actual, "book_debugging")
 }
 
 /// `failing/` copied into a temporary directory with the program paths made absolute, so that the

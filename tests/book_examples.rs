@@ -8,9 +8,17 @@
 //! After an intended change, regenerate the snapshots with `BLESS=1 cargo test --test book_examples`
 //! and review the diff of `book/src/generated/` and `book/src/errors/*.txt`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+
+use support::{repo, text as describe};
+
+fn xdptest(dir: &Path, args: &[&str]) -> Output {
+    support::run_in_dir(dir, args)
+}
 
 use xdptest_compiler::wire::{self, FieldKind, LayerKind};
 
@@ -21,10 +29,6 @@ const COMMANDS_PAGE: &str = "src/commands.md";
 /// The tshark command the Wireshark chapter shows, run from `book/src/examples` on first.pkt's capture.
 const TSHARK_ARGS: &[&str] =
     &["-r", "fixtures/first.pcapng", "-T", "fields", "-e", "frame.number", "-e", "frame.comment"];
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn book_dir() -> PathBuf {
     repo().join("book")
@@ -58,24 +62,6 @@ fn programs_built() {
 }
 
 /// Runs the real CLI in `dir`. Colours off, so output is the same on a terminal and in CI.
-fn xdptest(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xdptest"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("CLICOLOR_FORCE")
-        .output()
-        .expect("run xdptest")
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Sorted `*.pkt` file names directly in `dir`.
 fn specs_in(dir: &Path) -> Vec<String> {

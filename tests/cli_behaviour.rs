@@ -4,33 +4,21 @@
 #[path = "../compiler/tests/specs/oracle.rs"]
 mod oracle;
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use support::{repo, stderr, text};
+
+fn xdptest<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Output {
+    support::xdptest().cwd(cwd).args(args).output()
+}
 
 use xdptest_compiler::Fixture;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Runs `xdptest` in `cwd`.
-fn xdptest<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xdptest")).current_dir(cwd).args(args).output().expect("run xdptest")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// Every file under `dir` (hidden ones too), by path relative to `dir`, with its bytes.
 fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {

@@ -2,49 +2,20 @@
 //! tshark, `bpf_printk` lines attributed to the right scenario with two workers, `xdptest explain`, and
 //! verifier rejections located in the C source.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Once;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn build_programs() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let st = Command::new("make").args(["-s", "-C"]).arg(root().join("programs")).status().expect("make runs");
-        assert!(st.success(), "building programs/ failed: install clang and libbpf-dev (scripts/setup)");
-    });
-}
+use support::{build_programs, repo as root, text, tshark};
 
 fn xdptest_in(dir: &Path, args: &[&str]) -> Output {
-    build_programs();
-    Command::new(env!("CARGO_BIN_EXE_xdptest"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("CI")
-        .output()
-        .expect("xdptest runs")
+    support::run_in_dir(dir, args)
 }
 
 fn xdptest(args: &[&str]) -> Output {
-    xdptest_in(&root(), args)
-}
-
-fn text(o: &Output) -> String {
-    format!("exit {:?}\n{}{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn tshark(args: &[&str]) -> String {
-    let o = match Command::new("tshark").args(args).output() {
-        Ok(o) => o,
-        Err(e) => panic!("cannot run tshark ({e}): install it (apt-get install tshark)"),
-    };
-    assert!(o.status.success(), "tshark {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).unwrap()
+    support::run(args)
 }
 
 #[test]
@@ -121,6 +92,9 @@ fn printk_lines_belong_to_their_scenario_with_two_jobs() {
         let mut seen = 0;
         for line in String::from_utf8(o.stdout).unwrap().lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if v["type"] != "scenario" {
+                continue;
+            }
             let ttl: u32 = v["scenario"].as_str().unwrap().trim_start_matches("ttl ").parse().unwrap();
             let printed = |run: usize| -> Vec<String> {
                 v["runs"][run]["printk"]

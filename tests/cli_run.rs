@@ -1,35 +1,16 @@
 //! End-to-end tests of `xdptest run`: the real binary, the real programs in `programs/`, this kernel.
 //! They need root (CI runs as root), like the tool itself.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Once;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn build_programs() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let st = Command::new("make").args(["-s", "-C"]).arg(root().join("programs")).status().expect("make runs");
-        assert!(st.success(), "building programs/ failed: install clang and libbpf-dev (scripts/setup)");
-    });
-}
+use support::{build_programs, repo as root, text};
 
 fn xdptest(args: &[&str]) -> Output {
-    build_programs();
-    Command::new(env!("CARGO_BIN_EXE_xdptest"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("xdptest runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    support::run(args)
 }
 
 #[test]
@@ -75,22 +56,85 @@ fn no_scenario_sees_another_scenarios_maps() {
 }
 
 #[test]
-fn json_gives_one_object_per_scenario() {
+fn json_lines_follow_the_versioned_schema() {
     let o = xdptest(&["run", "tests/specs/run/failing.pkt", "--format", "json"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let stdout = String::from_utf8(o.stdout).unwrap();
-    let objects: Vec<serde_json::Value> =
-        stdout.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
-    assert_eq!(objects.len(), 4);
-    assert_eq!(objects[0]["scenario"], "wrong output fields");
-    assert_eq!(objects[0]["verdict"]["status"], "fail");
-    let diff = &objects[0]["verdict"]["failures"][0]["diff"]["fields"];
+    let records = support::json_records(&stdout);
+    let kinds: Vec<&str> = records.iter().map(|r| r["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["run", "scenario", "scenario", "scenario", "scenario", "summary"]);
+    assert!(records.iter().all(|r| r["version"] == 1));
+    let first = &records[1];
+    assert_eq!(first["scenario"], "wrong output fields");
+    assert_eq!(first["status"], "fail");
+    assert_eq!(first["location"], "tests/specs/run/failing.pkt:10:10");
+    assert!(first["duration_us"].is_u64());
+    let diff = &first["failures"][0]["fields"];
     assert!(
         diff.as_array().unwrap().iter().any(|f| f["layer"] == "vlan" && f["field"] == "vid" && f["got"] == "300"),
         "{diff}"
     );
-    assert_eq!(objects[3]["verdict"]["status"], "pass");
-    assert!(objects[3]["runs"][0]["output"].as_str().unwrap().len() > 20);
+    let action = records
+        .iter()
+        .flat_map(|r| r["failures"].as_array().cloned().unwrap_or_default())
+        .find(|f| f["kind"] == "action")
+        .unwrap();
+    assert_eq!((action["expected_name"].as_str(), action["got_name"].as_str()), (Some("XDP_PASS"), Some("XDP_DROP")));
+    assert_eq!(records[4]["status"], "pass");
+    assert_eq!(records[4]["runs"][0]["action_name"], "XDP_TX");
+    assert!(records[4]["runs"][0]["output"].as_str().unwrap().len() > 20);
+    let summary = &records[5];
+    assert_eq!(
+        (summary["passed"].as_u64(), summary["failed"].as_u64(), summary["exit_code"].as_u64()),
+        (Some(1), Some(3), Some(1))
+    );
+    // The schema (closed) accepts the real output, and rejects a record with one property too many.
+    support::check_schema("book/src/reference/run.schema.json", &stdout).unwrap();
+    let mut mutated: serde_json::Value = records[4].clone();
+    mutated["surprise"] = serde_json::json!(1);
+    let err = support::check_schema("book/src/reference/run.schema.json", &format!("{mutated}\n")).unwrap_err();
+    assert!(err.contains("line 1"), "{err}");
+    let mut renamed = records[4].clone();
+    renamed["runs"][0]["action"] = serde_json::json!("XDP_TX");
+    assert!(support::check_schema("book/src/reference/run.schema.json", &format!("{renamed}\n")).is_err());
+}
+
+#[test]
+fn errors_in_json_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("missing_map.pkt");
+    std::fs::write(
+        &spec,
+        format!(
+            "program \"{}\" xdp \"xdp_counter\"\nenv {{\n  link eth0 veth peer eth0p\n}}\nscenario \"s\" {{\n  send ether / ipv4 / udp ingress 4000000\n  expect XDP_PASS\n}}\n",
+            root().join("programs/build/counter.o").display()
+        ),
+    )
+    .unwrap();
+    let o = xdptest(&["run", spec.to_str().unwrap(), "--format", "json"]);
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    support::check_schema("book/src/reference/run.schema.json", &stdout).unwrap();
+    let records = support::json_records(&stdout);
+    let error = &records[1]["error"];
+    assert_eq!(records[1]["status"], "error", "{stdout}");
+    assert!(["context", "test_run"].contains(&error["kind"].as_str().unwrap()), "{error}");
+    // ENODEV: no interface has that index in the stage.
+    assert_eq!(error["os"]["errno"], 19, "{error}");
+    assert!(error["location"].as_str().unwrap().ends_with("missing_map.pkt:6:3"), "{error}");
+    assert_eq!(records.last().unwrap()["exit_code"], 2);
+}
+
+/// Regression: interface names in map entries travelled as magic numbers (0x7ff00000 + n) that the
+/// runner looked for in every aligned word, so a real value in that range was rewritten; `explain`
+/// replaced the number's text.
+#[test]
+fn values_in_the_old_placeholder_range_stay_numbers() {
+    let o = xdptest(&["run", "tests/specs/run/iface_slots.pkt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = xdptest(&["explain", "tests/specs/run/iface_slots.pkt::placeholder"]);
+    let t = text(&o);
+    assert!(t.contains("route_stats[0] = per_cpu [2146435072]"), "{t}");
+    assert!(t.contains("tx_ports[eth1] = eth1"), "{t}");
 }
 
 #[test]
@@ -116,10 +160,9 @@ fn names_in(args: &[&str]) -> BTreeSet<String> {
     String::from_utf8(o.stdout)
         .unwrap()
         .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            format!("{}::{}", v["spec"].as_str().unwrap(), v["scenario"].as_str().unwrap())
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "scenario")
+        .map(|v| format!("{}::{}", v["spec"].as_str().unwrap(), v["scenario"].as_str().unwrap()))
         .collect()
 }
 
@@ -253,6 +296,10 @@ fn without_privileges_the_error_says_what_is_needed() {
         .expect("setpriv (util-linux) runs");
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
-    assert_eq!(t.matches("xdptest run needs root, or CAP_BPF with CAP_NET_ADMIN").count(), 1, "said once: {t}");
+    assert_eq!(
+        t.matches("xdptest run needs root, or the capabilities CAP_BPF, CAP_NET_ADMIN").count(),
+        1,
+        "said once: {t}"
+    );
     assert!(t.contains("(the same error as above)"), "{t}");
 }

@@ -3,40 +3,26 @@
 //! updating, never overwriting an accepted snapshot unasked, `xdptest review`, CI semantics, and
 //! cargo-insta reading and accepting our files byte for byte.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Once;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::{repo as root, text};
 
-fn build_programs() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let st = Command::new("make").args(["-s", "-C"]).arg(root().join("programs")).status().expect("make runs");
-        assert!(st.success(), "building programs/ failed: install clang and libbpf-dev (scripts/setup)");
-    });
-}
-
-/// Runs xdptest in `dir`, outside CI unless `env` says otherwise.
 fn xdptest_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    build_programs();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_xdptest"));
-    c.args(args).current_dir(dir).env("NO_COLOR", "1").env_remove("CI").env_remove("TF_BUILD");
+    let mut x = support::xdptest().cwd(dir).args(args);
     for (k, v) in env {
-        c.env(k, v);
+        x = x.env(k, v);
     }
-    c.output().expect("xdptest runs")
+    x.output()
 }
 
 fn xdptest(dir: &Path, args: &[&str]) -> Output {
     xdptest_env(dir, args, &[])
 }
 
-fn text(o: &Output) -> String {
-    format!("exit {:?}\n{}{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+/// Runs xdptest in `dir`, outside CI unless `env` says otherwise.
 
 fn object(name: &str) -> String {
     root().join("programs/build").join(format!("{name}.o")).display().to_string()

@@ -6,15 +6,14 @@
 #[path = "../compiler/tests/specs/oracle.rs"]
 mod oracle;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::Path;
+
+use support::repo;
 
 fn xdptest(args: &[&Path]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_xdptest")).args(args).output().expect("run xdptest")
+    support::xdptest().args(args).output()
 }
 
 #[test]

@@ -3,14 +3,18 @@
 //! no qemu behind. Needs root, qemu-system-x86 and the static guest binary (built here with
 //! scripts/build-guest). Without qemu the tests say so and pass, except in CI (`CI` set), where they fail.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
+
+use support::{repo as root, text};
+
+fn xdptest() -> Command {
+    support::xdptest().env("XDPTEST_GUEST_BINARY", guest()).command()
+}
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn ready() -> bool {
     let has_qemu = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
@@ -35,16 +39,6 @@ fn guest() -> &'static Path {
     })
 }
 
-fn xdptest() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_xdptest"));
-    c.current_dir(root()).env("NO_COLOR", "1").env("XDPTEST_GUEST_BINARY", guest()).stdin(Stdio::null());
-    c
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 #[test]
 fn json_lines_and_junit_name_the_kernel() {
     if !ready() {
@@ -59,34 +53,42 @@ fn json_lines_and_junit_name_the_kernel() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 3, "{}", text(&o));
-    for l in &lines {
-        assert_eq!(l["kernel"], "debian:6.1", "{l}");
-        assert!(l["kernel_release"].as_str().unwrap().starts_with("6.1."), "{l}");
-        assert!(["kvm", "tcg"].contains(&l["accel"].as_str().unwrap()), "{l}");
-        assert_eq!(l["verdict"]["status"], "pass", "{l}");
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    support::check_schema("book/src/reference/run.schema.json", &stdout).unwrap();
+    let records = support::json_records(&stdout);
+    let run = &records[0];
+    assert_eq!(run["targets"][0]["label"], "debian:6.1", "{run}");
+    assert!(run["targets"][0]["release"].as_str().unwrap().starts_with("6.1"), "{run}");
+    assert!(["kvm", "tcg"].contains(&run["targets"][0]["accel"].as_str().unwrap()), "{run}");
+    let scenarios: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == "scenario").collect();
+    assert_eq!(scenarios.len(), 3, "{}", text(&o));
+    for l in scenarios {
+        assert_eq!(l["target"], "debian:6.1", "{l}");
+        assert_eq!(l["status"], "pass", "{l}");
     }
+    assert_eq!(records.last().unwrap()["type"], "summary");
     let x = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(x.matches("<testsuite ").count(), 1, "{x}");
-    assert!(x.contains("<testsuite name=\"debian:6.1 (6.1."), "{x}");
-    assert!(x.contains("classname=\"specs/counter/counter.pkt\""), "{x}");
+    assert!(x.contains("<testsuite name=\"specs/counter/counter.pkt [debian:6.1]\""), "{x}");
+    assert!(x.contains("classname=\"specs/counter/counter.pkt [debian:6.1]\""), "{x}");
 }
 
 #[test]
-fn human_report_has_a_section_per_kernel() {
+fn human_report_names_the_kernel_of_every_result() {
     if !ready() {
         return;
     }
-    // The same kernel twice is two VMs and two sections: a matrix without a second download.
+    // The same kernel twice is two VMs and two targets: a matrix without a second download.
     let o = xdptest()
         .args(["run", "--kernel", "debian:6.1", "--kernel", "debian:6.1", "specs/icmp_echo"])
         .output()
         .unwrap();
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
-    assert_eq!(t.matches("== debian:6.1 (6.1.").count(), 2, "{t}");
+    assert_eq!(t.matches("  PASS [debian:6.1] specs/icmp_echo/").count(), 5, "{t}");
+    assert_eq!(t.matches("  PASS [debian:6.1 #2] specs/icmp_echo/").count(), 5, "{t}");
+    assert!(t.contains("debian:6.1 (6.1."), "{t}");
+    assert!(t.contains("debian:6.1 #2 (6.1."), "{t}");
     assert!(t.contains("xdptest: 10 passed, 0 failed, 0 skipped"), "{t}");
 }
 

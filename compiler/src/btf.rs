@@ -18,55 +18,7 @@ use std::path::{Path, PathBuf};
 
 use object::{Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
 
-/// `BPF_MAP_TYPE_PERCPU_HASH`.
-const MAP_PERCPU_HASH: u32 = 5;
-/// `BPF_MAP_TYPE_PERCPU_ARRAY`.
-const MAP_PERCPU_ARRAY: u32 = 6;
-/// `BPF_MAP_TYPE_LRU_PERCPU_HASH`.
-const MAP_LRU_PERCPU_HASH: u32 = 10;
-/// `BPF_MAP_TYPE_LPM_TRIE`.
-const MAP_LPM_TRIE: u32 = 11;
-/// `BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE`.
-const MAP_PERCPU_CGROUP_STORAGE: u32 = 21;
-
-/// Names of `enum bpf_map_type` values, indexed by value (lower-case, without
-/// the `BPF_MAP_TYPE_` prefix).
-const MAP_TYPE_NAMES: &[&str] = &[
-    "unspec",
-    "hash",
-    "array",
-    "prog_array",
-    "perf_event_array",
-    "percpu_hash",
-    "percpu_array",
-    "stack_trace",
-    "cgroup_array",
-    "lru_hash",
-    "lru_percpu_hash",
-    "lpm_trie",
-    "array_of_maps",
-    "hash_of_maps",
-    "devmap",
-    "sockmap",
-    "cpumap",
-    "xskmap",
-    "sockhash",
-    "cgroup_storage",
-    "reuseport_sockarray",
-    "percpu_cgroup_storage",
-    "queue",
-    "stack",
-    "sk_storage",
-    "devmap_hash",
-    "struct_ops",
-    "ringbuf",
-    "inode_storage",
-    "task_storage",
-    "bloom_filter",
-    "user_ringbuf",
-    "cgrp_storage",
-    "arena",
-];
+use crate::fixture::{MapInfo, MapKind};
 
 /// What a BPF object file contains, as far as the compiler cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,22 +73,37 @@ pub struct MapDef {
 }
 
 impl MapDef {
-    /// Whether each key holds one value per CPU (percpu hash/array, LRU
-    /// percpu hash, percpu cgroup storage).
+    /// The map's kind (`enum bpf_map_type`).
+    pub fn kind(&self) -> MapKind {
+        MapKind::from_raw(self.map_type)
+    }
+
+    /// Whether each key holds one value per CPU.
     pub fn is_per_cpu(&self) -> bool {
-        matches!(self.map_type, MAP_PERCPU_HASH | MAP_PERCPU_ARRAY | MAP_LRU_PERCPU_HASH | MAP_PERCPU_CGROUP_STORAGE)
+        self.kind().is_per_cpu()
     }
 
     /// Whether this is an LPM trie (keys start with a `__u32` prefix length).
     pub fn is_lpm(&self) -> bool {
-        self.map_type == MAP_LPM_TRIE
+        self.kind().is_lpm()
     }
 
-    /// The map type's name as in `BPF_MAP_TYPE_*`, lower-case: `"hash"`,
-    /// `"percpu_array"`, `"lpm_trie"`, `"devmap"`, ... (`"unknown"` for
-    /// values this crate does not know).
+    /// The map type's name as in `BPF_MAP_TYPE_*`, lower-case: `"hash"`, `"percpu_array"`, ...
     pub fn type_name(&self) -> &'static str {
-        MAP_TYPE_NAMES.get(self.map_type as usize).copied().unwrap_or("unknown")
+        self.kind().name()
+    }
+
+    /// What fixtures carry about this map.
+    pub fn info(&self) -> MapInfo {
+        MapInfo {
+            name: self.name.clone(),
+            kind: self.kind(),
+            max_entries: self.max_entries,
+            key_size: self.key.size(),
+            value_size: self.value.size(),
+            key: crate::mapvalue::leaf_fields(&self.key),
+            value: crate::mapvalue::leaf_fields(&self.value),
+        }
     }
 }
 
@@ -390,6 +357,21 @@ fn line_info_files(btf: &[u8], ext: &[u8]) -> Option<Vec<String>> {
         }
     }
     Some(files)
+}
+
+/// The [`Program`] a fixture carries for program `name` of the object at `path`, for tools and tests
+/// that load a program without a spec (`location` is left empty).
+pub fn describe_program(path: &Path, name: &str) -> Result<crate::fixture::Program, BtfError> {
+    let bytes = std::fs::read(path).map_err(|source| BtfError::Io { path: path.to_path_buf(), source })?;
+    let info = read_object(&bytes)?;
+    Ok(crate::fixture::Program {
+        object: path.display().to_string(),
+        hook: "xdp".into(),
+        name: name.into(),
+        location: String::new(),
+        facts: crate::fixture::ProgramFacts::new(info.helper_calls.clone(), source_files(&bytes)),
+        maps: info.maps.iter().map(MapDef::info).collect(),
+    })
 }
 
 /// [`read_object`] on a file read from `path`.

@@ -26,6 +26,12 @@ impl SourceFile {
         SourceFile { name: name.into(), text: Arc::new(text), line_starts: Arc::new(line_starts) }
     }
 
+    /// `name:LINE:COL` of where `span` starts.
+    pub fn location(&self, span: Span) -> String {
+        let (line, col) = self.line_col(span.start);
+        format!("{}:{line}:{col}", self.name)
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());

@@ -15,9 +15,10 @@
 use xdptest_grammar::ast::{EnvStmt, Span, Spanned};
 
 use crate::diagnostic::{Diag, SourceFile};
-use crate::fixture::{Bytes, EnvItem, LinkKind, RouteKind};
+use crate::fixture::{Bytes, EnvDecl, EnvItem, LinkKind, RouteKind};
 
-pub fn lower(stmts: &[EnvStmt], src: &SourceFile, diags: &mut Vec<Diag>) -> Vec<EnvItem> {
+/// The stage an `env` block declares, one [`EnvDecl`] per line that is correct.
+pub fn lower(stmts: &[EnvStmt], src: &SourceFile, diags: &mut Vec<Diag>) -> Vec<EnvDecl> {
     let mut out = Vec::new();
     let mut spans = Vec::new();
     let mut names: Vec<String> = Vec::new();
@@ -51,7 +52,7 @@ pub fn lower(stmts: &[EnvStmt], src: &SourceFile, diags: &mut Vec<Diag>) -> Vec<
             );
         }
     }
-    out
+    out.into_iter().zip(spans).map(|(item, span)| EnvDecl { item, location: src.location(span) }).collect()
 }
 
 struct Words<'a> {

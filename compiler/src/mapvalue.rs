@@ -1,6 +1,7 @@
 //! Map keys and values: `.pkt` literals typed against the layout the program's BTF declares, turned into
 //! the exact bytes the kernel stores (host-order integers, network-order `__be*` fields and addresses,
-//! LPM prefixes), with a mask for the fields an assertion leaves open.
+//! LPM prefixes), with a mask for the fields an assertion leaves open, the places where interface names
+//! stand for ifindexes, and how each field was written (for readable differences).
 
 use xdptest_grammar::ast::{Value, ValueKind};
 
@@ -19,25 +20,28 @@ pub struct Typer<'a> {
     pub src: &'a SourceFile,
     pub diags: &'a mut Vec<Diag>,
     pub mode: Mode,
-    /// Names accepted as integers and resolved later (interface names in DEVMAP values): value
-    /// position → name. Filled by the caller's resolver; `None` means names are errors.
-    pub name_resolver: Option<NameResolver<'a>>,
+    /// Interface names that may stand for an integer field (their ifindex, which the runner fills in):
+    /// the links the spec's `env` declares. Any other name is an error.
+    pub ifaces: &'a [String],
 }
 
-/// Maps a name used as an integer (an interface) to its value.
-pub type NameResolver<'a> = &'a dyn Fn(&str) -> Option<u64>;
-
-/// Encoded bytes plus a mask (0 bits are not checked).
+/// Encoded bytes plus a mask (0 bits are not checked), and what the runner and reporters need to know
+/// about them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Encoded {
     pub bytes: Vec<u8>,
     pub mask: Vec<u8>,
+    /// Interface names: (offset, size, name) of each integer the runner fills with an ifindex.
+    pub ifaces: Vec<(u32, u32, String)>,
+    /// How fields were written where that differs from their declared type: (offset, size, repr).
+    pub hints: Vec<(u32, u32, FieldRepr)>,
 }
 
 impl Typer<'_> {
     /// Encodes `value` as `ty`; `what` names the thing for messages ("key of `sessions`").
     pub fn encode(&mut self, ty: &TypeLayout, value: &Value, what: &str) -> Result<Encoded, Reported> {
         let size = ty.size() as usize;
-        let mut out = Encoded { bytes: vec![0; size], mask: vec![0xff; size] };
+        let mut out = Encoded { bytes: vec![0; size], mask: vec![0xff; size], ..Encoded::default() };
         self.write(ty, value, what, &mut out, 0)?;
         Ok(out)
     }
@@ -103,6 +107,7 @@ impl Typer<'_> {
                 ValueKind::Int(_) if *size <= 8 => self.int(value, what, *size as usize, false, out, at),
                 ValueKind::Ipv4(a) if *size == 4 => {
                     out.bytes[at..at + 4].copy_from_slice(a);
+                    out.hints.push((at as u32, 4, FieldRepr::Ipv4));
                     Ok(())
                 }
                 _ => {
@@ -137,18 +142,26 @@ impl Typer<'_> {
             // Addresses are stored as on the wire, whatever the field's declared endianness.
             ValueKind::Ipv4(a) if size == 4 => {
                 out.bytes[at..at + 4].copy_from_slice(a);
+                out.hints.push((at as u32, 4, FieldRepr::Ipv4));
                 return Ok(());
             }
             ValueKind::Ident(name) if name == "true" || name == "false" => u64::from(name == "true"),
-            ValueKind::Ident(name) => match self.name_resolver.and_then(|r| r(name)) {
-                Some(n) => n,
-                None => {
-                    self.err(value, format!("{what} is an integer, found the name `{name}`")).help = Some(
-                        "write a number (decimal or 0x...), an IPv4 address for 4-byte fields, or hex\"...\"".into(),
-                    );
-                    return Err(Reported);
-                }
-            },
+            // An interface of the stage: its ifindex, a host-order integer the runner writes here.
+            ValueKind::Ident(name) if self.ifaces.contains(name) && !big_endian && (size == 4 || size == 8) => {
+                out.ifaces.push((at as u32, size as u32, name.clone()));
+                return Ok(());
+            }
+            ValueKind::Ident(name) => {
+                let help = if self.ifaces.contains(name) {
+                    format!("`{name}` stands for its ifindex, a host-order integer of 4 or 8 bytes; {what} is not one")
+                } else if let Some(m) = did_you_mean(name, self.ifaces.iter().map(String::as_str)) {
+                    format!("did you mean the interface `{m}`?")
+                } else {
+                    "write a number (decimal or 0x...), an IPv4 address for 4-byte fields, an interface declared in `env`, or hex\"...\"".into()
+                };
+                self.err(value, format!("{what} is an integer, found the name `{name}`")).help = Some(help);
+                return Err(Reported);
+            }
             other => {
                 let extra = if size == 4 { ", an IPv4 address" } else { "" };
                 self.err(
@@ -197,6 +210,11 @@ impl Typer<'_> {
                 return Err(Reported);
             }
             out.bytes[at..at + b.len()].copy_from_slice(&b);
+            match &value.kind {
+                ValueKind::Mac(_) => out.hints.push((at as u32, 6, FieldRepr::Mac)),
+                ValueKind::Ipv4(_) => out.hints.push((at as u32, 4, FieldRepr::Ipv4)),
+                _ => {}
+            }
             return Ok(());
         }
         let ValueKind::List(items) = &value.kind else {
@@ -352,9 +370,12 @@ fn leaves(ty: &TypeLayout, name: String, offset: u32, out: &mut Vec<ValueField>)
         TypeLayout::Bool | TypeLayout::Enum { .. } => {
             out.push(ValueField { name, offset, size: ty.size(), kind: FieldRepr::Int })
         }
-        TypeLayout::Array { elem, len } if elem.size() == 1 => {
-            out.push(ValueField { name, offset, size: *len, kind: FieldRepr::Bytes })
-        }
+        TypeLayout::Array { elem, len } if elem.size() == 1 => out.push(ValueField {
+            name,
+            offset,
+            size: *len,
+            kind: if *len == 6 { FieldRepr::Mac } else { FieldRepr::Bytes },
+        }),
         TypeLayout::Array { elem, len } => {
             for i in 0..*len {
                 leaves(elem, format!("{name}[{i}]"), offset + i * elem.size(), out);
@@ -370,4 +391,15 @@ fn leaves(ty: &TypeLayout, name: String, offset: u32, out: &mut Vec<ValueField>)
             out.push(ValueField { name, offset, size: ty.size(), kind: FieldRepr::Bytes })
         }
     }
+}
+
+/// `fields` with the way the spec wrote each value: a field written as an IPv4 address or a MAC is shown
+/// as one.
+pub fn with_hints(mut fields: Vec<ValueField>, hints: &[(u32, u32, FieldRepr)]) -> Vec<ValueField> {
+    for f in &mut fields {
+        if let Some((_, _, repr)) = hints.iter().find(|(at, size, _)| *at == f.offset && *size == f.size) {
+            f.kind = *repr;
+        }
+    }
+    fields
 }

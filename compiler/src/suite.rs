@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diag;
-use crate::spec::{compile_spec, CompiledSpec, FsLoader, Loader};
+use crate::spec::{compile_spec, CompiledSpec, FsLoader};
 
 /// The extension of spec files.
 pub const SPEC_EXTENSION: &str = "pkt";
@@ -102,39 +102,6 @@ pub fn compile(specs: &[SpecPath]) -> Result<Suite, Vec<Diag>> {
     }
 }
 
-pub fn compile_with(specs: &[SpecPath], loader: &mut dyn Loader) -> Result<Suite, Vec<Diag>> {
-    let mut diags = Vec::new();
-    let mut suite = Suite::default();
-    for s in specs {
-        if let Some(c) = compile_spec(&s.path, loader, &mut diags) {
-            suite.specs.push(c);
-        }
-    }
-    if diags.is_empty() {
-        Ok(suite)
-    } else {
-        Err(diags)
-    }
-}
-
-/// A file name from a scenario name: lowercase letters and digits, runs of anything else as one `-`.
-pub fn slug(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let trimmed = out.trim_matches('-');
-    if trimmed.is_empty() {
-        "scenario".into()
-    } else {
-        trimmed.to_string()
-    }
-}
-
 /// The files `write` produces, relative to the output directory, with their contents.
 pub fn outputs(specs: &[SpecPath], suite: &Suite) -> Result<Vec<(PathBuf, Vec<u8>)>, Diag> {
     let mut files = Vec::new();
@@ -144,7 +111,7 @@ pub fn outputs(specs: &[SpecPath], suite: &Suite) -> Result<Vec<(PathBuf, Vec<u8
         }
         let stem = sp.relative.with_extension("");
         for f in &compiled.fixtures {
-            files.push((stem.join(format!("{}.ron", slug(&f.scenario))), f.to_ron().into_bytes()));
+            files.push((stem.join(format!("{}.ron", crate::fixture::slug(&f.scenario))), f.to_ron().into_bytes()));
         }
         let pcap = crate::pcap::write_pcapng(&compiled.packets, Vec::new()).map_err(|e| {
             Diag::global("compile::pcap", format!("cannot encode the pcapng for {}: {e}", sp.path.display()))
@@ -202,16 +169,4 @@ pub fn write_all(out: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), Diag> {
         std::fs::rename(staging.path().join(rel), &dest).map_err(|e| io("write", &dest, e))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs() {
-        assert_eq!(slug("uplink ICMP is decapsulated!"), "uplink-icmp-is-decapsulated");
-        assert_eq!(slug("  "), "scenario");
-        assert_eq!(slug("a/b..c"), "a-b-c");
-    }
 }

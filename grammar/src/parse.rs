@@ -14,14 +14,7 @@ struct PktParser;
 /// Parses a whole `.pkt` source. On failure returns every error found: a grammar error stops parsing at
 /// its position, literal errors (bad octets, oversized numbers) are all collected.
 pub fn parse(source: &str) -> Result<File, Vec<SyntaxError>> {
-    let mut pairs = PktParser::parse(Rule::file, source).map_err(|_| {
-        // Parse again with pest's detailed tracking, which also records literal tokens (`)`, `,`) and
-        // so points at the real place of the mistake. It is slower, so only failures pay for it.
-        pest::set_error_detail(true);
-        let detailed = PktParser::parse(Rule::file, source).err();
-        pest::set_error_detail(false);
-        vec![from_pest(detailed.expect("a failing parse fails again"), source)]
-    })?;
+    let mut pairs = PktParser::parse(Rule::file, source).map_err(|_| vec![detailed_error(source)])?;
     let mut cx = Cx { errors: Vec::new() };
     let file_pair = pairs.next().expect("file rule always yields one pair");
     let mut file = File::default();
@@ -34,6 +27,33 @@ pub fn parse(source: &str) -> Result<File, Vec<SyntaxError>> {
         Ok(file)
     } else {
         Err(cx.errors)
+    }
+}
+
+/// The error of a failing parse, parsed again with pest's detailed tracking, which also records literal
+/// tokens (`)`, `,`) and so points at the real place of the mistake. It is slower, so only failures pay
+/// for it.
+///
+/// The switch is process-wide and read when a parse starts: the lock keeps another thread from turning
+/// it off between our switching it on and our parse starting (specs are parsed in parallel, and a race
+/// made the same bad spec get different messages). Parses that start while it is on only record more.
+fn detailed_error(source: &str) -> SyntaxError {
+    static DETAIL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = DETAIL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    pest::set_error_detail(true);
+    let detailed = PktParser::parse(Rule::file, source).err();
+    pest::set_error_detail(false);
+    drop(guard);
+    match detailed {
+        Some(e) => from_pest(e, source),
+        // Cannot happen (the grammar is deterministic), but a second parse that succeeds is no reason
+        // to panic: say so at the start of the file.
+        None => SyntaxError {
+            message: "the parser failed without saying where".into(),
+            span: Span { start: 0, end: 0 },
+            label: "here".into(),
+            help: None,
+        },
     }
 }
 

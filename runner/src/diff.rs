@@ -1,8 +1,8 @@
 //! Differences between what a spec expects and what the program produced, in the author's terms:
 //! packet fields by layer (decoded with the compiler's wire decoder), map values by field (from the
-//! layout the compiler read from BTF).
+//! layout the fixture carries, each field shown the way the spec wrote it).
 
-use xdptest_compiler::fixture::{FieldRepr, Masked, ValueField};
+use xdptest_compiler::fixture::{Masked, ValueField};
 use xdptest_compiler::wire::{decode, DecodedField, LayerKind};
 
 use crate::verdict::{FieldDiff, PacketDiff};
@@ -97,8 +97,8 @@ pub fn value(layout: &[ValueField], expected: &Masked, got: &[u8]) -> Vec<FieldD
             out.push(FieldDiff {
                 layer: String::new(),
                 field: f.name.clone(),
-                expected: render(f, &exp[r.clone()], &mask[r.clone()]),
-                got: render(f, &got[r.clone()], &[0xff; 64][..r.len().min(64)]),
+                expected: f.show(&exp[r.clone()], &mask[r.clone()]),
+                got: f.show(&got[r.clone()], &[]),
             });
         }
     }
@@ -115,74 +115,13 @@ pub fn value(layout: &[ValueField], expected: &Masked, got: &[u8]) -> Vec<FieldD
     out
 }
 
-/// A value field as the author wrote it: integers in decimal, `__be32` as an address, MACs as MACs.
-pub fn render(f: &ValueField, bytes: &[u8], mask: &[u8]) -> String {
-    if mask.iter().all(|m| *m == 0) {
-        return "*".into();
-    }
-    match f.kind {
-        FieldRepr::Int if bytes.len() <= 8 => {
-            let mut b = [0u8; 8];
-            b[..bytes.len()].copy_from_slice(bytes);
-            u64::from_le_bytes(b).to_string()
-        }
-        FieldRepr::BigEndian if bytes.len() == 4 => {
-            format!("{}.{}.{}.{}", bytes[0], bytes[1], bytes[2], bytes[3])
-        }
-        FieldRepr::BigEndian if bytes.len() <= 8 => bytes.iter().fold(0u64, |a, b| a << 8 | u64::from(*b)).to_string(),
-        FieldRepr::Bytes if bytes.len() == 6 => bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
-        _ => xdptest_compiler::fixture::hex(bytes),
-    }
-}
-
-/// Sums per-CPU values field by field (integer fields; other bytes are taken from CPU 0).
-pub fn sum_per_cpu(layout: &[ValueField], values: &[Vec<u8>]) -> Vec<u8> {
-    let Some(first) = values.first() else {
-        return Vec::new();
-    };
-    let mut out = first.clone();
-    for f in layout {
-        let r = f.offset as usize..(f.offset + f.size) as usize;
-        if r.end > out.len() || f.size > 8 {
-            continue;
-        }
-        let read = |b: &[u8]| -> u64 {
-            match f.kind {
-                FieldRepr::BigEndian => b.iter().fold(0u64, |a, x| a << 8 | u64::from(*x)),
-                _ => b.iter().rev().fold(0u64, |a, x| a << 8 | u64::from(*x)),
-            }
-        };
-        if f.kind == FieldRepr::Bytes {
-            continue;
-        }
-        let total = values.iter().fold(0u64, |acc, v| acc.wrapping_add(read(&v[r.clone()])));
-        let n = f.size as usize;
-        for i in 0..n {
-            let byte = (total >> (8 * i)) as u8;
-            let at = if f.kind == FieldRepr::BigEndian { r.start + n - 1 - i } else { r.start + i };
-            out[at] = byte;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xdptest_compiler::fixture::Bytes;
+    use xdptest_compiler::fixture::{Bytes, FieldRepr};
 
     fn int(name: &str, offset: u32, size: u32) -> ValueField {
         ValueField { name: name.into(), offset, size, kind: FieldRepr::Int }
-    }
-
-    #[test]
-    fn per_cpu_sums_each_integer_field() {
-        let layout =
-            [int("packets", 0, 8), ValueField { name: "addr".into(), offset: 8, size: 4, kind: FieldRepr::BigEndian }];
-        let cpu0 = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff].to_vec();
-        let cpu1 = [2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01].to_vec();
-        let sum = sum_per_cpu(&layout, &[cpu0, cpu1]);
-        assert_eq!(sum, [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
     }
 
     #[test]

@@ -1,54 +1,55 @@
 //! Running fixtures: a pool of workers (rayon threads) pulls scenarios from a shared queue. Each worker
 //! loads its own copy of every program it needs (so no two scenarios share maps) and resets the maps
-//! before each scenario. Results stream back to the caller in suite order as they complete.
+//! before each scenario. Results stream back as [`RunEvent`]s in suite order as they complete.
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use xdptest_compiler::fixture::{Bytes, ExpectedValue, Fixture, Iface, MapValue, Masked, ProgramRef, Step};
-use xdptest_compiler::spec::IFINDEX_PLACEHOLDER;
+use xdptest_compiler::fixture::{
+    combine_per_cpu, Bytes, EntryPart, ExpectedValue, Fixture, Iface, IfaceSlot, MapValue, Masked, Program, Step,
+};
 
 use crate::diff;
-use crate::program::LoadedProgram;
-use crate::stage::{self, Stage};
+use crate::error::{MapOp, OsError, RunError, SkipReason};
+use crate::events::{Cancel, RunEvent, RunStats, Target};
+use crate::program::{LoadedMap, LoadedProgram, MapsDump};
+use crate::stage::{self, Stage, StageError};
 use crate::verdict::{Failure, MapChange, MapDiff, RunRecord, ScenarioResult, Verdict};
 
 /// How to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Worker threads; each loads its own copy of the programs it runs.
     pub jobs: usize,
+    /// Stops the run early when set.
+    pub cancel: Cancel,
 }
 
-/// What to record beyond verdicts, for reports (see [`run_observing`]).
+/// What to record beyond verdicts, for reports (see [`RunRecord::maps`]).
 #[derive(Debug, Clone, Default)]
 pub struct Observe {
-    /// Indexed like the fixtures: read every map before and after each run of these scenarios, for
-    /// [`RunRecord::maps`]. Missing entries mean no (the fast path: no map is read that the spec does
-    /// not check).
+    /// Indexed like the fixtures: read every map before and after each run of these scenarios. Missing
+    /// entries mean no (the fast path: no map is read that the spec does not check).
     pub dump_maps: Vec<bool>,
 }
 
-/// Figures about a run, for reports and the benchmark.
-#[derive(Debug, Clone, Default)]
-pub struct RunStats {
-    /// Program loads (object parse + map creation + verifier), summed over workers.
-    pub loads: usize,
-    pub load_time: Duration,
-    pub wall: Duration,
+/// Runs `fixtures` on this kernel; `on_event` sees `Started`, one `Finished` per scenario in the order of
+/// `fixtures` (each as soon as it and all before it are done), then `Done`.
+pub fn run(fixtures: &[Fixture], opts: &RunOptions, observe: &Observe, mut on_event: impl FnMut(RunEvent)) -> RunStats {
+    on_event(RunEvent::Started { scenarios: fixtures.len(), targets: vec![Target::host()] });
+    let stats = run_results(fixtures, opts, observe, |index, result| {
+        on_event(RunEvent::Finished { target: 0, index, result: Box::new(result) })
+    });
+    on_event(RunEvent::Done { stats: stats.clone(), cancelled: opts.cancel.is_cancelled() });
+    stats
 }
 
-/// Runs `fixtures`; `on_result` sees each result in the order of `fixtures`, as soon as it and all
-/// before it are done.
-pub fn run(fixtures: &[Fixture], opts: &RunOptions, on_result: impl FnMut(usize, ScenarioResult)) -> RunStats {
-    run_observing(fixtures, opts, &Observe::default(), on_result)
-}
-
-/// [`run`], recording what `observe` asks for.
-pub fn run_observing(
+/// [`run`] without the surrounding events: `on_result` sees each result in suite order. Scenarios not
+/// started before the run was cancelled are not reported.
+pub fn run_results(
     fixtures: &[Fixture],
     opts: &RunOptions,
     observe: &Observe,
@@ -56,7 +57,7 @@ pub fn run_observing(
 ) -> RunStats {
     let start = Instant::now();
     // One stage per spec that declares an environment, built before any worker needs it.
-    let mut stages: HashMap<&str, Result<Stage, String>> = HashMap::new();
+    let mut stages: HashMap<&str, Result<Stage, StageError>> = HashMap::new();
     for f in fixtures.iter().filter(|f| !f.env.is_empty()) {
         stages.entry(f.spec.as_str()).or_insert_with(|| Stage::build(&f.env));
     }
@@ -65,7 +66,7 @@ pub fn run_observing(
     let (tx, rx) = mpsc::channel::<(usize, ScenarioResult, WorkerStats)>();
     let mut stats = RunStats::default();
     std::thread::scope(|scope| {
-        let (stages, queue) = (&stages, &queue);
+        let (stages, queue, cancel) = (&stages, &queue, &opts.cancel);
         scope.spawn(move || {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(jobs)
@@ -75,6 +76,9 @@ pub fn run_observing(
                 let mut worker = Worker::new(stages);
                 let mut group = None;
                 while let Some(idx) = queue.take(&mut group) {
+                    if cancel.is_cancelled() {
+                        break;
+                    }
                     worker.dump_maps = observe.dump_maps.get(idx).copied().unwrap_or(false);
                     let result = worker.run(&fixtures[idx]);
                     if tx.send((idx, result, std::mem::take(&mut worker.stats))).is_err() {
@@ -92,7 +96,7 @@ pub fn run_observing(
             }
             drop(tx);
         });
-        // Emit in suite order.
+        // Emit in suite order; after a cancel, the first gap ends what is reported.
         let mut pending = BTreeMap::new();
         let mut emitted = 0;
         for (idx, result, ws) in rx {
@@ -133,9 +137,9 @@ const JOIN_BUSY_GROUP: usize = 1000;
 
 impl Queue {
     fn new(fixtures: &[Fixture]) -> Queue {
-        let mut by_program: Vec<(&ProgramRef, Vec<usize>)> = Vec::new();
+        let mut by_program: Vec<(&Program, Vec<usize>)> = Vec::new();
         for (i, f) in fixtures.iter().enumerate() {
-            match by_program.iter_mut().find(|(p, _)| **p == f.program) {
+            match by_program.iter_mut().find(|(p, _)| p.same_load(&f.program)) {
                 Some((_, items)) => items.push(i),
                 None => by_program.push((&f.program, vec![i])),
             }
@@ -180,12 +184,27 @@ impl Queue {
 #[derive(Default)]
 struct WorkerStats {
     loads: usize,
-    load_time: Duration,
+    load_time: std::time::Duration,
 }
 
+/// Why a scenario stopped before its end.
+enum Stop {
+    Error(RunError),
+    Skip(SkipReason),
+}
+
+impl From<RunError> for Stop {
+    fn from(e: RunError) -> Self {
+        Stop::Error(e)
+    }
+}
+
+/// A loaded program is keyed by its object and name.
+type LoadKey = (String, String);
+
 struct Worker<'a> {
-    programs: HashMap<ProgramRef, Result<LoadedProgram, String>>,
-    stages: &'a HashMap<&'a str, Result<Stage, String>>,
+    programs: HashMap<LoadKey, Result<LoadedProgram, RunError>>,
+    stages: &'a HashMap<&'a str, Result<Stage, StageError>>,
     /// The namespace this thread started in, and the spec whose stage it is in now.
     home: Option<OwnedFd>,
     in_stage: Option<String>,
@@ -197,8 +216,15 @@ struct Worker<'a> {
     printk: Option<Result<crate::printk::Printk, String>>,
 }
 
+/// What one scenario is run with: its program, its stage, and what it has found so far.
+struct Scenario<'w> {
+    prog: &'w mut LoadedProgram,
+    stage: Option<&'w Stage>,
+    failures: Vec<Failure>,
+}
+
 impl<'a> Worker<'a> {
-    fn new(stages: &'a HashMap<&'a str, Result<Stage, String>>) -> Self {
+    fn new(stages: &'a HashMap<&'a str, Result<Stage, StageError>>) -> Self {
         Worker {
             programs: HashMap::new(),
             stages,
@@ -226,48 +252,39 @@ impl<'a> Worker<'a> {
         let verdict = match self.execute(f, &mut runs) {
             Ok(failures) if failures.is_empty() => Verdict::Pass,
             Ok(failures) => Verdict::Fail { failures },
-            Err(Outcome::Error(message)) => Verdict::Error { message },
-            Err(Outcome::Skip(reason)) => Verdict::Skip { reason },
+            Err(Stop::Error(error)) => Verdict::Error { error },
+            Err(Stop::Skip(reason)) => Verdict::Skip { reason },
         };
         ScenarioResult { spec: f.spec.clone(), scenario: f.scenario.clone(), verdict, runs, duration: start.elapsed() }
     }
 
-    fn execute(&mut self, f: &Fixture, runs: &mut Vec<RunRecord>) -> Result<Vec<Failure>, Outcome> {
-        // Enter the spec's stage (or go home) before touching maps: DEVMAP entries and ifindexes are
-        // resolved in the current namespace.
-        let stage = if f.env.is_empty() {
+    /// Enters the spec's stage (or goes home) before touching maps: DEVMAP entries and ifindexes are
+    /// resolved in the current namespace.
+    fn enter_stage(&mut self, f: &Fixture) -> Result<Option<&'a Stage>, Stop> {
+        if f.env.is_empty() {
             self.leave();
-            None
-        } else {
-            let st = match self.stages.get(f.spec.as_str()) {
-                Some(Ok(s)) => s,
-                // A link type whose driver this kernel lacks (vlan without 8021q): not a failure.
-                Some(Err(e)) if stage::lacks_driver(e) => return Err(Outcome::Skip(e.clone())),
-                Some(Err(e)) => return Err(Outcome::Error(e.clone())),
-                None => return Err(Outcome::Error("internal: no stage was built for this spec".into())),
-            };
-            if self.in_stage.as_deref() != Some(f.spec.as_str()) {
-                st.enter().map_err(|e| Outcome::Error(format!("cannot enter the network stage: {e}")))?;
-                self.in_stage = Some(f.spec.clone());
-            }
-            Some(st)
-        };
-        if !self.programs.contains_key(&f.program) {
-            let t = Instant::now();
-            let loaded = LoadedProgram::load(&f.program.object, &f.program.name).map_err(|e| e.to_string());
-            self.stats.loads += 1;
-            self.stats.load_time += t.elapsed();
-            self.programs.insert(f.program.clone(), loaded);
+            return Ok(None);
         }
-        let prog = match self.programs.get_mut(&f.program) {
-            Some(Ok(p)) => p,
-            Some(Err(e)) => return Err(Outcome::Error(e.clone())),
-            None => unreachable!("inserted above"),
+        let st = match self.stages.get(f.spec.as_str()) {
+            Some(Ok(s)) => s,
+            Some(Err(StageError::Skip(r))) => return Err(Stop::Skip(r.clone())),
+            Some(Err(StageError::Error(e))) => return Err(Stop::Error(e.clone())),
+            None => unreachable!("a stage is built for every spec with an `env`"),
         };
-        prog.reset().map_err(|e| Outcome::Error(e.to_string()))?;
-        let ncpus = prog.ncpus;
+        if self.in_stage.as_deref() != Some(f.spec.as_str()) {
+            st.enter().map_err(|os| RunError::EnterStage { os })?;
+            self.in_stage = Some(f.spec.clone());
+        }
+        Ok(Some(st))
+    }
+
+    fn execute(&mut self, f: &Fixture, runs: &mut Vec<RunRecord>) -> Result<Vec<Failure>, Stop> {
+        let stage = self.enter_stage(f)?;
+        let Worker { programs, stats, out, dump_maps, printk: printk_slot, .. } = self;
+        let prog = load(programs, stats, &f.program)?;
+        prog.reset()?;
         let mut printk = if prog.prints {
-            Some(self.printk.get_or_insert_with(crate::printk::Printk::for_this_thread))
+            Some(printk_slot.get_or_insert_with(crate::printk::Printk::for_this_thread))
         } else {
             None
         };
@@ -275,128 +292,212 @@ impl<'a> Worker<'a> {
         if let Some(Ok(p)) = printk.as_deref_mut() {
             let _ = p.take();
         }
-        let mut failures = Vec::new();
+        let dump_maps = *dump_maps;
+        let mut sc = Scenario { prog, stage, failures: Vec::new() };
         for step in &f.steps {
             match step {
-                Step::SetMap { map, key, value } => {
-                    let m = map_of(prog, map)?;
-                    let key = resolve_ifnames(&key.0, stage)?;
-                    let (values, list): (Vec<Vec<u8>>, bool) = match value {
-                        MapValue::All(v) => (vec![resolve_ifnames(&v.0, stage)?], false),
-                        MapValue::PerCpu(vs) => {
-                            (vs.iter().map(|v| resolve_ifnames(&v.0, stage)).collect::<Result<_, _>>()?, true)
-                        }
-                    };
-                    let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-                    m.write(&key, &refs, ncpus, list).map_err(|e| Outcome::Error(format!("writing {map}: {e}")))?;
+                Step::SetMap { map, key, value, ifaces, location } => {
+                    sc.set_map(map, key, value, ifaces, location)?;
                 }
                 Step::Run { input, ctx, expect, source } => {
-                    let ctx_bytes = xdp_md(ctx, stage, input.0.len())?;
-                    let before = if self.dump_maps { Some(dump(prog)?) } else { None };
-                    let action = match prog.test_run(&input.0, ctx_bytes.as_ref().map(|c| &c[..]), &mut self.out) {
-                        Ok(a) => a,
-                        Err(e) => return Err(test_run_error(e, ctx_bytes.is_some(), source)),
-                    };
-                    let (printk_lines, printk_error) = match printk.as_deref_mut() {
-                        None => (Vec::new(), None),
-                        Some(Ok(p)) => match p.take() {
-                            Ok(lines) => (lines, None),
-                            Err(e) => (Vec::new(), Some(format!("reading the trace pipe: {e}"))),
-                        },
-                        Some(Err(e)) => (Vec::new(), Some(e.clone())),
-                    };
-                    let maps = match before {
-                        Some(before) => Some(map_changes(&before, &dump(prog)?, prog)),
-                        None => None,
-                    };
-                    runs.push(RunRecord {
-                        source: source.clone(),
-                        input: input.0.clone(),
-                        action,
-                        output: self.out.clone(),
-                        printk: printk_lines,
-                        printk_error,
-                        maps,
-                    });
+                    let record = sc.send(input, ctx, source, out, dump_maps, printk.as_deref_mut())?;
                     if let Some(exp) = expect {
-                        if exp.action != action {
-                            failures.push(Failure::Action {
+                        if exp.action != record.action {
+                            sc.failures.push(Failure::Action {
                                 source: source.clone(),
                                 expected: exp.action,
-                                got: action,
+                                got: record.action,
                             });
                         }
                         if let Some(p) = &exp.packet {
-                            if let Some(d) = diff::packet(p, &self.out) {
-                                failures.push(Failure::Packet { source: source.clone(), diff: d });
+                            if let Some(d) = diff::packet(p, &record.output) {
+                                sc.failures.push(Failure::Packet { source: source.clone(), diff: d });
                             }
                         }
                     }
+                    runs.push(record);
                 }
-                Step::CheckMap { map, key, entry, expected, layout, source } => {
-                    let m = map_of(prog, map)?;
-                    let key = resolve_ifnames(&key.0, stage)?;
-                    let got = m.read(&key, ncpus).map_err(|e| Outcome::Error(format!("reading {map}: {e}")))?;
-                    let fail = |diff| Failure::Map { source: source.clone(), entry: entry.clone(), diff };
-                    match (expected, got) {
-                        (None, None) => {}
-                        (None, Some(v)) => {
-                            failures.push(fail(MapDiff::Present { value: xdptest_compiler::fixture::hex(&v[0]) }))
-                        }
-                        (Some(_), None) => failures.push(fail(MapDiff::Missing)),
-                        (Some(exp), Some(values)) => match &resolve_expected(exp, stage)? {
-                            ExpectedValue::Exact(m) => {
-                                // A DEVMAP's value may be longer in the kernel than declared; the
-                                // declared part comes first (see `LoadedMap::write`).
-                                let got = &values[0][..m.bytes.0.len().min(values[0].len())];
-                                let d = diff::value(layout, m, got);
-                                if !d.is_empty() {
-                                    failures.push(fail(MapDiff::Fields { cpu: None, fields: d }));
-                                }
-                            }
-                            ExpectedValue::Sum(m) => {
-                                let d = diff::value(layout, m, &diff::sum_per_cpu(layout, &values));
-                                if !d.is_empty() {
-                                    failures.push(fail(MapDiff::Fields { cpu: None, fields: d }));
-                                }
-                            }
-                            // CPUs the list does not reach are not checked.
-                            ExpectedValue::PerCpu(ms) => {
-                                if ms.len() > values.len() {
-                                    failures.push(fail(MapDiff::CpuCount { expected: ms.len(), got: values.len() }));
-                                } else {
-                                    for (cpu, (m, v)) in ms.iter().zip(&values).enumerate() {
-                                        let d = diff::value(layout, m, v);
-                                        if !d.is_empty() {
-                                            failures.push(fail(MapDiff::Fields { cpu: Some(cpu), fields: d }));
-                                        }
-                                    }
-                                }
-                            }
-                        },
-                    }
+                Step::CheckMap { map, key, entry, expected, layout, ifaces, source } => {
+                    sc.check_map(map, key, entry, expected.as_ref(), layout, ifaces, source)?;
                 }
             }
         }
-        Ok(failures)
+        Ok(sc.failures)
     }
 }
 
-enum Outcome {
-    Error(String),
-    Skip(String),
+impl Scenario<'_> {
+    fn map(&mut self, name: &str) -> Result<&mut LoadedMap, RunError> {
+        let available: Vec<String> = self.prog.maps.keys().cloned().collect();
+        self.prog.maps.get_mut(name).ok_or_else(|| RunError::NoMap { map: name.into(), available })
+    }
+
+    /// Bytes of one part of an entry with its interface names replaced by ifindexes.
+    fn resolve(&self, bytes: &[u8], part: EntryPart, slots: &[IfaceSlot], location: &str) -> Result<Vec<u8>, RunError> {
+        let mut out = bytes.to_vec();
+        for slot in slots.iter().filter(|s| s.part == part) {
+            let idx =
+                self.stage.and_then(|s| s.ifindex.get(&slot.iface)).copied().ok_or_else(|| {
+                    RunError::UnknownInterface { location: location.into(), iface: slot.iface.clone() }
+                })?;
+            slot.fill(&mut out, idx);
+        }
+        Ok(out)
+    }
+
+    fn set_map(
+        &mut self,
+        map: &str,
+        key: &Bytes,
+        value: &MapValue,
+        slots: &[IfaceSlot],
+        location: &str,
+    ) -> Result<(), RunError> {
+        let key = self.resolve(&key.0, EntryPart::Key, slots, location)?;
+        let (values, list): (Vec<Vec<u8>>, bool) = match value {
+            MapValue::All(v) => (vec![self.resolve(&v.0, EntryPart::Value, slots, location)?], false),
+            MapValue::PerCpu(vs) => {
+                let mut out = Vec::with_capacity(vs.len());
+                for (cpu, v) in vs.iter().enumerate() {
+                    out.push(self.resolve(&v.0, EntryPart::CpuValue(cpu as u32), slots, location)?);
+                }
+                (out, true)
+            }
+        };
+        let ncpus = self.prog.ncpus;
+        let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+        self.map(map)?.write(&key, &refs, ncpus, list).map_err(|e| e.into_run(map, MapOp::Write, Some(location)))
+    }
+
+    fn send(
+        &mut self,
+        input: &Bytes,
+        ctx: &xdptest_compiler::fixture::Ctx,
+        source: &str,
+        out: &mut Vec<u8>,
+        dump_maps: bool,
+        printk: Option<&mut Result<crate::printk::Printk, String>>,
+    ) -> Result<RunRecord, Stop> {
+        let ctx_bytes = xdp_md(ctx, self.stage, input.0.len(), source)?;
+        let before = if dump_maps { Some(self.prog.dump()?) } else { None };
+        let action = self
+            .prog
+            .test_run(&input.0, ctx_bytes.as_ref().map(|c| &c[..]), out)
+            .map_err(|os| test_run_error(os, ctx_bytes.is_some(), source))?;
+        let (printk_lines, printk_error) = match printk {
+            None => (Vec::new(), None),
+            Some(Ok(p)) => match p.take() {
+                Ok(lines) => (lines, None),
+                Err(e) => (Vec::new(), Some(format!("reading the trace pipe: {e}"))),
+            },
+            Some(Err(e)) => (Vec::new(), Some(e.clone())),
+        };
+        let maps = match before {
+            Some(before) => Some(map_changes(&before, &self.prog.dump()?, self.prog)),
+            None => None,
+        };
+        Ok(RunRecord {
+            source: source.into(),
+            input: input.0.clone(),
+            action,
+            output: out.clone(),
+            printk: printk_lines,
+            printk_error,
+            maps,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_map(
+        &mut self,
+        map: &str,
+        key: &Bytes,
+        entry: &str,
+        expected: Option<&ExpectedValue>,
+        layout: &[xdptest_compiler::fixture::ValueField],
+        slots: &[IfaceSlot],
+        source: &str,
+    ) -> Result<(), RunError> {
+        let key = self.resolve(&key.0, EntryPart::Key, slots, source)?;
+        let ncpus = self.prog.ncpus;
+        let got = self.map(map)?.read(&key, ncpus).map_err(|e| e.into_run(map, MapOp::Read, Some(source)))?;
+        let mut fail = |diff| self.failures.push(Failure::Map { source: source.into(), entry: entry.into(), diff });
+        let (exp, values) = match (expected, got) {
+            (None, None) => return Ok(()),
+            (None, Some(v)) => {
+                fail(MapDiff::Present { value: xdptest_compiler::fixture::hex(&v[0]) });
+                return Ok(());
+            }
+            (Some(_), None) => {
+                fail(MapDiff::Missing);
+                return Ok(());
+            }
+            (Some(exp), Some(values)) => (exp, values),
+        };
+        let resolved = |m: &Masked, part| -> Result<Masked, RunError> {
+            Ok(Masked { bytes: Bytes(self.resolve(&m.bytes.0, part, slots, source)?), mask: m.mask.clone() })
+        };
+        let mut diffs = Vec::new();
+        match exp {
+            ExpectedValue::Exact(m) => {
+                let m = resolved(m, EntryPart::Value)?;
+                // A DEVMAP's value may be longer in the kernel than declared; the declared part comes
+                // first (see `LoadedMap::write`).
+                let got = &values[0][..m.bytes.0.len().min(values[0].len())];
+                diffs.push((None, diff::value(layout, &m, got)));
+            }
+            ExpectedValue::Sum(m) => {
+                let m = resolved(m, EntryPart::Value)?;
+                diffs.push((None, diff::value(layout, &m, &combine_per_cpu(layout, &values))));
+            }
+            // CPUs the list does not reach are not checked.
+            ExpectedValue::PerCpu(ms) if ms.len() > values.len() => {
+                self.failures.push(Failure::Map {
+                    source: source.into(),
+                    entry: entry.into(),
+                    diff: MapDiff::CpuCount { expected: ms.len(), got: values.len() },
+                });
+            }
+            ExpectedValue::PerCpu(ms) => {
+                for (cpu, (m, v)) in ms.iter().zip(&values).enumerate() {
+                    let m = resolved(m, EntryPart::CpuValue(cpu as u32))?;
+                    diffs.push((Some(cpu), diff::value(layout, &m, v)));
+                }
+            }
+        }
+        for (cpu, fields) in diffs.into_iter().filter(|(_, d)| !d.is_empty()) {
+            self.failures.push(Failure::Map {
+                source: source.into(),
+                entry: entry.into(),
+                diff: MapDiff::Fields { cpu, fields },
+            });
+        }
+        Ok(())
+    }
 }
 
-fn dump(prog: &LoadedProgram) -> Result<crate::program::MapsDump, Outcome> {
-    prog.dump().map_err(|e| Outcome::Error(e.to_string()))
+/// The worker's copy of a program, loaded on first use.
+fn load<'p>(
+    programs: &'p mut HashMap<LoadKey, Result<LoadedProgram, RunError>>,
+    stats: &mut WorkerStats,
+    p: &Program,
+) -> Result<&'p mut LoadedProgram, Stop> {
+    let key = (p.object.clone(), p.name.clone());
+    let loaded = programs.entry(key).or_insert_with(|| {
+        let t = Instant::now();
+        let loaded = LoadedProgram::load(p);
+        stats.loads += 1;
+        stats.load_time += t.elapsed();
+        loaded
+    });
+    match loaded {
+        Ok(p) => Ok(p),
+        Err(e) => Err(Stop::Error(e.clone())),
+    }
 }
 
 /// What changed between two dumps of `prog`'s maps. A missing array entry is all zeros.
-fn map_changes(
-    before: &crate::program::MapsDump,
-    after: &crate::program::MapsDump,
-    prog: &LoadedProgram,
-) -> Vec<MapChange> {
+fn map_changes(before: &MapsDump, after: &MapsDump, prog: &LoadedProgram) -> Vec<MapChange> {
     let empty = BTreeMap::new();
     let mut out = Vec::new();
     let names: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
@@ -420,19 +521,13 @@ fn map_changes(
     out
 }
 
-fn map_of<'p>(prog: &'p mut LoadedProgram, name: &str) -> Result<&'p mut crate::program::LoadedMap, Outcome> {
-    let names: Vec<String> = prog.maps.keys().cloned().collect();
-    prog.maps
-        .get_mut(name)
-        .ok_or_else(|| Outcome::Error(format!("the loaded program has no map `{name}` (it has: {})", names.join(", "))))
-}
-
 /// `struct xdp_md` for the run's context, when the spec sets one.
 fn xdp_md(
     ctx: &xdptest_compiler::fixture::Ctx,
     stage: Option<&Stage>,
     len: usize,
-) -> Result<Option<[u8; 24]>, Outcome> {
+    source: &str,
+) -> Result<Option<[u8; 24]>, RunError> {
     if ctx.ingress.is_none() && ctx.rx_queue.is_none() {
         return Ok(None);
     }
@@ -441,7 +536,7 @@ fn xdp_md(
         Some(Iface::Index(i)) => *i,
         Some(Iface::Name(n)) => match stage.and_then(|s| s.ifindex.get(n)) {
             Some(i) => *i,
-            None => return Err(Outcome::Error(format!("interface {n} is not part of the spec's network stage"))),
+            None => return Err(RunError::UnknownInterface { location: source.into(), iface: n.clone() }),
         },
     };
     // The kernel reads `data_end` as the size of the linear part (the rest would become fragments, out
@@ -453,46 +548,21 @@ fn xdp_md(
     Ok(Some(md))
 }
 
-/// An expected value with interface names resolved, like written values.
-fn resolve_expected(e: &ExpectedValue, stage: Option<&Stage>) -> Result<ExpectedValue, Outcome> {
-    let fix = |m: &Masked| -> Result<Masked, Outcome> {
-        Ok(Masked { bytes: Bytes(resolve_ifnames(&m.bytes.0, stage)?), mask: m.mask.clone() })
-    };
-    Ok(match e {
-        ExpectedValue::Exact(m) => ExpectedValue::Exact(fix(m)?),
-        ExpectedValue::Sum(m) => ExpectedValue::Sum(fix(m)?),
-        ExpectedValue::PerCpu(ms) => ExpectedValue::PerCpu(ms.iter().map(fix).collect::<Result<_, _>>()?),
-    })
-}
-
-/// Replaces interface-name placeholders (see `IFINDEX_PLACEHOLDER`) with the stage's ifindexes.
-fn resolve_ifnames(bytes: &[u8], stage: Option<&Stage>) -> Result<Vec<u8>, Outcome> {
-    let mut out = bytes.to_vec();
-    for at in (0..out.len().saturating_sub(3)).step_by(4) {
-        let word = u32::from_ne_bytes([out[at], out[at + 1], out[at + 2], out[at + 3]]) as u64;
-        if (IFINDEX_PLACEHOLDER..IFINDEX_PLACEHOLDER + 4096).contains(&word) {
-            let pos = (word - IFINDEX_PLACEHOLDER) as usize;
-            let idx = stage.and_then(|s| s.order.get(pos).and_then(|n| s.ifindex.get(n))).ok_or_else(|| {
-                Outcome::Error("an interface name in a map entry has no interface in the stage".into())
-            })?;
-            out[at..at + 4].copy_from_slice(&idx.to_ne_bytes());
-        }
+fn test_run_error(os: OsError, with_ctx: bool, source: &str) -> Stop {
+    if RunError::is_denied(&os) {
+        return Stop::Error(RunError::permission(os));
     }
-    Ok(out)
-}
-
-fn test_run_error(e: std::io::Error, with_ctx: bool, source: &str) -> Outcome {
-    if with_ctx && e.raw_os_error() == Some(libc::EINVAL) {
+    if with_ctx && os.errno == libc::EINVAL {
         if kernel_older_than(5, 15) {
-            return Outcome::Skip(format!(
-                "{source}: this kernel cannot pass an xdp_md context to test runs (needs 5.15)"
-            ));
+            return Stop::Skip(SkipReason::KernelTooOld {
+                location: source.into(),
+                feature: "pass an xdp_md context to test runs".into(),
+                needs: "5.15".into(),
+            });
         }
-        return Outcome::Error(format!(
-            "{source}: the kernel refused the xdp_md context (EINVAL): the ingress interface must exist in the stage and the rx queue must be below its queue count"
-        ));
+        return Stop::Error(RunError::Context { location: source.into(), os });
     }
-    Outcome::Error(format!("{source}: BPF_PROG_TEST_RUN failed: {e}"))
+    Stop::Error(RunError::TestRun { location: source.into(), os })
 }
 
 /// Whether the running kernel is older than `major.minor`.

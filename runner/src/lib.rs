@@ -7,9 +7,16 @@
 //! runs the same on the host and inside a VM guest. It knows nothing about terminals or output formats:
 //! results are data ([`verdict::ScenarioResult`]) that reporters render.
 //!
-//! Steps, in order: [`select`] (filter, partition) → [`execute::run`] → reporters (in the CLI).
+//! Steps, in order: [`select`] (filter, partition) → [`execute::run`], which emits [`RunEvent`]s →
+//! reporters (in the CLI). Errors are typed data ([`error`]), never sentences to parse.
+
+// Errors are the cold path and carry what reporters need (a verifier log, locations); boxing them
+// buys nothing.
+#![allow(clippy::result_large_err)]
 
 pub mod diff;
+pub mod error;
+pub mod events;
 pub mod execute;
 pub mod netlink;
 pub mod printk;
@@ -18,6 +25,9 @@ pub mod select;
 pub mod stage;
 mod sys;
 pub mod verdict;
+pub mod verifier;
 
-pub use execute::{run, run_observing, Observe, RunOptions, RunStats};
+pub use error::{OsError, RunError, SkipReason};
+pub use events::{Cancel, RunEvent, RunStats, Target};
+pub use execute::{run, run_results, Observe, RunOptions};
 pub use verdict::{ScenarioResult, Verdict};

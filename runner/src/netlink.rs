@@ -1,12 +1,14 @@
-//! Builds a network stage with rtnetlink messages written by hand, for machines without iproute2 (a VM
-//! guest's initramfs holds nothing but xdptest). Each operation mirrors one line of
-//! [`stage::batch_script`](crate::stage::batch_script) and is described by that line, so errors read the
-//! same whichever way the stage was built.
+//! Builds a network stage with rtnetlink messages written by hand: the one way stages are built, on the
+//! host and in a VM guest (whose initramfs holds nothing but xdptest). Each operation is described as
+//! the `ip` command that would do the same, so errors read like iproute2's; the tests check the result
+//! against iproute2 itself.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use xdptest_compiler::fixture::{EnvItem, LinkKind, RouteKind};
+use xdptest_compiler::fixture::{EnvDecl, EnvItem, LinkKind, RouteKind};
+
+use crate::error::OsError;
 
 // Message types and flags (linux/rtnetlink.h, linux/netlink.h).
 const RTM_NEWLINK: u16 = 16;
@@ -76,51 +78,64 @@ fn ip4(b: &[u8]) -> [u8; 4] {
     a
 }
 
-/// The operations of a stage, in the order of `batch_script` (one per line).
-pub fn ops(items: &[EnvItem], dummy_driver: bool) -> Vec<Op> {
-    let mut v = vec![Op::Up { dev: "lo".into() }];
+/// One operation and the `env` line (index into the declarations) it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub op: Op,
+    pub decl: Option<usize>,
+}
+
+/// The operations of a stage: links (with their MACs, MTUs and addresses), then every link up, then
+/// routes and neighbours. Without a dummy driver, a `dummy` link is one end of a veth pair whose other
+/// end (`<index>.xdptest`) is left unused.
+pub fn ops(decls: &[EnvDecl], dummy_driver: bool) -> Vec<Step> {
+    let step = |op, decl| Step { op, decl: Some(decl) };
+    let mut v = vec![Step { op: Op::Up { dev: "lo".into() }, decl: None }];
     let mut ups = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        if let EnvItem::Link { name, kind, mac, addrs, mtu } = item {
+    for (i, d) in decls.iter().enumerate() {
+        if let EnvItem::Link { name, kind, mac, addrs, mtu } = &d.item {
             let kind = match kind {
                 LinkKind::Dummy if dummy_driver => NewLink::Dummy,
                 LinkKind::Dummy => NewLink::Veth { peer: format!("{i}.xdptest") },
                 LinkKind::Veth { peer } => {
-                    ups.push(peer.clone());
+                    ups.push((peer.clone(), i));
                     NewLink::Veth { peer: peer.clone() }
                 }
                 LinkKind::Vlan { parent, vid } => NewLink::Vlan { parent: parent.clone(), vid: *vid },
             };
-            v.push(Op::AddLink { name: name.clone(), kind });
+            v.push(step(Op::AddLink { name: name.clone(), kind }, i));
             if let Some(m) = mac {
-                v.push(Op::SetMac { dev: name.clone(), mac: m.0.clone() });
+                v.push(step(Op::SetMac { dev: name.clone(), mac: m.0.clone() }, i));
             }
             if let Some(mtu) = mtu {
-                v.push(Op::SetMtu { dev: name.clone(), mtu: *mtu });
+                v.push(step(Op::SetMtu { dev: name.clone(), mtu: *mtu }, i));
             }
             for (a, len) in addrs {
-                v.push(Op::AddAddr { dev: name.clone(), addr: ip4(&a.0), len: *len });
+                v.push(step(Op::AddAddr { dev: name.clone(), addr: ip4(&a.0), len: *len }, i));
             }
-            ups.push(name.clone());
+            ups.push((name.clone(), i));
         }
     }
-    v.extend(ups.into_iter().map(|dev| Op::Up { dev }));
-    for item in items {
-        match item {
-            EnvItem::Route { prefix, via, dev, kind } => v.push(Op::AddRoute {
-                dst: ip4(&prefix.0 .0),
-                len: prefix.1,
-                via: via.as_ref().map(|b| ip4(&b.0)),
-                dev: dev.clone(),
-                kind: match kind {
-                    RouteKind::Unicast => RTN_UNICAST,
-                    RouteKind::Blackhole => RTN_BLACKHOLE,
-                    RouteKind::Unreachable => RTN_UNREACHABLE,
-                    RouteKind::Prohibit => RTN_PROHIBIT,
+    v.extend(ups.into_iter().map(|(dev, i)| step(Op::Up { dev }, i)));
+    for (i, d) in decls.iter().enumerate() {
+        match &d.item {
+            EnvItem::Route { prefix, via, dev, kind } => v.push(step(
+                Op::AddRoute {
+                    dst: ip4(&prefix.0 .0),
+                    len: prefix.1,
+                    via: via.as_ref().map(|b| ip4(&b.0)),
+                    dev: dev.clone(),
+                    kind: match kind {
+                        RouteKind::Unicast => RTN_UNICAST,
+                        RouteKind::Blackhole => RTN_BLACKHOLE,
+                        RouteKind::Unreachable => RTN_UNREACHABLE,
+                        RouteKind::Prohibit => RTN_PROHIBIT,
+                    },
                 },
-            }),
+                i,
+            )),
             EnvItem::Neigh { addr, mac, dev } => {
-                v.push(Op::Neigh { addr: ip4(&addr.0), mac: mac.0.clone(), dev: dev.clone() })
+                v.push(step(Op::Neigh { addr: ip4(&addr.0), mac: mac.0.clone(), dev: dev.clone() }, i))
             }
             EnvItem::Link { .. } => {}
         }
@@ -128,32 +143,95 @@ pub fn ops(items: &[EnvItem], dummy_driver: bool) -> Vec<Op> {
     v
 }
 
-/// Applies `ops` in the calling thread's network namespace. `lines` describe them (the `ip` commands).
-pub fn apply(ops: &[Op], lines: &[&str]) -> Result<(), String> {
-    let sock = Socket::open().map_err(|e| format!("cannot open a netlink socket: {e}"))?;
-    for (i, op) in ops.iter().enumerate() {
-        let line = lines.get(i).copied().unwrap_or("?");
-        sock.request(op)
-            .map_err(|e| format!("setting up the network stage failed at `ip {line}`: {}", describe(&e)))?;
+fn dotted(a: &[u8]) -> String {
+    a.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(".")
+}
+
+fn colons(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+}
+
+impl Op {
+    /// The `ip` command that does the same, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Op::Up { dev } => format!("ip link set dev {dev} up"),
+            Op::AddLink { name, kind: NewLink::Dummy } => format!("ip link add {name} type dummy"),
+            Op::AddLink { name, kind: NewLink::Veth { peer } } => {
+                format!("ip link add {name} type veth peer name {peer}")
+            }
+            Op::AddLink { name, kind: NewLink::Vlan { parent, vid } } => {
+                format!("ip link add link {parent} name {name} type vlan id {vid}")
+            }
+            Op::SetMac { dev, mac } => format!("ip link set dev {dev} address {}", colons(mac)),
+            Op::SetMtu { dev, mtu } => format!("ip link set dev {dev} mtu {mtu}"),
+            Op::AddAddr { dev, addr, len } => format!("ip addr add {}/{len} dev {dev}", dotted(addr)),
+            Op::AddRoute { dst, len, via, dev, kind } => {
+                let p = format!("{}/{len}", dotted(dst));
+                match *kind {
+                    RTN_BLACKHOLE => format!("ip route add blackhole {p}"),
+                    RTN_UNREACHABLE => format!("ip route add unreachable {p}"),
+                    RTN_PROHIBIT => format!("ip route add prohibit {p}"),
+                    _ => {
+                        let mut s = format!("ip route add {p}");
+                        if let Some(v) = via {
+                            s += &format!(" via {}", dotted(v));
+                        }
+                        if let Some(d) = dev {
+                            s += &format!(" dev {d}");
+                        }
+                        s
+                    }
+                }
+            }
+            Op::Neigh { addr, mac, dev } => {
+                format!("ip neigh replace {} lladdr {} dev {dev} nud permanent", dotted(addr), colons(mac))
+            }
+        }
+    }
+}
+
+/// An operation the kernel refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The operation, as the `ip` command that does the same.
+    pub step: String,
+    /// The `env` line it comes from.
+    pub decl: Option<usize>,
+    pub os: OsError,
+    /// Creating a link failed because the kernel has no driver for its type (EOPNOTSUPP).
+    pub no_driver: bool,
+}
+
+/// Applies the steps in the calling thread's network namespace, stopping at the first the kernel
+/// refuses.
+pub fn apply(steps: &[Step]) -> Result<(), Failure> {
+    let fail = |s: &Step, os: OsError| Failure {
+        step: s.op.describe(),
+        decl: s.decl,
+        no_driver: matches!(s.op, Op::AddLink { .. }) && os.errno == libc::EOPNOTSUPP,
+        os,
+    };
+    let sock = Socket::open().map_err(|e| Failure {
+        step: "open a netlink socket".into(),
+        decl: None,
+        os: OsError::new("socket(AF_NETLINK)", &e),
+        no_driver: false,
+    })?;
+    for s in steps {
+        let msg = message(&s.op).map_err(|os| fail(s, os))?;
+        sock.request(&msg).map_err(|e| fail(s, OsError::new("RTM_NEW*", &e)))?;
     }
     Ok(())
 }
 
-/// How a missing link driver is described (see [`stage::lacks_driver`](crate::stage::lacks_driver)).
-pub const NO_DRIVER: &str = "this kernel has no driver for this link type";
-
-fn describe(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(libc::EOPNOTSUPP) => format!("Operation not supported ({NO_DRIVER})"),
-        _ => e.to_string(),
-    }
-}
-
-fn index(name: &str) -> io::Result<u32> {
-    let c = std::ffi::CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+/// The ifindex of interface `name` in the calling thread's namespace.
+pub fn index(name: &str) -> Result<u32, OsError> {
+    let c =
+        std::ffi::CString::new(name).map_err(|_| OsError::errno(format!("find interface {name:?}"), libc::EINVAL))?;
     // SAFETY: a valid NUL-terminated string; looked up in the calling thread's namespace.
     match unsafe { libc::if_nametoindex(c.as_ptr()) } {
-        0 => Err(io::Error::new(io::ErrorKind::NotFound, format!("Cannot find device \"{name}\""))),
+        0 => Err(OsError::new(format!("if_nametoindex({name})"), &io::Error::last_os_error())),
         i => Ok(i),
     }
 }
@@ -229,7 +307,7 @@ fn ifinfo(index: u32, flags: u32, change: u32) -> [u8; 16] {
     b
 }
 
-fn message(op: &Op) -> io::Result<Vec<u8>> {
+fn message(op: &Op) -> Result<Vec<u8>, OsError> {
     let m = match op {
         Op::Up { dev } => {
             let mut m = Msg::new(RTM_NEWLINK, 0);
@@ -324,8 +402,7 @@ impl Socket {
     }
 
     /// Sends one request and waits for its acknowledgement.
-    fn request(&self, op: &Op) -> io::Result<()> {
-        let msg = message(op)?;
+    fn request(&self, msg: &[u8]) -> io::Result<()> {
         // SAFETY: `msg` is a valid buffer of the given length; the kernel is the destination (no address).
         let n = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
         if n < 0 {
@@ -361,6 +438,14 @@ mod tests {
     use super::*;
     use xdptest_compiler::fixture::Bytes;
 
+    fn decls(items: Vec<EnvItem>) -> Vec<EnvDecl> {
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| EnvDecl { item, location: format!("s.pkt:{}:3", i + 2) })
+            .collect()
+    }
+
     #[test]
     fn nested_attributes_have_their_lengths() {
         let op = Op::AddLink { name: "a".into(), kind: NewLink::Veth { peer: "b".into() } };
@@ -373,36 +458,46 @@ mod tests {
     }
 
     #[test]
-    fn one_op_per_batch_line() {
-        let items = vec![
+    fn steps_order_links_before_routes_and_name_their_line() {
+        let d = decls(vec![
+            EnvItem::Route {
+                prefix: (Bytes(vec![10, 1, 0, 0]), 16),
+                via: Some(Bytes(vec![10, 0, 0, 2])),
+                dev: None,
+                kind: RouteKind::Unicast,
+            },
             EnvItem::Link {
                 name: "eth0".into(),
-                kind: LinkKind::Veth { peer: "p0".into() },
-                mac: Some(Bytes(vec![2, 0, 0, 0, 0, 1])),
+                kind: LinkKind::Dummy,
+                mac: Some(Bytes(vec![0, 0, 0x5e, 0, 0x53, 1])),
                 addrs: vec![(Bytes(vec![10, 0, 0, 1]), 24)],
-                mtu: Some(1400),
-            },
-            EnvItem::Link {
-                name: "v".into(),
-                kind: LinkKind::Vlan { parent: "eth0".into(), vid: 5 },
-                mac: None,
-                addrs: vec![],
                 mtu: None,
             },
-            EnvItem::Route { prefix: (Bytes(vec![10, 1, 0, 0]), 16), via: None, dev: None, kind: RouteKind::Blackhole },
             EnvItem::Neigh { addr: Bytes(vec![10, 0, 0, 2]), mac: Bytes(vec![2, 0, 0, 0, 0, 2]), dev: "eth0".into() },
-        ];
-        for dummy in [true, false] {
-            assert_eq!(ops(&items, dummy).len(), crate::stage::batch_script(&items, dummy).lines().count());
-        }
+        ]);
+        let text: Vec<(String, Option<usize>)> = ops(&d, true).iter().map(|s| (s.op.describe(), s.decl)).collect();
+        assert_eq!(
+            text,
+            [
+                ("ip link set dev lo up".to_string(), None),
+                ("ip link add eth0 type dummy".into(), Some(1)),
+                ("ip link set dev eth0 address 00:00:5e:00:53:01".into(), Some(1)),
+                ("ip addr add 10.0.0.1/24 dev eth0".into(), Some(1)),
+                ("ip link set dev eth0 up".into(), Some(1)),
+                ("ip route add 10.1.0.0/16 via 10.0.0.2".into(), Some(0)),
+                ("ip neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev eth0 nud permanent".into(), Some(2)),
+            ]
+        );
+        assert!(ops(&d, false).iter().any(|s| s.op.describe() == "ip link add eth0 type veth peer name 1.xdptest"));
     }
 
-    /// Oracle: iproute2 itself. The same stage built both ways looks the same to `ip` (needs root). VLAN
-    /// links are left out: not every host kernel has 8021q (the VM tests cover them where it exists).
+    /// Oracle: iproute2 itself. The same stage built by our netlink messages and by `ip -batch` (the
+    /// commands our steps describe) looks the same to `ip` (needs root). VLAN links are left out: not
+    /// every host kernel has 8021q (the VM tests cover them where it exists).
     #[test]
     fn netlink_stage_matches_ip_batch() {
-        use crate::stage::{Backend, Stage};
-        let items = vec![
+        use std::io::Write;
+        let d = decls(vec![
             EnvItem::Link {
                 name: "eth0".into(),
                 kind: LinkKind::Veth { peer: "eth0p".into() },
@@ -442,12 +537,27 @@ mod tests {
                 dev: None,
                 kind: RouteKind::Prohibit,
             },
-        ];
-        let show = |backend| {
-            let st = Stage::build_with(&items, backend).unwrap();
+        ]);
+        // Some host kernels have no dummy driver: then both sides use the veth stand-in.
+        let steps = ops(&d, crate::stage::dummy_supported());
+        let script: String = steps.iter().map(|s| format!("{}\n", s.op.describe().trim_start_matches("ip "))).collect();
+        let show = |with_ip: bool| {
+            let (steps, script) = (&steps, &script);
             std::thread::scope(|s| {
-                s.spawn(|| {
-                    st.enter().unwrap();
+                s.spawn(move || {
+                    // SAFETY: only this scoped thread moves to a new namespace, which dies with it.
+                    assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0, "needs root");
+                    if with_ip {
+                        let mut child = std::process::Command::new("ip")
+                            .args(["-batch", "-"])
+                            .stdin(std::process::Stdio::piped())
+                            .spawn()
+                            .unwrap();
+                        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+                        assert!(child.wait().unwrap().success(), "{script}");
+                    } else {
+                        apply(steps).unwrap();
+                    }
                     let mut out = String::new();
                     for args in [&["-d", "link"][..], &["-4", "addr"], &["route"], &["neigh"]] {
                         let o = std::process::Command::new("ip").args(args).output().unwrap();
@@ -467,7 +577,7 @@ mod tests {
                 .unwrap()
             })
         };
-        let (ip, nl) = (show(Backend::Ip), show(Backend::Netlink));
+        let (ip, nl) = (show(true), show(false));
         assert!(ip.contains("192.0.2.0/24 via 10.0.2.2"), "{ip}");
         assert_eq!(ip, nl);
     }

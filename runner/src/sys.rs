@@ -5,6 +5,8 @@
 use std::io;
 use std::os::fd::RawFd;
 
+use crate::error::OsError;
+
 const BPF_MAP_LOOKUP_ELEM: u32 = 1;
 const BPF_MAP_UPDATE_ELEM: u32 = 2;
 const BPF_MAP_DELETE_ELEM: u32 = 3;
@@ -38,7 +40,25 @@ struct BatchAttr {
     flags: u64,
 }
 
-fn bpf<T>(cmd: u32, attr: &mut T) -> io::Result<()> {
+/// The name of a `bpf(2)` command, for errors.
+fn command_name(cmd: u32) -> &'static str {
+    match cmd {
+        BPF_MAP_LOOKUP_ELEM => "BPF_MAP_LOOKUP_ELEM",
+        BPF_MAP_UPDATE_ELEM => "BPF_MAP_UPDATE_ELEM",
+        BPF_MAP_DELETE_ELEM => "BPF_MAP_DELETE_ELEM",
+        BPF_MAP_GET_NEXT_KEY => "BPF_MAP_GET_NEXT_KEY",
+        BPF_MAP_LOOKUP_BATCH => "BPF_MAP_LOOKUP_BATCH",
+        BPF_MAP_LOOKUP_AND_DELETE_BATCH => "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
+        BPF_MAP_UPDATE_BATCH => "BPF_MAP_UPDATE_BATCH",
+        _ => "bpf",
+    }
+}
+
+fn bpf<T>(cmd: u32, attr: &mut T) -> Result<(), OsError> {
+    raw_bpf(cmd, attr).map_err(|e| OsError::new(command_name(cmd), &e))
+}
+
+fn raw_bpf<T>(cmd: u32, attr: &mut T) -> io::Result<()> {
     // SAFETY: `attr` is a properly initialised `bpf_attr` prefix for `cmd`; the kernel reads and writes
     // at most `size_of::<T>()` bytes of it, and every pointer inside points to a live buffer of the size
     // the map's key/value sizes require (checked by the callers).
@@ -54,7 +74,7 @@ fn bpf<T>(cmd: u32, attr: &mut T) -> io::Result<()> {
 
 /// Looks up `key`; `value` must hold the full value size (for per-CPU maps: all CPUs' slots).
 /// Returns false when the key is absent.
-pub fn lookup(fd: RawFd, key: &[u8], value: &mut [u8]) -> io::Result<bool> {
+pub fn lookup(fd: RawFd, key: &[u8], value: &mut [u8]) -> Result<bool, OsError> {
     let mut a = ElemAttr {
         map_fd: fd as u32,
         key: key.as_ptr() as u64,
@@ -63,12 +83,12 @@ pub fn lookup(fd: RawFd, key: &[u8], value: &mut [u8]) -> io::Result<bool> {
     };
     match bpf(BPF_MAP_LOOKUP_ELEM, &mut a) {
         Ok(()) => Ok(true),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) if e.errno == libc::ENOENT => Ok(false),
         Err(e) => Err(e),
     }
 }
 
-pub fn update(fd: RawFd, key: &[u8], value: &[u8]) -> io::Result<()> {
+pub fn update(fd: RawFd, key: &[u8], value: &[u8]) -> Result<(), OsError> {
     let mut a = ElemAttr {
         map_fd: fd as u32,
         key: key.as_ptr() as u64,
@@ -80,16 +100,16 @@ pub fn update(fd: RawFd, key: &[u8], value: &[u8]) -> io::Result<()> {
 }
 
 /// Deletes `key`; absent keys are fine.
-pub fn delete(fd: RawFd, key: &[u8]) -> io::Result<()> {
+pub fn delete(fd: RawFd, key: &[u8]) -> Result<(), OsError> {
     let mut a = ElemAttr { map_fd: fd as u32, key: key.as_ptr() as u64, ..Default::default() };
     match bpf(BPF_MAP_DELETE_ELEM, &mut a) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        Err(e) if e.errno == libc::ENOENT => Ok(()),
         r => r,
     }
 }
 
 /// The first key (`key = None`) or the key after `key`; `None` at the end.
-pub fn next_key(fd: RawFd, key: Option<&[u8]>, next: &mut [u8]) -> io::Result<bool> {
+pub fn next_key(fd: RawFd, key: Option<&[u8]>, next: &mut [u8]) -> Result<bool, OsError> {
     let mut a = ElemAttr {
         map_fd: fd as u32,
         key: key.map(|k| k.as_ptr() as u64).unwrap_or(0),
@@ -98,13 +118,13 @@ pub fn next_key(fd: RawFd, key: Option<&[u8]>, next: &mut [u8]) -> io::Result<bo
     };
     match bpf(BPF_MAP_GET_NEXT_KEY, &mut a) {
         Ok(()) => Ok(true),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) if e.errno == libc::ENOENT => Ok(false),
         Err(e) => Err(e),
     }
 }
 
 /// Writes `count` entries at once (`keys` and `values` packed back to back).
-pub fn update_batch(fd: RawFd, keys: &[u8], values: &[u8], count: u32) -> io::Result<()> {
+pub fn update_batch(fd: RawFd, keys: &[u8], values: &[u8], count: u32) -> Result<(), OsError> {
     let mut a = BatchAttr {
         keys: keys.as_ptr() as u64,
         values: values.as_ptr() as u64,
@@ -116,17 +136,17 @@ pub fn update_batch(fd: RawFd, keys: &[u8], values: &[u8], count: u32) -> io::Re
 }
 
 /// Reads up to `count` entries starting at the beginning of the map. Returns how many were read.
-pub fn lookup_batch(fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -> io::Result<u32> {
+pub fn lookup_batch(fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -> Result<u32, OsError> {
     read_batch(BPF_MAP_LOOKUP_BATCH, fd, keys, values, count)
 }
 
 /// Empties a hash-like map with as few syscalls as possible: each call deletes up to `count` entries
 /// (their keys and values land in the scratch buffers). Returns how many were deleted in this call.
-pub fn lookup_and_delete_batch(fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -> io::Result<u32> {
+pub fn lookup_and_delete_batch(fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -> Result<u32, OsError> {
     read_batch(BPF_MAP_LOOKUP_AND_DELETE_BATCH, fd, keys, values, count)
 }
 
-fn read_batch(cmd: u32, fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -> io::Result<u32> {
+fn read_batch(cmd: u32, fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u32) -> Result<u32, OsError> {
     // The batch cursor: a bucket index for hash maps, a key for arrays; 8 bytes hold either.
     let mut out_batch = [0u8; 8];
     let mut a = BatchAttr {
@@ -140,7 +160,7 @@ fn read_batch(cmd: u32, fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u3
     match bpf(cmd, &mut a) {
         Ok(()) => Ok(a.count),
         // ENOENT: the end of the map was reached; `count` says how many entries came back.
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(a.count),
+        Err(e) if e.errno == libc::ENOENT => Ok(a.count),
         Err(e) => Err(e),
     }
 }
@@ -149,6 +169,6 @@ fn read_batch(cmd: u32, fd: RawFd, keys: &mut [u8], values: &mut [u8], count: u3
 const ENOTSUPP: i32 = 524;
 
 /// The kernel's "operation not supported" answers, for falling back to element-wise commands.
-pub fn unsupported(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(ENOTSUPP) | Some(libc::EOPNOTSUPP))
+pub fn unsupported(e: &OsError) -> bool {
+    matches!(e.errno, libc::EINVAL | ENOTSUPP | libc::EOPNOTSUPP)
 }

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+use crate::error::{RunError, SkipReason};
+
 /// The result of one scenario.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioResult {
@@ -39,13 +41,13 @@ pub enum Verdict {
     Fail {
         failures: Vec<Failure>,
     },
-    /// The scenario could not be run (load error, missing kernel feature, environment).
+    /// The scenario could not be run (load error, environment, input the kernel refuses).
     Error {
-        message: String,
+        error: RunError,
     },
     /// The scenario needs something this kernel lacks; not a failure.
     Skip {
-        reason: String,
+        reason: SkipReason,
     },
 }
 

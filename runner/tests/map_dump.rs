@@ -7,6 +7,11 @@ use std::process::Command;
 
 use xdptest_runner::program::LoadedProgram;
 
+fn load(object_name: &str, program: &str) -> LoadedProgram {
+    let p = xdptest_compiler::btf::describe_program(std::path::Path::new(&object(object_name)), program).unwrap();
+    LoadedProgram::load(&p).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn object(name: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let st = Command::new("make").args(["-s", "-C"]).arg(root.join("programs")).status().expect("make runs");
@@ -16,7 +21,7 @@ fn object(name: &str) -> String {
 
 #[test]
 fn dumps_list_every_entry_and_nothing_else() {
-    let mut upf = LoadedProgram::load(&object("upf"), "xdp_upf").unwrap();
+    let mut upf = load("upf", "xdp_upf");
     let ncpus = upf.ncpus;
     let empty = upf.dump().unwrap();
     assert!(empty.values().all(|entries| entries.is_empty()), "a fresh program has all-zero maps: {empty:?}");
@@ -38,13 +43,13 @@ fn dumps_list_every_entry_and_nothing_else() {
     assert_eq!(values.len(), ncpus);
     assert_eq!(values[0], counter.to_vec());
 
-    let mut fw = LoadedProgram::load(&object("firewall"), "xdp_firewall").unwrap();
+    let mut fw = load("firewall", "xdp_firewall");
     let key = [8u8, 0, 0, 0, 10, 0, 0, 0]; // 10.0.0.0/8
     fw.maps.get_mut("blocklist").unwrap().write(&key, &[&1u32.to_ne_bytes()], fw.ncpus, false).unwrap();
     let d = fw.dump().unwrap();
     assert_eq!(d["blocklist"].keys().collect::<Vec<_>>(), [&key.to_vec()]);
 
-    let mut router = LoadedProgram::load(&object("router"), "xdp_router").unwrap();
+    let mut router = load("router", "xdp_router");
     // ifindex 1 (lo) always exists.
     router
         .maps
@@ -56,7 +61,7 @@ fn dumps_list_every_entry_and_nothing_else() {
     assert_eq!(d["tx_ports"].keys().collect::<Vec<_>>(), [&1u32.to_ne_bytes().to_vec()]);
 
     // .rodata (the format strings of bpf_printk) is read-only: not listed.
-    let printk = LoadedProgram::load(&object("printk"), "xdp_printk").unwrap();
+    let printk = load("printk", "xdp_printk");
     assert!(printk.prints);
     assert!(printk.maps.keys().any(|k| k.contains("rodata")), "{:?}", printk.maps.keys().collect::<Vec<_>>());
     assert!(!printk.dump().unwrap().keys().any(|k| k.contains("rodata")));

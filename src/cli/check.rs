@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{count, default_paths, load_suite, Outcome};
+use super::{default_paths, load_suite};
+use crate::outcome::{count, Outcome};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 use xdptest_compiler::suite;
 
-use super::{count, default_paths, load_suite, report, Outcome};
+use super::{default_paths, load_suite, report};
+use crate::outcome::{count, Outcome};
 
 #[derive(Debug, Args)]
 pub struct CompileArgs {

@@ -13,16 +13,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use xdptest_compiler::{suite, Diag, Suite};
 
-/// Exit status of a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Everything passed.
-    Ok = 0,
-    /// Some test failed.
-    Failed = 1,
-    /// Bad usage, bad input, or an environment that cannot run the tests.
-    Error = 2,
-}
+use crate::outcome::{count, Outcome};
 
 /// Declarative tests for XDP programs.
 ///
@@ -67,15 +58,6 @@ pub fn main(cli: Cli) -> Outcome {
             _ => Outcome::Error,
         },
         Command::BenchVm(a) => vm_bench::run(a),
-    }
-}
-
-/// "1 spec file", "2 spec files".
-pub fn count(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
     }
 }
 

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{count, default_paths, Outcome};
+use super::default_paths;
+use crate::outcome::{count, Outcome};
 use crate::snapshot::{find_pending, front_matter, line_diff, read_body};
 
 #[derive(Debug, Args)]

@@ -1,14 +1,14 @@
-//! `xdptest run`: compile the specs, select scenarios, run them on this kernel, report.
+//! `xdptest run`: compile the specs, select scenarios, resolve kernels, then hand the plan to the
+//! [session](crate::session), which runs and reports.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use xdptest_runner::select::{select, Partition};
-use xdptest_runner::{RunOptions, ScenarioResult, Verdict};
 
-use super::{default_paths, load_suite, Outcome};
-use crate::report::{human, json, junit, Tally};
+use super::{default_paths, load_suite};
+use crate::outcome::Outcome;
+use crate::session::{self, Plan};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -29,7 +29,8 @@ pub struct RunArgs {
     /// Also write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Colours in human output: auto (when a terminal and NO_COLOR is unset), always, never.
+    /// Colours in human output: auto (a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces them),
+    /// always, never.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
     /// Snapshot reports (snapshots/<spec>__<scenario>.snap beside each spec): check (compare scenarios that
@@ -42,8 +43,8 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "snapshots")]
     pub accept: bool,
     /// Also write every packet sent and every packet the program returned to FILE (pcapng), each with a
-    /// comment naming its spec, scenario, send and verdict. Not with --kernel yet.
-    #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
+    /// comment naming its spec, scenario, send, verdict and (for VM runs) kernel.
+    #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// Run in a disposable qemu VM on this kernel instead of the host's: `debian:6.1`, `debian:6.12` (a
     /// Debian cloud kernel, downloaded and cached) or the path of a bzImage. Repeatable: every kernel
@@ -56,7 +57,7 @@ pub struct RunArgs {
 pub enum Format {
     /// One line per scenario, details for failures, a summary line.
     Human,
-    /// One JSON object per scenario per line.
+    /// JSON Lines: one record per line (see the book's JSON reference).
     Json,
 }
 
@@ -65,6 +66,16 @@ pub enum Color {
     Auto,
     Always,
     Never,
+}
+
+impl Color {
+    pub fn choice(self) -> anstream::ColorChoice {
+        match self {
+            Color::Auto => anstream::ColorChoice::Auto,
+            Color::Always => anstream::ColorChoice::Always,
+            Color::Never => anstream::ColorChoice::Never,
+        }
+    }
 }
 
 fn parse_partition(s: &str) -> Result<Partition, String> {
@@ -84,104 +95,36 @@ pub fn run(args: RunArgs) -> Outcome {
         eprintln!("error: no scenario matches (out of {total}); check --filter and --partition");
         return Outcome::Error;
     }
-    let palette = human::Palette {
-        enabled: match args.color {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        },
+    let (kernels, guest, timeout_scale) = if args.kernel.is_empty() {
+        (Vec::new(), None, 1.0)
+    } else {
+        let scale = match super::vm::timeout_scale() {
+            Ok(s) => s,
+            Err(o) => return o,
+        };
+        let kernels = match super::vm::resolve_kernels(&args.kernel) {
+            Ok(k) => k,
+            Err(o) => return o,
+        };
+        match super::vm::guest_binary() {
+            Ok(g) => (kernels, Some(g), scale),
+            Err(o) => return o,
+        }
     };
-    let mode = if args.accept { crate::snapshot::Mode::Update } else { args.snapshots };
-    if !args.kernel.is_empty() {
-        let vm_args = super::vm::VmRun {
-            snapshots: mode,
-            kernels: &args.kernel,
-            jobs: args.jobs,
-            format: args.format,
-            junit: args.junit.as_deref(),
-        };
-        return super::vm::run(&vm_args, fixtures, palette);
-    }
-    let jobs = args
-        .jobs
-        .map(usize::from)
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut tally = Tally::default();
-    let mut results: Vec<ScenarioResult> = Vec::with_capacity(fixtures.len());
-    let mut write_failed = false;
-    let mut human = human::Human::new(palette);
-    let mut snapshots = crate::snapshot::Snapshots::new(&fixtures, mode);
-    let mut capture = args.pcap.as_ref().map(|_| crate::report::pcap::Capture::default());
-    let observe = snapshots.observe();
-    xdptest_runner::run_observing(&fixtures, &RunOptions { jobs }, &observe, |idx, mut r| {
-        let note = snapshots.check(idx, &fixtures[idx], &mut r);
-        if let Some(c) = &mut capture {
-            c.add(&r);
-        }
-        tally.add(&r);
-        let w = match args.format {
-            Format::Human => human.write_result(&mut out, &r),
-            Format::Json => json::write_result(&mut out, &r),
-        };
-        write_failed |= w.is_err();
-        if let Some(note) = note {
-            let _ = match args.format {
-                Format::Human => human::write_note(&mut out, &note.to_string(), palette),
-                Format::Json => writeln!(std::io::stderr(), "{}::{}: {note}", r.spec, r.scenario),
-            };
-        }
-        results.push(r);
-    });
-    if args.format == Format::Human {
-        let _ = human::write_summary(&mut out, tally, palette);
-    } else {
-        let _ = human::write_summary(&mut std::io::stderr(), tally, human::Palette { enabled: false });
-    }
-    let _ = out.flush();
-    if let Some(line) = snapshots.summary() {
-        eprintln!("{line}");
-    }
-    if let (Some(path), Some(capture)) = (&args.pcap, &capture) {
-        let written = capture.bytes().and_then(|b| {
-            write_atomically(path, &b)
-                .and_then(|()| std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644)))
-                .map_err(|e| e.to_string())
-        });
-        if let Err(e) = written {
-            eprintln!("error: cannot write the capture {}: {e}", path.display());
-            return Outcome::Error;
-        }
-    }
-    if let Some(path) = &args.junit {
-        if let Err(e) = write_atomically(path, junit::render("xdptest", &results).as_bytes()) {
-            eprintln!("error: cannot write the JUnit report {}: {e}", path.display());
-            return Outcome::Error;
-        }
-    }
-    if write_failed {
-        return Outcome::Error;
-    }
-    outcome(&results)
-}
-
-/// Environment problems (a scenario that could not run) outrank test failures.
-pub(super) fn outcome(results: &[ScenarioResult]) -> Outcome {
-    if results.iter().any(|r| matches!(r.verdict, Verdict::Error { .. })) {
-        Outcome::Error
-    } else if results.iter().any(|r| matches!(r.verdict, Verdict::Fail { .. })) {
-        Outcome::Failed
-    } else {
-        Outcome::Ok
-    }
-}
-
-/// Writes beside the target, then renames: readers never see half a report.
-pub(super) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let plan = Plan {
+        fixtures,
+        kernels,
+        guest,
+        jobs: args.jobs.map(usize::from),
+        format: match args.format {
+            Format::Human => session::Format::Human,
+            Format::Json => session::Format::Json,
+        },
+        color: args.color.choice(),
+        junit: args.junit,
+        pcap: args.pcap,
+        snapshots: if args.accept { crate::snapshot::Mode::Update } else { args.snapshots },
+        timeout_scale,
+    };
+    session::run(plan)
 }

@@ -7,7 +7,8 @@ use std::time::Instant;
 use clap::Args;
 use xdptest_vm::kernel::KernelSpec;
 
-use super::{default_paths, load_suite, Outcome};
+use super::{default_paths, load_suite};
+use crate::outcome::Outcome;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -55,7 +56,7 @@ pub fn run(args: BenchArgs) -> Outcome {
         let (mut boot, mut wall) = (Vec::new(), Vec::new());
         let mut line = None;
         for _ in 0..args.repeat.max(1) {
-            let runs = match xdptest_vm::run(std::slice::from_ref(k), &fixtures, &opts, &|_| {}) {
+            let runs = match xdptest_vm::run_collected(std::slice::from_ref(k), &fixtures, &opts) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -65,21 +66,23 @@ pub fn run(args: BenchArgs) -> Outcome {
             let r = &runs[0];
             failed |= !r.failures.is_empty();
             for f in &r.failures {
-                eprintln!("{}: VM failed: {}", r.label, f.reason);
+                eprintln!("{}: VM failed: {}", r.label, f.failure);
             }
-            if let Some(v) = r.vms.first() {
+            if let Some(v) = r.timings.first() {
                 boot.push(v.boot.map(|b| b.as_secs_f64()).unwrap_or(f64::NAN));
                 wall.push(v.wall.as_secs_f64());
             }
             let pass = r.results.iter().filter(|x| x.verdict.is_pass()).count();
-            line = Some((r.release.clone(), r.accel, format!("{pass}/{} ok", r.results.len())));
+            let accel =
+                xdptest_vm::qemu::qemu_binary().map(|q| xdptest_vm::qemu::accel(&q).0.to_string()).unwrap_or_default();
+            line = Some((r.release.clone(), accel, format!("{pass}/{} ok", r.results.len())));
         }
         if let Some((release, accel, verdicts)) = line {
             println!(
                 "{:<24} {:<32} {:<5} {:>7.1} {:>11.1} {:>8}",
                 k.label,
                 release,
-                accel.to_string(),
+                accel,
                 median(boot),
                 median(wall),
                 verdicts
@@ -90,7 +93,7 @@ pub fn run(args: BenchArgs) -> Outcome {
         let mut walls = Vec::new();
         for _ in 0..args.repeat.max(1) {
             let t = Instant::now();
-            match xdptest_vm::run(&kernels, &fixtures, &opts, &|_| {}) {
+            match xdptest_vm::run_collected(&kernels, &fixtures, &opts) {
                 Ok(runs) => failed |= runs.iter().any(|r| !r.failures.is_empty()),
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -1,92 +1,147 @@
 //! The terminal reporter: one line per scenario, and for failures everything needed to see the problem at
-//! once: every mismatching field by layer, then an annotated hexdump; map differences field by field.
+//! once: every mismatching field by layer, then an annotated hexdump; map differences field by field;
+//! errors located (a verifier rejection at its C line). VM results carry their kernel. Colours are
+//! always written and the output stream (`anstream`) drops them where they do not belong (`--color`,
+//! `NO_COLOR`, `CLICOLOR_FORCE`, not a terminal).
 
 use std::fmt::Write as _;
 use std::io::Write;
 
+use anstyle::{AnsiColor, Effects, Style};
 use xdptest_compiler::fixture::action_name;
 use xdptest_runner::verdict::{Failure, FieldDiff, MapDiff, PacketDiff};
-use xdptest_runner::{ScenarioResult, Verdict};
+use xdptest_runner::{RunError, RunEvent, ScenarioResult, Verdict};
 
-use super::Tally;
+use super::{Reporter, RunView, Summary, Tally};
+use crate::outcome::count;
 
-/// ANSI colours, or none.
+/// Styles for text, or none (for text that ends up in files: JUnit bodies, reports).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Palette {
     pub enabled: bool,
 }
 
 impl Palette {
-    fn paint(&self, code: &str, s: &str) -> String {
+    /// Styled text: what the terminal stream passes on or strips.
+    pub fn on() -> Palette {
+        Palette { enabled: true }
+    }
+
+    fn paint(&self, style: Style, s: &str) -> String {
         if self.enabled {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            format!("{}{s}{}", style.render(), style.render_reset())
         } else {
             s.to_string()
         }
     }
     pub fn green(&self, s: &str) -> String {
-        self.paint("32", s)
+        self.paint(AnsiColor::Green.on_default(), s)
     }
     pub fn red(&self, s: &str) -> String {
-        self.paint("31", s)
+        self.paint(AnsiColor::Red.on_default(), s)
     }
     pub fn yellow(&self, s: &str) -> String {
-        self.paint("33", s)
+        self.paint(AnsiColor::Yellow.on_default(), s)
     }
     pub fn bold(&self, s: &str) -> String {
-        self.paint("1", s)
+        self.paint(Style::new().effects(Effects::BOLD), s)
     }
     pub fn dim(&self, s: &str) -> String {
-        self.paint("2", s)
+        self.paint(Style::new().effects(Effects::DIMMED), s)
     }
+}
+
+/// What the terminal reporter prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Every scenario, details for failures, the summary.
+    Full,
+    /// The summary only (the results go elsewhere, e.g. JSON on standard output).
+    SummaryOnly,
 }
 
 /// The terminal reporter's state: errors that repeat (a program that cannot load fails every scenario
 /// the same way) are printed in full once.
-#[derive(Debug, Default)]
 pub struct Human {
-    pub palette: Palette,
-    last_error: Option<String>,
+    out: Box<dyn Write>,
+    palette: Palette,
+    detail: Detail,
+    last_error: Option<RunError>,
 }
 
 impl Human {
-    pub fn new(palette: Palette) -> Self {
-        Human { palette, last_error: None }
-    }
-
-    pub fn write_result(&mut self, out: &mut impl Write, r: &ScenarioResult) -> std::io::Result<()> {
-        if let Verdict::Error { message } = &r.verdict {
-            let p = self.palette;
-            if self.last_error.as_deref() == Some(message) {
-                return writeln!(
-                    out,
-                    "{} {}::{} {}",
-                    p.red(" ERROR"),
-                    r.spec,
-                    r.scenario,
-                    p.dim("(the same error as above)")
-                );
-            }
-            self.last_error = Some(message.clone());
-        }
-        write_result(out, r, self.palette)
+    pub fn new(out: Box<dyn Write>, palette: Palette, detail: Detail) -> Human {
+        Human { out, palette, detail, last_error: None }
     }
 }
 
-pub fn write_result(out: &mut impl Write, r: &ScenarioResult, p: Palette) -> std::io::Result<()> {
-    let name = format!("{}::{}", r.spec, r.scenario);
+impl Reporter for Human {
+    fn event(&mut self, e: &RunEvent, view: &RunView) -> std::io::Result<()> {
+        let p = self.palette;
+        match e {
+            RunEvent::Finished { target, index, result } if self.detail == Detail::Full => {
+                let prefix = if view.on_vms() { format!("[{}] ", view.label(*target)) } else { String::new() };
+                if let Verdict::Error { error } = &result.verdict {
+                    if self.last_error.as_ref() == Some(error) {
+                        return writeln!(
+                            self.out,
+                            "{} {prefix}{}::{} {}",
+                            p.red(" ERROR"),
+                            result.spec,
+                            result.scenario,
+                            p.dim("(the same error as above)")
+                        );
+                    }
+                    self.last_error = Some(error.clone());
+                }
+                let program = view.fixtures.get(*index).map(|f| &*f.program);
+                write_result(&mut self.out, result, &prefix, program, p)
+            }
+            RunEvent::Note { target, text } if self.detail == Detail::Full => {
+                let prefix = if view.on_vms() { format!("[{}] ", view.label(*target)) } else { String::new() };
+                writeln!(self.out, "        {}", p.yellow(&format!("{prefix}{text}")))
+            }
+            RunEvent::TargetDone { target, shard, failure: Some(f), .. } => {
+                writeln!(
+                    self.out,
+                    "{}",
+                    p.red(&format!("VM on {} (shard {}) failed: {}", view.label(*target), shard + 1, f.failure))
+                )?;
+                if !f.console.trim().is_empty() {
+                    writeln!(self.out, "        console (last 40 lines):")?;
+                    for l in xdptest_vm::qemu::console_tail(&f.console, 40).lines() {
+                        writeln!(self.out, "          {l}")?;
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(&mut self, view: &RunView, summary: &Summary) -> Result<(), String> {
+        write_summary(&mut self.out, view, summary, self.palette).map_err(|e| e.to_string())?;
+        self.out.flush().map_err(|e| e.to_string())
+    }
+}
+
+/// One scenario: a line, and for failures and errors what went wrong. `program` lets a verifier
+/// rejection be located in the C source.
+pub fn write_result(
+    out: &mut dyn Write,
+    r: &ScenarioResult,
+    prefix: &str,
+    program: Option<&xdptest_compiler::fixture::Program>,
+    p: Palette,
+) -> std::io::Result<()> {
+    let name = format!("{prefix}{}::{}", r.spec, r.scenario);
     let time = p.dim(&format!("({} µs)", r.duration.as_micros()));
     match &r.verdict {
         Verdict::Pass => writeln!(out, "{} {name} {time}", p.green("  PASS")),
         Verdict::Skip { reason } => writeln!(out, "{} {name}: {reason}", p.yellow("  SKIP")),
-        Verdict::Error { message } => {
+        Verdict::Error { error } => {
             writeln!(out, "{} {name}", p.red(" ERROR"))?;
-            // A verifier rejection points at the C line it stopped at.
-            let text = match xdptest_runner::program::verifier_rejection(message) {
-                Some(v) => super::verifier::render(v.headline, v.object, v.log),
-                None => message.clone(),
-            };
-            for l in text.lines().map(str::trim_end) {
+            for l in error_text(error, program).lines().map(str::trim_end) {
                 if l.is_empty() {
                     writeln!(out)?;
                 } else {
@@ -116,25 +171,73 @@ pub fn write_result(out: &mut impl Write, r: &ScenarioResult, p: Palette) -> std
     }
 }
 
-/// A line under a scenario's result (snapshot notes).
-pub fn write_note(out: &mut impl Write, note: &str, p: Palette) -> std::io::Result<()> {
-    writeln!(out, "        {}", p.yellow(note))
+/// An error as text: a verifier rejection located in the C source, anything else as its sentence.
+pub fn error_text(error: &RunError, program: Option<&xdptest_compiler::fixture::Program>) -> String {
+    match error {
+        RunError::Verifier { .. } => super::verifier::render(error, program),
+        other => other.to_string(),
+    }
 }
 
-/// The closing line. Its shape (`N passed, N failed, N skipped`) is what CI systems look for.
-pub fn write_summary(out: &mut impl Write, t: Tally, p: Palette) -> std::io::Result<()> {
-    let line = format!("xdptest: {} passed, {} failed, {} skipped", t.passed, t.failed + t.errors, t.skipped);
-    let colored = if t.failed + t.errors > 0 { p.red(&line) } else { p.green(&line) };
-    writeln!(out, "{colored}")?;
+/// The closing lines. Their shape (`N passed, N failed, N skipped`) is what CI systems look for.
+pub fn write_summary(out: &mut dyn Write, view: &RunView, s: &Summary, p: Palette) -> std::io::Result<()> {
+    if view.on_vms() {
+        for (target, t) in view.targets.iter().zip(&s.per_target) {
+            let line = format!(
+                "{} ({}, {}): {}",
+                target.label,
+                target.release,
+                target.accel.as_deref().unwrap_or("host"),
+                tally_words(t)
+            );
+            writeln!(out, "{}", if t.failed + t.errors > 0 { p.red(&line) } else { p.green(&line) })?;
+        }
+    }
+    if s.cancelled {
+        writeln!(out, "{}", p.yellow(&format!("interrupted: {} not run", count(s.not_run, "scenario"))))?;
+    }
+    let t = s.total;
+    let line = format!("xdptest: {}", tally_words(&t));
+    writeln!(out, "{}", if t.failed + t.errors > 0 { p.red(&line) } else { p.green(&line) })?;
     if t.errors > 0 {
         writeln!(out, "{}", p.red(&format!("({} of the failures are errors: the scenario could not run)", t.errors)))?;
     }
     Ok(())
 }
 
+fn tally_words(t: &Tally) -> String {
+    format!("{} passed, {} failed, {} skipped", t.passed, t.failed + t.errors, t.skipped)
+}
+
 /// Plain-text failure description (JUnit bodies use it too).
 pub fn describe_failures(failures: &[Failure]) -> String {
     render_failures(failures, Palette { enabled: false })
+}
+
+/// One line naming what failed first, for JUnit messages and CI annotations.
+pub fn headline(failures: &[Failure]) -> String {
+    let Some(f) = failures.first() else { return "failed".into() };
+    match f {
+        Failure::Action { source, expected, got } => {
+            format!("{source}: action: expected {}, got {}", action_name(*expected), action_name(*got))
+        }
+        Failure::Packet { source, diff } => match diff.fields.first() {
+            Some(fd) => format!("{source}: {}.{}: expected {}, got {}", fd.layer, fd.field, fd.expected, fd.got),
+            None => format!("{source}: the output packet differs: {}", diff.notes.join("; ")),
+        },
+        Failure::Map { source, entry, diff } => match diff {
+            MapDiff::Fields { fields, .. } if !fields.is_empty() => {
+                let fd = &fields[0];
+                let name = if fd.field.is_empty() { String::new() } else { format!(".{}", fd.field) };
+                format!("{source}: map {entry}{name}: expected {}, got {}", fd.expected, fd.got)
+            }
+            MapDiff::Missing => format!("{source}: map {entry}: expected an entry, there is none"),
+            MapDiff::Present { value } => format!("{source}: map {entry}: expected no entry, found {value}"),
+            _ => format!("{source}: map {entry} differs"),
+        },
+        Failure::Snapshot { snapshot, missing: true, .. } => format!("snapshot {snapshot}: none accepted yet"),
+        Failure::Snapshot { snapshot, .. } => format!("snapshot {snapshot}: the report differs"),
+    }
 }
 
 fn render_failures(failures: &[Failure], p: Palette) -> String {
@@ -171,35 +274,33 @@ fn render_failures(failures: &[Failure], p: Palette) -> String {
                     "    the new report is in {pending}: accept it with `xdptest review` (or `cargo insta review`) if the change is intended"
                 );
             }
-            Failure::Map { source, entry, diff } => {
-                let what = entry;
-                match diff {
-                    MapDiff::Missing => {
-                        let _ = writeln!(s, "{source}: map {what}: expected an entry, there is none");
-                    }
-                    MapDiff::Present { value } => {
-                        let _ = writeln!(s, "{source}: map {what}: expected no entry, found {value}");
-                    }
-                    MapDiff::CpuCount { expected, got } => {
-                        let _ = writeln!(
-                            s,
-                            "{source}: map {what}: the spec gives values for {expected} CPUs, this machine has {got}"
-                        );
-                    }
-                    MapDiff::Fields { cpu, fields } => {
-                        let on = cpu.map(|c| format!(" on CPU {c}")).unwrap_or_default();
-                        let _ = writeln!(s, "{source}: map {what}{on} differs:");
-                        for fd in fields {
-                            let name = if fd.field.is_empty() { "value".to_string() } else { fd.field.clone() };
-                            let _ =
-                                writeln!(s, "    {name}: expected {}, got {}", p.green(&fd.expected), p.red(&fd.got));
-                        }
-                    }
-                }
-            }
+            Failure::Map { source, entry, diff } => render_map_diff(&mut s, source, entry, diff, p),
         }
     }
     s
+}
+
+fn render_map_diff(s: &mut String, source: &str, what: &str, diff: &MapDiff, p: Palette) {
+    match diff {
+        MapDiff::Missing => {
+            let _ = writeln!(s, "{source}: map {what}: expected an entry, there is none");
+        }
+        MapDiff::Present { value } => {
+            let _ = writeln!(s, "{source}: map {what}: expected no entry, found {value}");
+        }
+        MapDiff::CpuCount { expected, got } => {
+            let _ =
+                writeln!(s, "{source}: map {what}: the spec gives values for {expected} CPUs, this machine has {got}");
+        }
+        MapDiff::Fields { cpu, fields } => {
+            let on = cpu.map(|c| format!(" on CPU {c}")).unwrap_or_default();
+            let _ = writeln!(s, "{source}: map {what}{on} differs:");
+            for fd in fields {
+                let name = if fd.field.is_empty() { "value".to_string() } else { fd.field.clone() };
+                let _ = writeln!(s, "    {name}: expected {}, got {}", p.green(&fd.expected), p.red(&fd.got));
+            }
+        }
+    }
 }
 
 fn field_line(fd: &FieldDiff, p: Palette) -> String {

@@ -1,155 +1,128 @@
-//! `--junit FILE`: JUnit XML, one `<testsuite>` per spec file, one `<testcase>` per scenario.
+//! `--junit FILE`: JUnit XML (written with `quick-junit`), one `<testsuite>` per spec file and target, one
+//! `<testcase>` per scenario. For VM runs the kernel is part of the suite name and the class name, so
+//! the same scenario on two kernels is two distinct rows in CI systems. A failure's message names the
+//! first difference (`vlan.vid: expected 301, got 300`); the body has them all.
 
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use xdptest_runner::{ScenarioResult, Verdict};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use xdptest_runner::{RunEvent, ScenarioResult, Verdict};
 
-use super::human::describe_failures;
+use super::human::{describe_failures, error_text, headline};
+use super::{write_atomically, Reporter, RunView, Summary};
 
-/// Renders the whole report. `suite_name` names the outer `<testsuites>` (e.g. the kernel in VM runs).
-pub fn render(suite_name: &str, results: &[ScenarioResult]) -> String {
-    let mut specs: Vec<&str> = Vec::new();
-    for r in results {
-        if !specs.contains(&r.spec.as_str()) {
-            specs.push(&r.spec);
-        }
-    }
-    let count =
-        |pred: &dyn Fn(&Verdict) -> bool, rs: &[&ScenarioResult]| rs.iter().filter(|r| pred(&r.verdict)).count();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let all: Vec<&ScenarioResult> = results.iter().collect();
-    let _ = writeln!(
-        x,
-        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
-        esc(suite_name),
-        all.len(),
-        count(&|v| matches!(v, Verdict::Fail { .. }), &all),
-        count(&|v| matches!(v, Verdict::Error { .. }), &all),
-        count(&|v| matches!(v, Verdict::Skip { .. }), &all)
-    );
-    for spec in specs {
-        let rs: Vec<&ScenarioResult> = results.iter().filter(|r| r.spec == spec).collect();
-        let time: f64 = rs.iter().map(|r| r.duration.as_secs_f64()).sum();
-        let _ = writeln!(
-            x,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{time:.6}\">",
-            esc(spec),
-            rs.len(),
-            count(&|v| matches!(v, Verdict::Fail { .. }), &rs),
-            count(&|v| matches!(v, Verdict::Error { .. }), &rs),
-            count(&|v| matches!(v, Verdict::Skip { .. }), &rs)
-        );
-        for r in rs {
-            testcase(&mut x, r, spec);
-        }
-        x.push_str("  </testsuite>\n");
-    }
-    x.push_str("</testsuites>\n");
-    x
+/// One `<testsuite>`: a spec on a target, and its scenarios' results (with their fixture index).
+struct Suite {
+    target: usize,
+    spec: String,
+    results: Vec<(usize, ScenarioResult)>,
 }
 
-/// One kernel's part of a VM run, for [`render_kernels`].
-pub struct KernelSuite<'a> {
-    /// `debian:6.1 (6.1.0-47-cloud-amd64, tcg)`.
-    pub name: String,
-    pub results: &'a [ScenarioResult],
-    /// Written as the testsuite's `<system-out>` (VM failures and their consoles).
-    pub output: String,
+pub struct Junit {
+    path: PathBuf,
+    started: chrono::DateTime<chrono::FixedOffset>,
+    /// In first-seen order; results in arrival order.
+    suites: Vec<Suite>,
+    /// Per target: what its VMs said on failing (written as the suites' system-out).
+    outputs: BTreeMap<usize, String>,
 }
 
-/// VM runs: one `<testsuite>` per kernel (named after it), one `<testcase>` per scenario with the spec as
-/// its class name.
-pub fn render_kernels(suite_name: &str, kernels: &[KernelSuite]) -> String {
-    let all: Vec<&ScenarioResult> = kernels.iter().flat_map(|k| k.results.iter()).collect();
-    let count =
-        |pred: &dyn Fn(&Verdict) -> bool, rs: &[&ScenarioResult]| rs.iter().filter(|r| pred(&r.verdict)).count();
-    let fail = |v: &Verdict| matches!(v, Verdict::Fail { .. });
-    let error = |v: &Verdict| matches!(v, Verdict::Error { .. });
-    let skip = |v: &Verdict| matches!(v, Verdict::Skip { .. });
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        x,
-        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
-        esc(suite_name),
-        all.len(),
-        count(&fail, &all),
-        count(&error, &all),
-        count(&skip, &all)
-    );
-    for k in kernels {
-        let rs: Vec<&ScenarioResult> = k.results.iter().collect();
-        let time: f64 = rs.iter().map(|r| r.duration.as_secs_f64()).sum();
-        let _ = writeln!(
-            x,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{time:.6}\">",
-            esc(&k.name),
-            rs.len(),
-            count(&fail, &rs),
-            count(&error, &rs),
-            count(&skip, &rs)
-        );
-        for r in rs {
-            testcase(&mut x, r, &r.spec);
-        }
-        if !k.output.is_empty() {
-            let _ = writeln!(x, "    <system-out>{}</system-out>", esc(&k.output));
-        }
-        x.push_str("  </testsuite>\n");
+impl Junit {
+    pub fn new(path: PathBuf) -> Junit {
+        Junit { path, started: chrono::Local::now().fixed_offset(), suites: Vec::new(), outputs: BTreeMap::new() }
     }
-    x.push_str("</testsuites>\n");
-    x
 }
 
-fn testcase(x: &mut String, r: &ScenarioResult, class: &str) {
-    let _ = write!(
-        x,
-        "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.6}\"",
-        esc(&r.scenario),
-        esc(class),
-        r.duration.as_secs_f64()
-    );
-    match &r.verdict {
-        Verdict::Pass => x.push_str("/>\n"),
+impl Reporter for Junit {
+    fn event(&mut self, e: &RunEvent, _view: &RunView) -> std::io::Result<()> {
+        match e {
+            RunEvent::Finished { target, index, result } => {
+                let entry = (*index, (**result).clone());
+                match self.suites.iter_mut().find(|s| s.target == *target && s.spec == result.spec) {
+                    Some(s) => s.results.push(entry),
+                    None => {
+                        self.suites.push(Suite { target: *target, spec: result.spec.clone(), results: vec![entry] })
+                    }
+                }
+            }
+            RunEvent::TargetDone { target, shard, failure: Some(f), .. } => {
+                let out = self.outputs.entry(*target).or_default();
+                out.push_str(&format!("VM (shard {}) failed: {}\n", shard + 1, f.failure));
+                if !f.console.trim().is_empty() {
+                    out.push_str(&format!(
+                        "console (last 40 lines):\n{}\n",
+                        xdptest_vm::qemu::console_tail(&f.console, 40)
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, view: &RunView, _summary: &Summary) -> Result<(), String> {
+        let xml = self.render(view);
+        write_atomically(&self.path, xml.as_bytes())
+            .map_err(|e| format!("cannot write the JUnit report {}: {e}", self.path.display()))
+    }
+}
+
+impl Junit {
+    fn render(&self, view: &RunView) -> String {
+        let mut report = Report::new("xdptest");
+        report.set_timestamp(self.started);
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string();
+        let mut total = std::time::Duration::ZERO;
+        for Suite { target, spec, results } in &self.suites {
+            let on_vm = view.targets.get(*target).is_some_and(|t| t.vm);
+            let label = view.label(*target);
+            let mut suite = TestSuite::new(if on_vm { format!("{spec} [{label}]") } else { spec.clone() });
+            suite.set_timestamp(self.started);
+            suite.extra.insert("file".into(), spec.as_str().into());
+            if !hostname.is_empty() {
+                suite.extra.insert("hostname".into(), hostname.as_str().into());
+            }
+            let mut time = std::time::Duration::ZERO;
+            for (index, r) in results {
+                time += r.duration;
+                let class = if on_vm { format!("{spec} [{label}]") } else { spec.clone() };
+                let program = view.fixtures.get(*index).map(|f| &*f.program);
+                suite.add_test_case(testcase(r, class, program));
+            }
+            suite.set_time(time);
+            total += time;
+            if let Some(out) = self.outputs.get(target) {
+                suite.set_system_out(out.as_str());
+            }
+            report.add_test_suite(suite);
+        }
+        report.set_time(total);
+        report.to_string().unwrap_or_else(|e| format!("<!-- cannot render the JUnit report: {e} -->\n"))
+    }
+}
+
+fn testcase(r: &ScenarioResult, class: String, program: Option<&xdptest_compiler::fixture::Program>) -> TestCase {
+    let status = match &r.verdict {
+        Verdict::Pass => TestCaseStatus::success(),
         Verdict::Fail { failures } => {
-            let text = describe_failures(failures);
-            let first = text.lines().next().unwrap_or("failed").to_string();
-            let _ =
-                write!(x, ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n", esc(&first), esc(&text));
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(headline(failures)).set_description(describe_failures(failures));
+            s
         }
-        Verdict::Error { message } => {
-            let first = message.lines().next().unwrap_or("error");
-            let _ = write!(x, ">\n      <error message=\"{}\">{}</error>\n    </testcase>\n", esc(first), esc(message));
+        Verdict::Error { error } => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            let text = error_text(error, program);
+            s.set_message(error.to_string().lines().next().unwrap_or("error")).set_description(text);
+            s
         }
         Verdict::Skip { reason } => {
-            let _ = write!(x, ">\n      <skipped message=\"{}\"/>\n    </testcase>\n", esc(reason));
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(reason.to_string());
+            s
         }
-    }
-}
-
-/// XML-escapes text; characters XML 1.0 cannot carry are replaced.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes() {
-        assert_eq!(esc("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;\u{fffd}");
-    }
+    };
+    let mut tc = TestCase::new(r.scenario.as_str(), status);
+    tc.set_classname(class).set_time(r.duration);
+    tc
 }

@@ -3,36 +3,18 @@
 //! no source locations (editing a spec above a scenario must not change its snapshot), no CPU numbers
 //! (per-CPU map values are summed), no paths.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use xdptest_compiler::btf::{MapDef, ObjectInfo};
-use xdptest_compiler::fixture::{action_name, FieldRepr, Fixture, ValueField};
-use xdptest_compiler::mapvalue::leaf_fields;
+use xdptest_compiler::fixture::{action_name, combine_per_cpu, Fixture, Program, ValueField};
 use xdptest_compiler::wire::{decode, LayerKind};
-use xdptest_runner::diff::render;
 use xdptest_runner::verdict::{MapChange, RunRecord};
 use xdptest_runner::ScenarioResult;
 
-/// Program objects read for their map layouts, once each.
-#[derive(Default)]
-pub struct Objects {
-    cache: HashMap<String, Option<ObjectInfo>>,
-}
-
-impl Objects {
-    /// The object's maps and programs; `None` when it cannot be read (reports then show raw bytes).
-    pub fn get(&mut self, object: &str) -> Option<&ObjectInfo> {
-        self.cache
-            .entry(object.to_string())
-            .or_insert_with(|| xdptest_compiler::btf::read_object_file(std::path::Path::new(object)).ok())
-            .as_ref()
-    }
-}
-
 /// The snapshot report: per `send`, the action, the output packet (decoded layer by layer, then a
-/// hexdump), the map entries the run changed and the lines it printed.
-pub fn render_report(f: &Fixture, r: &ScenarioResult, info: Option<&ObjectInfo>) -> String {
+/// hexdump), the map entries the run changed and the lines it printed. Map layouts come from the
+/// fixture.
+pub fn render_report(f: &Fixture, r: &ScenarioResult) -> String {
+    let info = Some(&*f.program);
     let mut s = String::new();
     let _ = writeln!(s, "program {}", f.program.name);
     for (i, run) in r.runs.iter().enumerate() {
@@ -144,14 +126,14 @@ pub fn hexdump(bytes: &[u8]) -> String {
 }
 
 /// One changed entry: `stats[0]: 0 → 1` for a plain value, else field by field.
-pub fn map_change(c: &MapChange, info: Option<&ObjectInfo>) -> String {
-    let def = info.and_then(|i| i.map(&c.map));
-    let key_fields = def.map(|d| leaf_fields(&d.key)).unwrap_or_default();
-    let value_fields = def.map(|d| leaf_fields(&d.value)).unwrap_or_default();
-    let per_cpu = c.before.iter().chain(&c.after).any(|v| v.len() > 1) || def.is_some_and(MapDef::is_per_cpu);
+pub fn map_change(c: &MapChange, program: Option<&Program>) -> String {
+    let def = program.and_then(|p| p.map(&c.map));
+    let key_fields = def.map(|d| d.key.clone()).unwrap_or_default();
+    let value_fields = def.map(|d| d.value.clone()).unwrap_or_default();
+    let per_cpu = c.before.iter().chain(&c.after).any(|v| v.len() > 1) || def.is_some_and(|d| d.kind.is_per_cpu());
     let merge = |vs: &Option<Vec<xdptest_compiler::fixture::Bytes>>| -> Option<Vec<u8>> {
         let vs: Vec<Vec<u8>> = vs.as_ref()?.iter().map(|b| b.0.clone()).collect();
-        Some(if per_cpu { merge_per_cpu(&value_fields, &vs) } else { vs.into_iter().next().unwrap_or_default() })
+        Some(if per_cpu { combine_per_cpu(&value_fields, &vs) } else { vs.into_iter().next().unwrap_or_default() })
     };
     let (before, after) = (merge(&c.before), merge(&c.after));
     let entry = format!("{}[{}]", c.map, key_text(&key_fields, &c.key.0));
@@ -161,13 +143,13 @@ pub fn map_change(c: &MapChange, info: Option<&ObjectInfo>) -> String {
     match (&before, &after) {
         (Some(b), Some(a)) if plain => {
             let f = &value_fields[0];
-            let _ = writeln!(s, "{entry}: {} → {}{sum}", field_value(f, b), field_value(f, a));
+            let _ = writeln!(s, "{entry}: {} → {}{sum}", f.show_in(b), f.show_in(a));
         }
         (None, Some(a)) if plain => {
-            let _ = writeln!(s, "{entry}: added, {}{sum}", field_value(&value_fields[0], a));
+            let _ = writeln!(s, "{entry}: added, {}{sum}", value_fields[0].show_in(a));
         }
         (Some(b), None) if plain => {
-            let _ = writeln!(s, "{entry}: removed (was {}){sum}", field_value(&value_fields[0], b));
+            let _ = writeln!(s, "{entry}: removed (was {}){sum}", value_fields[0].show_in(b));
         }
         (Some(b), Some(a)) => {
             let _ = writeln!(s, "{entry}: changed{sum}");
@@ -175,7 +157,7 @@ pub fn map_change(c: &MapChange, info: Option<&ObjectInfo>) -> String {
                 s.push_str(&indent(&byte_changes(b, a), 2));
             } else {
                 for f in &value_fields {
-                    let (vb, va) = (field_value(f, b), field_value(f, a));
+                    let (vb, va) = (f.show_in(b), f.show_in(a));
                     if vb != va {
                         let _ = writeln!(s, "  {}: {vb} → {va}", f.name);
                     }
@@ -189,7 +171,7 @@ pub fn map_change(c: &MapChange, info: Option<&ObjectInfo>) -> String {
                 s.push_str(&indent(&hexdump(v), 2));
             } else {
                 for f in &value_fields {
-                    let _ = writeln!(s, "  {} = {}", f.name, field_value(f, v));
+                    let _ = writeln!(s, "  {} = {}", f.name, f.show_in(v));
                 }
             }
         }
@@ -203,48 +185,12 @@ pub fn map_change(c: &MapChange, info: Option<&ObjectInfo>) -> String {
 pub fn key_text(fields: &[ValueField], key: &[u8]) -> String {
     match fields {
         [] => xdptest_compiler::fixture::hex(key),
-        [one] if one.name.is_empty() => field_value(one, key),
+        [one] if one.name.is_empty() => one.show_in(key),
         many => {
-            let parts: Vec<String> = many.iter().map(|f| format!("{}: {}", f.name, field_value(f, key))).collect();
+            let parts: Vec<String> = many.iter().map(|f| format!("{}: {}", f.name, f.show_in(key))).collect();
             format!("{{ {} }}", parts.join(", "))
         }
     }
-}
-
-fn field_value(f: &ValueField, value: &[u8]) -> String {
-    let r = f.offset as usize..(f.offset + f.size) as usize;
-    match value.get(r.clone()) {
-        Some(bytes) => render(f, bytes, &vec![0xff; r.len()]),
-        None => "?".into(),
-    }
-}
-
-/// Per-CPU values as one: integer fields summed, every other byte the largest any CPU holds (so the
-/// result does not depend on which CPU a run happened on).
-fn merge_per_cpu(fields: &[ValueField], values: &[Vec<u8>]) -> Vec<u8> {
-    let len = values.iter().map(Vec::len).max().unwrap_or(0);
-    let mut out: Vec<u8> =
-        (0..len).map(|i| values.iter().filter_map(|v| v.get(i)).copied().max().unwrap_or(0)).collect();
-    for f in fields.iter().filter(|f| f.kind != FieldRepr::Bytes && f.size <= 8) {
-        let r = f.offset as usize..(f.offset + f.size) as usize;
-        if r.end > len {
-            continue;
-        }
-        let be = f.kind == FieldRepr::BigEndian;
-        let total = values.iter().filter_map(|v| v.get(r.clone())).fold(0u64, |acc, b| {
-            let n = if be {
-                b.iter().fold(0u64, |a, x| a << 8 | u64::from(*x))
-            } else {
-                b.iter().rev().fold(0u64, |a, x| a << 8 | u64::from(*x))
-            };
-            acc.wrapping_add(n)
-        });
-        for i in 0..r.len() {
-            let byte = (total >> (8 * i)) as u8;
-            out[if be { r.end - 1 - i } else { r.start + i }] = byte;
-        }
-    }
-    out
 }
 
 /// Values without a layout (global data sections): the 16-byte rows that changed.
@@ -275,7 +221,7 @@ pub fn indent(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xdptest_compiler::fixture::Bytes;
+    use xdptest_compiler::fixture::{Bytes, FieldRepr, MapInfo, MapKind, ProgramFacts};
 
     #[test]
     fn hexdump_rows_keep_the_ascii_column() {
@@ -288,18 +234,13 @@ mod tests {
     }
 
     #[test]
-    fn per_cpu_values_are_summed_whatever_the_cpu() {
-        let fields = [ValueField { name: String::new(), offset: 0, size: 8, kind: FieldRepr::Int }];
-        let a = merge_per_cpu(&fields, &[vec![1, 0, 0, 0, 0, 0, 0, 0], vec![0; 8]]);
-        let b = merge_per_cpu(&fields, &[vec![0; 8], vec![1, 0, 0, 0, 0, 0, 0, 0]]);
-        assert_eq!(a, b);
+    fn per_cpu_values_without_a_layout_show_bytes() {
         let c = MapChange {
             map: "stats".into(),
             key: Bytes(vec![0, 0, 0, 0]),
             before: Some(vec![Bytes(vec![0; 8]), Bytes(vec![0; 8])]),
             after: Some(vec![Bytes(vec![0; 8]), Bytes(vec![1, 0, 0, 0, 0, 0, 0, 0])]),
         };
-        // Without a layout: bytes, by row.
         assert_eq!(
             map_change(&c, None),
             "stats[00000000]: changed (per-CPU values summed)\n  +0x0000: 0000000000000000 → 0100000000000000\n"
@@ -308,33 +249,26 @@ mod tests {
 
     #[test]
     fn struct_values_show_fields() {
-        use xdptest_compiler::btf::{Member, TypeLayout};
-        let int = |name: &str, size: u32, be: bool| TypeLayout::Int {
-            name: name.into(),
-            size,
-            signed: false,
-            big_endian: be,
-        };
-        let value = TypeLayout::Struct {
-            name: Some("session".into()),
-            size: 8,
-            members: vec![
-                Member { name: "ue_ip".into(), offset_bits: 0, bitfield_bits: 0, ty: int("__be32", 4, true) },
-                Member { name: "vlan".into(), offset_bits: 32, bitfield_bits: 0, ty: int("__u16", 2, false) },
-                Member { name: "pad".into(), offset_bits: 48, bitfield_bits: 0, ty: int("__u16", 2, false) },
-            ],
-        };
-        let info = ObjectInfo {
-            programs: vec![],
-            maps: vec![MapDef {
+        let field = |name: &str, offset, size, kind| ValueField { name: name.into(), offset, size, kind };
+        let program = Program {
+            object: "x.o".into(),
+            hook: "xdp".into(),
+            name: "xdp_x".into(),
+            location: "x.pkt:1:1".into(),
+            facts: ProgramFacts::default(),
+            maps: vec![MapInfo {
                 name: "sessions".into(),
-                map_type: 1,
+                kind: MapKind::Hash,
                 max_entries: 4,
-                flags: 0,
-                key: int("__u32", 4, false),
-                value,
+                key_size: 4,
+                value_size: 8,
+                key: vec![field("", 0, 4, FieldRepr::Int)],
+                value: vec![
+                    field("ue_ip", 0, 4, FieldRepr::BigEndian),
+                    field("vlan", 4, 2, FieldRepr::Int),
+                    field("pad", 6, 2, FieldRepr::Int),
+                ],
             }],
-            helper_calls: vec![],
         };
         let v = |ip: [u8; 4], vlan: u16| {
             let mut b = ip.to_vec();
@@ -345,15 +279,15 @@ mod tests {
         let key = Bytes(7u32.to_le_bytes().to_vec());
         let change = |before, after| MapChange { map: "sessions".into(), key: key.clone(), before, after };
         assert_eq!(
-            map_change(&change(None, v([10, 0, 0, 1], 300)), Some(&info)),
+            map_change(&change(None, v([10, 0, 0, 1], 300)), Some(&program)),
             "sessions[7]: added\n  ue_ip = 10.0.0.1\n  vlan = 300\n  pad = 0\n"
         );
         assert_eq!(
-            map_change(&change(v([10, 0, 0, 1], 300), v([10, 0, 0, 1], 301)), Some(&info)),
+            map_change(&change(v([10, 0, 0, 1], 300), v([10, 0, 0, 1], 301)), Some(&program)),
             "sessions[7]: changed\n  vlan: 300 → 301\n"
         );
         assert_eq!(
-            map_change(&change(v([10, 0, 0, 1], 300), None), Some(&info)).lines().next(),
+            map_change(&change(v([10, 0, 0, 1], 300), None), Some(&program)).lines().next(),
             Some("sessions[7]: removed")
         );
     }

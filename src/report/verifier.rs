@@ -1,58 +1,21 @@
-//! A verifier rejection as a located diagnostic: the C line the verifier stopped at (from the `; code @
-//! file.c:LINE` lines that BTF line info puts into its log), labelled with the verifier's complaint, then
-//! the end of the log. The kernel cites only a file's base name; the object's BTF line info has the path
-//! clang was given, which is looked for as it is, then relative to the object's directory and its parent
-//! (`programs/build/x.o` from `programs/x.c`), then the working directory.
+//! A verifier rejection as a located diagnostic: the C line the verifier stopped at (the runner read it
+//! from the log), labelled with the verifier's complaint, then the end of the log. The kernel cites only
+//! a file's base name; the fixture has the paths clang was given (from the object's BTF line info),
+//! looked for as they are, then relative to the object's directory and its parent (`programs/build/x.o`
+//! from `programs/x.c`), then the working directory.
 
 use std::path::{Path, PathBuf};
 
 use xdptest_compiler::diagnostic::{Diag, SourceFile};
+use xdptest_compiler::fixture::Program;
 use xdptest_grammar::ast::Span;
+use xdptest_runner::RunError;
 
 /// How many lines of the log end the report.
 const TAIL: usize = 20;
 
-/// What the log says about the rejection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// The verifier's complaint: the lines after the last instruction, before the statistics.
-    pub complaint: Vec<String>,
-    /// The last source line the log cites before the complaint: (file base name, line, code).
-    pub at: Option<(String, usize, String)>,
-}
-
-/// Reads a verifier log.
-pub fn parse(log: &str) -> Rejection {
-    let lines: Vec<&str> = log.lines().map(str::trim_end).collect();
-    let is_stats = |l: &str| {
-        l.starts_with("verification time")
-            || l.starts_with("stack depth")
-            || l.starts_with("processed ")
-            || l.starts_with("-- END PROG LOAD LOG --")
-    };
-    let is_insn = |l: &str| {
-        let digits = l.bytes().take_while(u8::is_ascii_digit).count();
-        (digits > 0 && l[digits..].starts_with(": ")) || l.starts_with("; ")
-    };
-    let end = lines.iter().rposition(|l| !l.is_empty() && !is_stats(l)).map_or(0, |i| i + 1);
-    let last_insn = lines[..end].iter().rposition(|l| is_insn(l));
-    let start = last_insn.map_or(0, |i| i + 1);
-    let complaint: Vec<String> = lines[start..end].iter().filter(|l| !l.is_empty()).map(|l| l.to_string()).collect();
-    let at = lines[..start].iter().rev().find_map(|l| source_line(l));
-    Rejection { complaint, at }
-}
-
-/// `; return data[20]; @ prog.c:9` → (`prog.c`, 9, `return data[20];`).
-fn source_line(l: &str) -> Option<(String, usize, String)> {
-    let rest = l.strip_prefix("; ")?;
-    let (code, loc) = rest.rsplit_once(" @ ")?;
-    let (file, line) = loc.rsplit_once(':')?;
-    Some((file.to_string(), line.trim().parse().ok()?, code.trim().to_string()))
-}
-
 /// The source file the log's base name stands for, if it can be found.
-pub fn find_source(object: &Path, base: &str) -> Option<PathBuf> {
-    let recorded = std::fs::read(object).map(|b| xdptest_compiler::btf::source_files(&b)).unwrap_or_default();
+pub fn find_source(object: &Path, recorded: &[String], base: &str) -> Option<PathBuf> {
     let mut names: Vec<PathBuf> = recorded
         .iter()
         .map(PathBuf::from)
@@ -78,30 +41,31 @@ pub fn find_source(object: &Path, base: &str) -> Option<PathBuf> {
     None
 }
 
-/// The diagnostic for a rejection of `program` in `object` with verifier `log`: located in the C file
-/// when it is found, else naming the file and line; the log's tail follows.
-pub fn render(headline: &str, object: &str, log: &str) -> String {
-    let r = parse(log);
-    let complaint = r.complaint.first().cloned().unwrap_or_else(|| "rejected here".into());
-    let explanation = (r.complaint.len() > 1).then(|| r.complaint[1..].join("\n"));
-    let located = r.at.as_ref().and_then(|(base, line, code)| {
-        let path = find_source(Path::new(object), base)?;
+/// The diagnostic for a verifier rejection: located in the C file when it is found, else naming the
+/// file and line; the log's tail follows. `program` is the fixture's, for the source files it records.
+pub fn render(error: &RunError, program: Option<&Program>) -> String {
+    let RunError::Verifier { object, complaint, at, log, .. } = error else {
+        return error.to_string();
+    };
+    let headline = error.to_string();
+    let first = complaint.first().cloned().unwrap_or_else(|| "rejected here".into());
+    let explanation = (complaint.len() > 1).then(|| complaint[1..].join("\n"));
+    let recorded = program.map(|p| p.facts.source_files.as_slice()).unwrap_or_default();
+    let located = at.as_ref().and_then(|at| {
+        let path = find_source(Path::new(object), recorded, &at.file)?;
         let text = std::fs::read_to_string(&path).ok()?;
-        let span = line_span(&text, *line, code)?;
+        let span = line_span(&text, at.line as usize, &at.code)?;
         let shown = display_path(&path);
-        Some(
-            Diag::new("run::verifier", &SourceFile::new(shown, text), span, headline.to_string())
-                .label(complaint.clone()),
-        )
+        Some(Diag::new("run::verifier", &SourceFile::new(shown, text), span, headline.clone()).label(first.clone()))
     });
     let diag = match located {
         Some(d) => d.maybe_help(explanation),
         None => {
-            let mut help = r.complaint.join("\n");
-            if let Some((base, line, code)) = &r.at {
-                help = format!("at {base}:{line}: {code}\n{help}");
+            let mut help = complaint.join("\n");
+            if let Some(at) = at {
+                help = format!("at {}:{}: {}\n{help}", at.file, at.line, at.code);
             }
-            Diag::global("run::verifier", headline.to_string()).help(help)
+            Diag::global("run::verifier", headline).help(help)
         }
     };
     let lines: Vec<&str> = log.lines().collect();
@@ -144,27 +108,6 @@ fn display_path(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const LOG: &str = "0: R1=ctx() R10=fp0\n\
-        ; unsigned char *data = (void *)(long)ctx->data; @ bad_verifier.c:8\n\
-        0: (61) r1 = *(u32 *)(r1 +0)          ; R1=pkt(r=0)\n\
-        ; return data[20] == 0x11 ? XDP_DROP : XDP_PASS; @ bad_verifier.c:9\n\
-        1: (71) r1 = *(u8 *)(r1 +20)\n\
-        invalid access to packet, off=20 size=1, R1(id=0,off=20,r=0)\n\
-        R1 offset is outside of the packet\n\
-        verification time 17 usec\n\
-        stack depth 0\n\
-        processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
-
-    #[test]
-    fn finds_the_complaint_and_the_line() {
-        let r = parse(LOG);
-        assert_eq!(
-            r.complaint,
-            ["invalid access to packet, off=20 size=1, R1(id=0,off=20,r=0)", "R1 offset is outside of the packet"]
-        );
-        assert_eq!(r.at, Some(("bad_verifier.c".into(), 9, "return data[20] == 0x11 ? XDP_DROP : XDP_PASS;".into())));
-    }
 
     #[test]
     fn spans_skip_indentation_and_check_the_code() {

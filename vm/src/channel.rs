@@ -16,7 +16,7 @@ use xdptest_runner::ScenarioResult;
 const MAGIC: &[u8; 4] = b"XDPT";
 const HEADER: usize = 4 + 1 + 4 + 4;
 /// Bumped whenever a record's meaning changes: a guest binary from another build is refused.
-pub const PROTOCOL: u32 = 2;
+pub const PROTOCOL: u32 = 3;
 
 /// One message from the guest.
 #[derive(Debug, Clone, Serialize, Deserialize)]

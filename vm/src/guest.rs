@@ -150,15 +150,15 @@ fn run() -> Result<(), String> {
     let mut failed = None;
     let mut sent = 0;
     let observe = xdptest_runner::Observe { dump_maps: payload.dump_maps.clone() };
-    let stats =
-        xdptest_runner::run_observing(&payload.fixtures, &RunOptions { jobs: cpus }, &observe, |index, result| {
-            if failed.is_none() {
-                match send(&mut port, &Record::Result { index, result: Box::new(result) }) {
-                    Ok(()) => sent += 1,
-                    Err(e) => failed = Some(e),
-                }
+    let opts = RunOptions { jobs: cpus, ..RunOptions::default() };
+    let stats = xdptest_runner::run_results(&payload.fixtures, &opts, &observe, |index, result| {
+        if failed.is_none() {
+            match send(&mut port, &Record::Result { index, result: Box::new(result) }) {
+                Ok(()) => sent += 1,
+                Err(e) => failed = Some(e),
             }
-        });
+        }
+    });
     if let Some(e) = failed {
         return Err(e);
     }

@@ -11,6 +11,10 @@
 //! [`Fixture`](xdptest_compiler::Fixture)s and returns [`ScenarioResult`](xdptest_runner::ScenarioResult)s.
 //! Nothing of the host's file system is shared with a guest; everything it needs is in its initramfs.
 
+// Errors are the cold path and carry what reporters need (a verifier log, locations); boxing them
+// buys nothing.
+#![allow(clippy::result_large_err)]
+
 pub mod channel;
 pub mod guest;
 pub mod initramfs;
@@ -18,4 +22,4 @@ pub mod kernel;
 pub mod matrix;
 pub mod qemu;
 
-pub use matrix::{guest_binary, run, Event, KernelRun, Options};
+pub use matrix::{guest_binary, run, run_collected, KernelRun, MatrixError, Options};

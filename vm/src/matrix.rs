@@ -1,18 +1,20 @@
 //! Kernels × shards: every kernel runs the suite in one or more VMs (shards of the suite), all VMs of all
 //! kernels concurrently within a CPU and memory budget. Each VM gets a throwaway initramfs with the
 //! static guest binary as `/init`, the shard's fixtures, the program objects and the modules its network
-//! stages need. Results come back per kernel, in suite order; a VM that fails (hang, panic, OOM, garbled
-//! channel) turns its scenarios into errors that carry the reason, and its console is kept.
+//! stages need. Everything that happens comes back as [`RunEvent`]s, the same stream a host run gives:
+//! results as each VM reports them, and a VM that fails (hang, panic, OOM, a dead qemu, a garbled
+//! channel) turns the scenarios it did not report into errors that carry the reason, with its console.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use xdptest_compiler::fixture::{EnvItem, LinkKind};
 use xdptest_compiler::Fixture;
-use xdptest_runner::{ScenarioResult, Verdict};
+use xdptest_runner::error::{OsError, RunError, VmFailure};
+use xdptest_runner::events::{ShardTiming, TargetFailure};
+use xdptest_runner::{Cancel, RunEvent, RunStats, ScenarioResult, Target, Verdict};
 
 use crate::channel::{Record, PROTOCOL};
 use crate::guest::{Payload, MODULES, OBJECTS, SUITE};
@@ -31,24 +33,26 @@ pub struct Options {
     pub guest_binary: PathBuf,
     /// Shards per kernel; `None` picks from the budget and the suite's size.
     pub shards: Option<usize>,
-    /// Multiplies every deadline (`XDPTEST_VM_TIMEOUT_SCALE`).
+    /// Multiplies every deadline.
     pub timeout_scale: f64,
     /// Per fixture (suite order): read map contents around each send, for snapshot reports.
     pub dump_maps: Vec<bool>,
+    /// Stops every VM when set.
+    pub cancel: Cancel,
 }
 
 impl Options {
-    /// Defaults for this machine: every CPU, half the available memory.
+    /// Defaults for this machine: every CPU, half the available memory, deadlines unscaled.
     pub fn new(guest_binary: PathBuf) -> Options {
         let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let scale = std::env::var("XDPTEST_VM_TIMEOUT_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
         Options {
             jobs: cpus,
             memory_budget_mib: available_memory_mib() / 2,
             guest_binary,
             shards: None,
-            timeout_scale: scale,
+            timeout_scale: 1.0,
             dump_maps: Vec::new(),
+            cancel: Cancel::new(),
         }
     }
 }
@@ -62,54 +66,17 @@ fn available_memory_mib() -> u64 {
         .unwrap_or(2048)
 }
 
-/// What happens, for progress displays.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// A VM is being prepared and booted.
-    Booting { vm: usize, kernel: String, shard: usize, shards: usize, scenarios: usize },
-    /// Its guest is up.
-    Started { vm: usize, release: String },
-    /// One more result arrived.
-    Result { vm: usize },
-    /// The VM is done (`failure` set when it failed).
-    Finished { vm: usize, failure: Option<String> },
-}
-
-/// One failed VM: why, and its console.
-#[derive(Debug, Clone)]
-pub struct VmFailure {
-    pub shard: usize,
-    pub reason: String,
-    pub console: String,
-}
-
-/// Timings of one VM.
-#[derive(Debug, Clone)]
-pub struct VmTiming {
-    pub shard: usize,
-    /// qemu start → the guest's start record.
-    pub boot: Option<Duration>,
-    /// qemu start → the last result (or the failure).
-    pub wall: Duration,
-    /// Inside the guest: the runner's wall time and program load time.
-    pub guest_wall: Duration,
-    pub guest_load: Duration,
-}
-
-/// Everything one kernel produced.
-#[derive(Debug, Clone)]
-pub struct KernelRun {
-    /// `debian:6.1`, or the image path.
-    pub label: String,
-    /// The release the guest reported (`uname -r`), else the one the package names.
-    pub release: String,
-    pub accel: Accel,
-    /// One per fixture, in the fixtures' order.
-    pub results: Vec<ScenarioResult>,
-    pub failures: Vec<VmFailure>,
-    /// Guest-side warnings (modules that did not load, …).
-    pub notes: Vec<String>,
-    pub vms: Vec<VmTiming>,
+/// Why no VM could start at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MatrixError {
+    #[error("qemu-system-x86_64 is not installed (Debian: apt-get install qemu-system-x86)")]
+    NoQemu,
+    #[error("cannot read the guest binary {path}: {os}")]
+    Guest { path: String, os: OsError },
+    #[error("cannot read {object}: {os}")]
+    Object { object: String, os: OsError },
+    #[error("cannot create a temporary directory: {os}")]
+    TempDir { os: OsError },
 }
 
 /// Where the static guest binary is: `XDPTEST_GUEST_BINARY`; this executable itself when it is statically
@@ -147,8 +114,8 @@ pub fn is_static(path: &Path) -> bool {
 /// The kernel modules the fixtures' network stages need (a dummy link may fall back to veth).
 pub fn wanted_modules(fixtures: &[Fixture]) -> Vec<&'static str> {
     let mut out = Vec::new();
-    for item in fixtures.iter().flat_map(|f| &f.env) {
-        if let EnvItem::Link { kind, .. } = item {
+    for decl in fixtures.iter().flat_map(|f| f.env.iter()) {
+        if let EnvItem::Link { kind, .. } = &decl.item {
             let names: &[&'static str] = match kind {
                 LinkKind::Dummy => &["dummy", "veth"],
                 LinkKind::Veth { .. } => &["veth"],
@@ -173,37 +140,68 @@ struct Task {
     items: Vec<usize>,
 }
 
-/// Runs `fixtures` on every kernel. Errors are problems before any VM starts (no qemu, no guest binary).
+/// What every VM shares.
+struct Plan<'a> {
+    kernels: &'a [Kernel],
+    fixtures: &'a [Fixture],
+    opts: &'a Options,
+    qemu: PathBuf,
+    accel: Accel,
+    guest: Vec<u8>,
+    objects: Vec<(String, Vec<u8>)>,
+    modules: Vec<Vec<kernel::Module>>,
+    mem_per_vm: u64,
+    /// Deadlines multiply by this.
+    scale: f64,
+    work_root: PathBuf,
+    /// Each target's label (unique).
+    labels: Vec<String>,
+}
+
+/// Runs `fixtures` on every kernel; `on_event` sees the run's [`RunEvent`]s on the calling thread, as
+/// they happen. Errors are problems before any VM starts (no qemu, an unreadable guest binary).
 pub fn run(
     kernels: &[Kernel],
     fixtures: &[Fixture],
     opts: &Options,
-    on_event: &(dyn Fn(Event) + Sync),
-) -> Result<Vec<KernelRun>, String> {
-    let qemu_bin = qemu::qemu_binary()?;
-    qemu::install_signal_handler();
-    let guest = std::fs::read(&opts.guest_binary)
-        .map_err(|e| format!("cannot read the guest binary {}: {e}", opts.guest_binary.display()))?;
+    on_event: &mut dyn FnMut(RunEvent),
+) -> Result<RunStats, MatrixError> {
+    let start = Instant::now();
+    let qemu_bin = qemu::qemu_binary().map_err(|_| MatrixError::NoQemu)?;
+    let guest = std::fs::read(&opts.guest_binary).map_err(|e| MatrixError::Guest {
+        path: opts.guest_binary.display().to_string(),
+        os: OsError::new("read", &e),
+    })?;
     let (accel, _why_not_kvm) = qemu::accel(&qemu_bin);
     // Objects, read once.
     let mut objects: Vec<(String, Vec<u8>)> = Vec::new();
     for f in fixtures {
         if !objects.iter().any(|(p, _)| *p == f.program.object) {
-            let bytes = std::fs::read(&f.program.object).unwrap_or_default();
+            let bytes = std::fs::read(&f.program.object)
+                .map_err(|e| MatrixError::Object { object: f.program.object.clone(), os: OsError::new("read", &e) })?;
             objects.push((f.program.object.clone(), bytes));
         }
     }
+    // Labels name targets in reports: the same kernel given twice is `debian:6.1` and `debian:6.1 #2`.
+    let mut targets: Vec<Target> = Vec::new();
+    for k in kernels {
+        let seen =
+            targets.iter().filter(|t| t.label == k.label || t.label.starts_with(&format!("{} #", k.label))).count();
+        let label = if seen == 0 { k.label.clone() } else { format!("{} #{}", k.label, seen + 1) };
+        targets.push(Target { label, release: k.version.clone(), accel: Some(accel.to_string()), vm: true });
+    }
+    let labels: Vec<String> = targets.iter().map(|t| t.label.clone()).collect();
+    on_event(RunEvent::Started { scenarios: fixtures.len(), targets });
     // Modules, per kernel.
     let wanted = wanted_modules(fixtures);
     let mut modules = Vec::new();
-    let mut notes: Vec<Vec<String>> = vec![Vec::new(); kernels.len()];
     for (k, kernel) in kernels.iter().enumerate() {
         // Built-in drivers need nothing; a driver the kernel lacks altogether shows up as the stage's error.
         let names: Vec<&str> = wanted.iter().copied().filter(|m| kernel::module_path(kernel, m).is_some()).collect();
         let mods = match kernel::modules_to_load(kernel, &names) {
             Ok(m) => m,
             Err(e) => {
-                notes[k].push(e.to_string());
+                on_event(RunEvent::Note { target: k, text: e.to_string() });
                 Vec::new()
             }
         };
@@ -231,142 +229,227 @@ pub fn run(
     // Deadlines grow when VMs share CPUs.
     let crowding = (concurrent as f64 / host_cpus as f64).max(1.0);
     let scale = opts.timeout_scale * crowding * if accel == Accel::Kvm { 0.5 } else { 1.0 };
-    let next = AtomicUsize::new(0);
-    let outcomes: Mutex<BTreeMap<usize, (qemu::VmOutcome, Option<String>)>> = Mutex::new(BTreeMap::new());
     let work_root = tempfile::Builder::new()
         .prefix("xdptest-vm-")
         .tempdir()
-        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+        .map_err(|e| MatrixError::TempDir { os: OsError::new("mkdtemp", &e) })?;
+    let plan = Plan {
+        kernels,
+        fixtures,
+        opts,
+        qemu: qemu_bin,
+        accel,
+        guest,
+        objects,
+        modules,
+        mem_per_vm,
+        scale,
+        work_root: work_root.path().to_path_buf(),
+        labels,
+    };
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let mut stats = RunStats::default();
     std::thread::scope(|scope| {
         for _ in 0..concurrent {
-            scope.spawn(|| loop {
+            let (tx, plan, tasks, next) = (tx.clone(), &plan, &tasks, &next);
+            scope.spawn(move || loop {
                 let t = next.fetch_add(1, Ordering::SeqCst);
                 let Some(task) = tasks.get(t) else { break };
-                let kernel = &kernels[task.kernel];
-                on_event(Event::Booting {
-                    vm: t,
-                    kernel: kernel.label.clone(),
-                    shard: task.shard,
-                    shards: task.shards,
-                    scenarios: task.items.len(),
-                });
-                let dir = work_root.path().join(format!("vm{t}"));
-                let programs = {
-                    let mut p: Vec<&str> = task.items.iter().map(|&i| fixtures[i].program.object.as_str()).collect();
-                    p.sort();
-                    p.dedup();
-                    p.len()
-                };
-                let result = std::fs::create_dir_all(&dir).map_err(|e| e.to_string()).and_then(|()| {
-                    let shard: Vec<&Fixture> = task.items.iter().map(|&i| &fixtures[i]).collect();
-                    let dump_maps: Vec<bool> =
-                        task.items.iter().map(|&i| opts.dump_maps.get(i).copied().unwrap_or(false)).collect();
-                    let initrd = build_initramfs(&guest, &shard, &dump_maps, &objects, &modules[task.kernel])?;
-                    let path = dir.join("initrd.cpio");
-                    std::fs::write(&path, &initrd).map_err(|e| format!("writing {}: {e}", path.display()))?;
-                    Ok(path)
-                });
-                let (outcome, prep_error) = match result {
-                    Ok(initrd) => {
-                        let cfg = VmConfig {
-                            qemu: qemu_bin.clone(),
-                            kernel: kernel.image.clone(),
-                            initrd,
-                            dir: dir.clone(),
-                            memory_mib: mem_per_vm,
-                            cpus: 1,
-                            accel,
-                            boot_timeout: secs(if accel == Accel::Kvm { 60.0 } else { 120.0 } * scale),
-                            run_timeout: secs((60.0 + 3.0 * programs as f64 + 0.1 * task.items.len() as f64) * scale),
-                            scenarios: task.items.len(),
-                        };
-                        let out = qemu::run_vm(&cfg, &mut |r| match r {
-                            Record::Start { release, .. } => {
-                                on_event(Event::Started { vm: t, release: release.clone() })
-                            }
-                            Record::Result { .. } => on_event(Event::Result { vm: t }),
-                            _ => {}
-                        });
-                        (out, None)
-                    }
-                    Err(e) => (qemu::VmOutcome::default(), Some(e)),
-                };
-                let failure = prep_error.clone().or_else(|| outcome.failure.clone());
-                on_event(Event::Finished { vm: t, failure });
-                outcomes.lock().unwrap_or_else(|e| e.into_inner()).insert(t, (outcome, prep_error));
+                if plan.opts.cancel.is_cancelled() {
+                    break;
+                }
+                run_task(plan, task, t, &tx);
             });
+        }
+        drop(tx);
+        for msg in rx {
+            match msg {
+                Msg::Event(e) => on_event(e),
+                Msg::Guest { loads, load } => {
+                    stats.loads += loads;
+                    stats.load_time += load;
+                }
+            }
         }
     });
     // `XDPTEST_VM_KEEP=1` keeps every VM's directory (initramfs, console.log, results.bin) for debugging.
     if std::env::var_os("XDPTEST_VM_KEEP").is_some_and(|v| v == "1") {
-        eprintln!("xdptest: VM files kept in {}", work_root.keep().display());
+        on_event(RunEvent::Note { target: 0, text: format!("VM files kept in {}", work_root.keep().display()) });
     }
-    let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
-    // Merge per kernel.
+    stats.wall = start.elapsed();
+    on_event(RunEvent::Done { stats: stats.clone(), cancelled: opts.cancel.is_cancelled() });
+    Ok(stats)
+}
+
+/// What VM threads send to the calling thread.
+enum Msg {
+    Event(RunEvent),
+    /// A guest's own figures, from its `End` record.
+    Guest {
+        loads: usize,
+        load: Duration,
+    },
+}
+
+/// Boots one VM for one shard and streams what it reports.
+fn run_task(plan: &Plan, task: &Task, t: usize, tx: &mpsc::Sender<Msg>) {
+    let send = |e: RunEvent| {
+        let _ = tx.send(Msg::Event(e));
+    };
+    let kernel = &plan.kernels[task.kernel];
+    send(RunEvent::Booting {
+        target: task.kernel,
+        shard: task.shard,
+        shards: task.shards,
+        scenarios: task.items.len(),
+    });
+    let dir = plan.work_root.join(format!("vm{t}"));
+    let programs = {
+        let mut p: Vec<&str> = task.items.iter().map(|&i| plan.fixtures[i].program.object.as_str()).collect();
+        p.sort();
+        p.dedup();
+        p.len()
+    };
+    let prepared = std::fs::create_dir_all(&dir)
+        .map_err(|e| OsError::new(format!("create {}", dir.display()), &e))
+        .and_then(|()| {
+            let shard: Vec<&Fixture> = task.items.iter().map(|&i| &plan.fixtures[i]).collect();
+            let dump_maps: Vec<bool> =
+                task.items.iter().map(|&i| plan.opts.dump_maps.get(i).copied().unwrap_or(false)).collect();
+            let initrd = build_initramfs(&plan.guest, &shard, &dump_maps, &plan.objects, &plan.modules[task.kernel]);
+            let path = dir.join("initrd.cpio");
+            std::fs::write(&path, &initrd).map_err(|e| OsError::new(format!("write {}", path.display()), &e))?;
+            Ok(path)
+        });
     let guest_paths: Vec<(String, String)> =
-        objects.iter().enumerate().map(|(i, (p, _))| (format!("/{OBJECTS}/{i}.o"), p.clone())).collect();
-    let mut runs = Vec::new();
-    for (k, kernel) in kernels.iter().enumerate() {
-        let mut results: Vec<Option<ScenarioResult>> = vec![None; fixtures.len()];
-        let mut run = KernelRun {
-            label: kernel.label.clone(),
-            release: kernel.version.clone(),
-            accel,
-            results: Vec::new(),
-            failures: Vec::new(),
-            notes: std::mem::take(&mut notes[k]),
-            vms: Vec::new(),
-        };
-        for (t, task) in tasks.iter().enumerate().filter(|(_, t)| t.kernel == k) {
-            let Some((out, prep_error)) = outcomes.remove(&t) else { continue };
-            let mut timing = VmTiming {
-                shard: task.shard,
-                boot: out.boot,
-                wall: out.wall,
-                guest_wall: Duration::ZERO,
-                guest_load: Duration::ZERO,
+        plan.objects.iter().enumerate().map(|(i, (p, _))| (format!("/{OBJECTS}/{i}.o"), p.clone())).collect();
+    let mut reported = vec![false; task.items.len()];
+    let (outcome, failure) = match prepared {
+        Err(os) => (qemu::VmOutcome::default(), Some(VmFailure::Prepare { os })),
+        Ok(initrd) => {
+            let cfg = VmConfig {
+                qemu: plan.qemu.clone(),
+                kernel: kernel.image.clone(),
+                initrd,
+                dir: dir.clone(),
+                memory_mib: plan.mem_per_vm,
+                cpus: 1,
+                accel: plan.accel,
+                boot_timeout: secs(if plan.accel == Accel::Kvm { 60.0 } else { 120.0 } * plan.scale),
+                run_timeout: secs((60.0 + 3.0 * programs as f64 + 0.1 * task.items.len() as f64) * plan.scale),
+                scenarios: task.items.len(),
+                cancel: plan.opts.cancel.clone(),
             };
-            for r in &out.records {
-                match r {
-                    Record::Start { protocol, release, .. } => {
-                        if *protocol != PROTOCOL {
-                            run.failures.push(VmFailure {
-                                shard: task.shard,
-                                reason: format!("the guest binary speaks protocol {protocol}, this xdptest {PROTOCOL}: rebuild it with scripts/build-guest"),
-                                console: String::new(),
-                            });
-                        }
-                        run.release = release.clone();
-                    }
-                    Record::Note { text } if !run.notes.contains(text) => run.notes.push(text.clone()),
-                    Record::Result { index, result } if out.failure.is_none() => {
-                        if let Some(&global) = task.items.get(*index) {
+            let mut protocol_ok = true;
+            let out = qemu::run_vm(&cfg, &mut |r| match r {
+                Record::Start { protocol, release, .. } => {
+                    protocol_ok = *protocol == PROTOCOL;
+                    send(RunEvent::Ready { target: task.kernel, shard: task.shard, release: release.clone() })
+                }
+                Record::Note { text } => send(RunEvent::Note { target: task.kernel, text: text.clone() }),
+                // Each record is checksummed: a result that arrived is the guest's own, whatever happens
+                // to the VM afterwards.
+                Record::Result { index, result } if protocol_ok => {
+                    if let (Some(&global), Some(seen)) = (task.items.get(*index), reported.get_mut(*index)) {
+                        if !*seen {
+                            *seen = true;
                             let mut r = (**result).clone();
                             host_paths(&mut r, &guest_paths);
-                            results[global] = Some(r);
+                            send(RunEvent::Finished { target: task.kernel, index: global, result: Box::new(r) });
                         }
                     }
-                    Record::End { load_micros, wall_micros, .. } => {
-                        timing.guest_wall = Duration::from_micros(*wall_micros);
-                        timing.guest_load = Duration::from_micros(*load_micros);
-                    }
-                    _ => {}
                 }
-            }
-            if let Some(reason) = prep_error.or(out.failure.clone()) {
-                run.failures.push(VmFailure { shard: task.shard, reason, console: out.console.clone() });
-            }
-            run.vms.push(timing);
+                Record::End { loads, load_micros, .. } => {
+                    let _ = tx.send(Msg::Guest { loads: *loads, load: Duration::from_micros(*load_micros) });
+                }
+                _ => {}
+            });
+            let failure = if protocol_ok {
+                out.failure.clone()
+            } else {
+                let guest = out.records.iter().find_map(|r| match r {
+                    Record::Start { protocol, .. } => Some(*protocol),
+                    _ => None,
+                });
+                Some(VmFailure::Protocol { guest: guest.unwrap_or(0), host: PROTOCOL })
+            };
+            (out, failure)
         }
-        // A failed VM's scenarios are errors that say why (results of a failed VM are not trusted).
-        let reason = |i: usize| {
-            let shard = tasks.iter().find(|t| t.kernel == k && t.items.contains(&i)).map(|t| t.shard);
-            run.failures
-                .iter()
-                .find(|f| Some(f.shard) == shard)
-                .map(|f| f.reason.clone())
-                .unwrap_or_else(|| "the VM sent no result for this scenario".into())
-        };
+    };
+    // Scenarios the VM did not report: errors that say why (unless the whole run was interrupted, when
+    // they are simply not reported).
+    if !plan.opts.cancel.is_cancelled() {
+        let why = failure.clone().unwrap_or(VmFailure::Incomplete {
+            received: reported.iter().filter(|r| **r).count(),
+            expected: task.items.len(),
+            claimed: 0,
+        });
+        for (local, &global) in task.items.iter().enumerate().filter(|(l, _)| !reported[*l]) {
+            let f = &plan.fixtures[global];
+            let r = ScenarioResult {
+                spec: f.spec.clone(),
+                scenario: f.scenario.clone(),
+                verdict: Verdict::Error {
+                    error: RunError::Vm { kernel: plan.labels[task.kernel].clone(), failure: why.clone() },
+                },
+                runs: Vec::new(),
+                duration: Duration::ZERO,
+            };
+            let _ = local;
+            send(RunEvent::Finished { target: task.kernel, index: global, result: Box::new(r) });
+        }
+    }
+    let guest_wall = outcome.records.iter().find_map(|r| match r {
+        Record::End { wall_micros, .. } => Some(Duration::from_micros(*wall_micros)),
+        _ => None,
+    });
+    send(RunEvent::TargetDone {
+        target: task.kernel,
+        shard: task.shard,
+        failure: failure.map(|failure| TargetFailure { failure, console: outcome.console.clone() }),
+        timing: ShardTiming { boot: outcome.boot, wall: outcome.wall, guest_wall },
+    });
+}
+
+/// Everything one kernel produced, collected from the events (for benchmarks and tests).
+#[derive(Debug, Clone)]
+pub struct KernelRun {
+    pub label: String,
+    pub release: String,
+    /// One per fixture, in the fixtures' order.
+    pub results: Vec<ScenarioResult>,
+    pub failures: Vec<TargetFailure>,
+    pub notes: Vec<String>,
+    pub timings: Vec<ShardTiming>,
+}
+
+/// [`run`], collecting the results per kernel instead of streaming them.
+pub fn run_collected(kernels: &[Kernel], fixtures: &[Fixture], opts: &Options) -> Result<Vec<KernelRun>, MatrixError> {
+    let mut runs: Vec<KernelRun> = kernels
+        .iter()
+        .map(|k| KernelRun {
+            label: k.label.clone(),
+            release: k.version.clone(),
+            results: Vec::new(),
+            failures: Vec::new(),
+            notes: Vec::new(),
+            timings: Vec::new(),
+        })
+        .collect();
+    let mut results: Vec<Vec<Option<ScenarioResult>>> = vec![vec![None; fixtures.len()]; kernels.len()];
+    run(kernels, fixtures, opts, &mut |e| match e {
+        RunEvent::Ready { target, release, .. } => runs[target].release = release,
+        RunEvent::Note { target, text } => runs[target].notes.push(text),
+        RunEvent::Finished { target, index, result } => results[target][index] = Some(*result),
+        RunEvent::TargetDone { target, failure, timing, .. } => {
+            runs[target].failures.extend(failure);
+            runs[target].timings.push(timing);
+        }
+        _ => {}
+    })?;
+    for (run, results) in runs.iter_mut().zip(results) {
+        // Only an interrupted run leaves scenarios without a result.
         run.results = results
             .into_iter()
             .enumerate()
@@ -374,13 +457,14 @@ pub fn run(
                 r.unwrap_or_else(|| ScenarioResult {
                     spec: fixtures[i].spec.clone(),
                     scenario: fixtures[i].scenario.clone(),
-                    verdict: Verdict::Error { message: format!("VM on {}: {}", kernel.label, reason(i)) },
+                    verdict: Verdict::Error {
+                        error: RunError::Vm { kernel: run.label.clone(), failure: VmFailure::Cancelled },
+                    },
                     runs: Vec::new(),
                     duration: Duration::ZERO,
                 })
             })
             .collect();
-        runs.push(run);
     }
     Ok(runs)
 }
@@ -411,16 +495,31 @@ fn build_initramfs(
     dump_maps: &[bool],
     objects: &[(String, Vec<u8>)],
     modules: &[kernel::Module],
-) -> Result<Vec<u8>, String> {
+) -> Vec<u8> {
     let mut a = Archive::new();
     a.file("init", 0o755, guest).char_device("dev/console", 0o600, 5, 1).dir("proc").dir("sys").dir("tmp");
     let mut fixtures = Vec::with_capacity(shard.len());
     let mut used = vec![false; objects.len()];
+    // The guest sees each object under its own path; fixtures of one program keep sharing it.
+    let mut programs: Vec<(
+        std::sync::Arc<xdptest_compiler::fixture::Program>,
+        std::sync::Arc<xdptest_compiler::fixture::Program>,
+    )> = Vec::new();
     for f in shard {
         let i = objects.iter().position(|(p, _)| *p == f.program.object).expect("every object was read");
         used[i] = true;
         let mut f = (*f).clone();
-        f.program.object = format!("/{OBJECTS}/{i}.o");
+        let program = match programs.iter().find(|(host, _)| std::sync::Arc::ptr_eq(host, &f.program)) {
+            Some((_, guest)) => guest.clone(),
+            None => {
+                let mut p = (*f.program).clone();
+                p.object = format!("/{OBJECTS}/{i}.o");
+                let guest = std::sync::Arc::new(p);
+                programs.push((f.program.clone(), guest.clone()));
+                guest
+            }
+        };
+        f.program = program;
         fixtures.push(f);
     }
     for (i, (_, bytes)) in objects.iter().enumerate().filter(|(i, _)| used[*i]) {
@@ -433,18 +532,16 @@ fn build_initramfs(
         names.push(name);
     }
     let payload = Payload { fixtures, modules: names, dump_maps: dump_maps.to_vec() };
-    let json = serde_json::to_vec(&payload).map_err(|e| format!("encoding the suite: {e}"))?;
+    let json = serde_json::to_vec(&payload).expect("fixtures serialize");
     a.file(SUITE, 0o644, &json);
-    Ok(a.finish())
+    a.finish()
 }
 
-/// Error messages name objects by their guest paths: put the host paths back.
+/// Errors name objects by their guest paths: put the host paths back.
 fn host_paths(r: &mut ScenarioResult, map: &[(String, String)]) {
-    if let Verdict::Error { message } | Verdict::Skip { reason: message } = &mut r.verdict {
+    if let Verdict::Error { error } = &mut r.verdict {
         for (guest, host) in map {
-            if message.contains(guest.as_str()) {
-                *message = message.replace(guest.as_str(), host);
-            }
+            error.rename_object(guest, host);
         }
     }
 }

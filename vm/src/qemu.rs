@@ -7,8 +7,9 @@
 //!   scenarios), shutdown. A missed deadline, a kernel panic or an OOM kills qemu and fails the VM with
 //!   the reason and the console.
 //! - No orphans: each qemu gets its own process group and `PR_SET_PDEATHSIG(SIGKILL)` (tied to the
-//!   thread that watches it, which lives until qemu is reaped), and a Ctrl-C/SIGTERM handler kills
-//!   every running group before xdptest exits.
+//!   thread that watches it, which lives until qemu is reaped); [`kill_all`] kills every running group,
+//!   for the command line's signal handler, and a cancelled run kills its VMs itself. The library never
+//!   installs handlers or exits.
 //! - KVM only when a probe (a 512-byte boot sector that exits qemu through `isa-debug-exit`) proves
 //!   that a KVM guest actually runs; otherwise TCG. The probe runs once per process.
 
@@ -20,6 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use xdptest_runner::error::{OsError, VmFailure};
+use xdptest_runner::Cancel;
 
 use crate::channel::{Decoder, Record};
 
@@ -65,19 +69,6 @@ pub fn kill_all() {
         // SAFETY: kill(2) on a process group we created.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
     }
-}
-
-/// Installs (once) a Ctrl-C / SIGTERM / SIGHUP handler that kills every qemu and exits with 130. If the
-/// program installed its own handler first, that one stays and should call [`kill_all`].
-pub fn install_signal_handler() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let _ = ctrlc::set_handler(|| {
-            kill_all();
-            eprintln!("\nxdptest: interrupted; VMs stopped");
-            std::process::exit(130);
-        });
-    });
 }
 
 /// A running qemu: killed (group and all) and reaped when dropped.
@@ -218,6 +209,8 @@ pub struct VmConfig {
     pub run_timeout: Duration,
     /// Scenarios the guest must report.
     pub scenarios: usize,
+    /// Stops the VM when set.
+    pub cancel: Cancel,
 }
 
 /// What a VM did.
@@ -225,8 +218,9 @@ pub struct VmConfig {
 pub struct VmOutcome {
     /// Every record received, in order.
     pub records: Vec<Record>,
-    /// Why the run cannot be trusted (`None`: it completed and every result arrived intact).
-    pub failure: Option<String>,
+    /// Why not every result arrived (`None`: the run completed and every result arrived intact).
+    /// Results that did arrive are intact (each record is checksummed) and valid.
+    pub failure: Option<VmFailure>,
     /// The guest console (ttyS0).
     pub console: String,
     /// From starting qemu to the guest's `Start` record.
@@ -288,14 +282,15 @@ pub fn run_vm(cfg: &VmConfig, on_record: &mut dyn FnMut(&Record)) -> VmOutcome {
             cmd.stderr(f);
         }
         Err(e) => {
-            out.failure = Some(format!("cannot create {}: {e}", qemu_log.display()));
+            out.failure = Some(VmFailure::Prepare { os: OsError::new(format!("create {}", qemu_log.display()), &e) });
             return out;
         }
     }
     let mut qemu = match Qemu::spawn(cmd) {
         Ok(q) => q,
         Err(e) => {
-            out.failure = Some(format!("cannot start {}: {e}", cfg.qemu.display()));
+            out.failure =
+                Some(VmFailure::Spawn { qemu: cfg.qemu.display().to_string(), os: OsError::new("spawn", &e) });
             return out;
         }
     };
@@ -305,7 +300,8 @@ pub fn run_vm(cfg: &VmConfig, on_record: &mut dyn FnMut(&Record)) -> VmOutcome {
     let mut ended = false;
     let mut fatal = None;
     let mut exited = None;
-    let mut timed_out = None;
+    let mut stopped = None;
+    let received = |records: &[Record]| records.iter().filter(|r| matches!(r, Record::Result { .. })).count();
     loop {
         let status = qemu.child.try_wait().ok().flatten();
         // Read after checking the exit status, so nothing written before the exit is missed.
@@ -333,18 +329,21 @@ pub fn run_vm(cfg: &VmConfig, on_record: &mut dyn FnMut(&Record)) -> VmOutcome {
             break;
         }
         let now = Instant::now();
+        if cfg.cancel.is_cancelled() {
+            stopped = Some(VmFailure::Cancelled);
+            break;
+        }
         match run_deadline {
             None if now > start + cfg.boot_timeout => {
-                timed_out = Some(format!("hung during boot: no start record after {}s", cfg.boot_timeout.as_secs()));
+                stopped = Some(VmFailure::BootTimeout { secs: cfg.boot_timeout.as_secs() });
                 break;
             }
             Some(d) if now > d => {
-                timed_out = Some(format!(
-                    "hung while running: {} of {} results after {}s",
-                    out.records.iter().filter(|r| matches!(r, Record::Result { .. })).count(),
-                    cfg.scenarios,
-                    cfg.run_timeout.as_secs()
-                ));
+                stopped = Some(VmFailure::RunTimeout {
+                    received: received(&out.records),
+                    expected: cfg.scenarios,
+                    secs: cfg.run_timeout.as_secs(),
+                });
                 break;
             }
             _ => std::thread::sleep(Duration::from_millis(25)),
@@ -362,26 +361,33 @@ pub fn run_vm(cfg: &VmConfig, on_record: &mut dyn FnMut(&Record)) -> VmOutcome {
     drop(qemu);
     out.console = String::from_utf8_lossy(&std::fs::read(&console_path).unwrap_or_default()).into_owned();
     let qemu_err = std::fs::read_to_string(&qemu_log).unwrap_or_default();
-    out.failure = if let Some(m) = fatal {
-        Some(format!("the guest could not run the suite: {m}"))
+    out.failure = if let Some(message) = fatal {
+        Some(VmFailure::Guest { message })
     } else if ended {
         check_complete(&out.records, cfg.scenarios, decoder.garbled)
+    } else if let Some(f @ VmFailure::Cancelled) = stopped {
+        Some(f)
     } else {
-        let why = timed_out.unwrap_or_else(|| match (exited, out.boot) {
-            (Some(st), None) if !qemu_err.trim().is_empty() => format!("qemu failed ({st}): {}", qemu_err.trim()),
-            (_, None) => "the VM stopped during boot, before the guest started".into(),
-            (_, Some(_)) => "the VM stopped before reporting every result".into(),
-        });
-        Some(match console_cause(&out.console, cfg.memory_mib) {
-            Some(cause) => format!("{cause} ({why})"),
-            None => why,
+        // The console says best what went wrong inside; else how the VM or qemu stopped.
+        console_cause(&out.console, cfg.memory_mib).or(stopped).or_else(|| {
+            Some(match (exited, out.boot) {
+                (Some(st), None) if !qemu_err.trim().is_empty() => {
+                    VmFailure::QemuFailed { status: st.to_string(), stderr: qemu_err.trim().to_string() }
+                }
+                (_, None) => VmFailure::StoppedDuringBoot,
+                (st, Some(_)) => VmFailure::QemuDied {
+                    status: st.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into()),
+                    received: received(&out.records),
+                    expected: cfg.scenarios,
+                },
+            })
         })
     };
     out
 }
 
 /// Whether the records hold exactly one intact result per scenario and an honest `End`.
-fn check_complete(records: &[Record], scenarios: usize, garbled: usize) -> Option<String> {
+fn check_complete(records: &[Record], scenarios: usize, garbled: usize) -> Option<VmFailure> {
     let mut seen = vec![false; scenarios];
     let mut dup = false;
     for r in records {
@@ -395,25 +401,22 @@ fn check_complete(records: &[Record], scenarios: usize, garbled: usize) -> Optio
     let got = seen.iter().filter(|s| **s).count();
     let claimed = records.iter().find_map(|r| if let Record::End { results, .. } = r { Some(*results) } else { None });
     if garbled > 0 {
-        return Some(format!("the results channel was garbled ({garbled} damaged records)"));
+        return Some(VmFailure::Garbled { records: garbled });
     }
     if dup || got != scenarios || claimed != Some(scenarios) {
-        return Some(format!(
-            "incomplete results: {got} of {scenarios} scenarios arrived, the guest claims {}",
-            claimed.unwrap_or(0)
-        ));
+        return Some(VmFailure::Incomplete { received: got, expected: scenarios, claimed: claimed.unwrap_or(0) });
     }
     None
 }
 
 /// A kernel panic or the OOM killer, from the console.
-fn console_cause(console: &str, memory_mib: u64) -> Option<String> {
+fn console_cause(console: &str, memory_mib: u64) -> Option<VmFailure> {
     if let Some(l) = console.lines().find(|l| l.contains("Kernel panic")) {
         let l = l.split("] ").nth(1).unwrap_or(l).trim();
-        return Some(format!("kernel panic: {l}"));
+        return Some(VmFailure::KernelPanic { line: l.to_string() });
     }
     if console.contains("Out of memory") || console.contains("oom-kill") {
-        return Some(format!("out of memory ({memory_mib} MiB)"));
+        return Some(VmFailure::OutOfMemory { mib: memory_mib });
     }
     None
 }
@@ -439,10 +442,10 @@ mod tests {
     fn causes_from_the_console() {
         let c = "[    1.0] Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b\n";
         assert_eq!(
-            console_cause(c, 256).unwrap(),
+            console_cause(c, 256).unwrap().to_string(),
             "kernel panic: Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b"
         );
-        assert!(console_cause("Out of memory: Killed process 1", 256).unwrap().starts_with("out of memory"));
+        assert_eq!(console_cause("Out of memory: Killed process 1", 256), Some(VmFailure::OutOfMemory { mib: 256 }));
         assert!(console_cause("all good", 256).is_none());
     }
 

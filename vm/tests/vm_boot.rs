@@ -12,7 +12,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use xdptest_compiler::{suite, Fixture};
-use xdptest_runner::{RunOptions, ScenarioResult, Verdict};
+use xdptest_runner::error::VmFailure;
+use xdptest_runner::{RunError, RunOptions, ScenarioResult, Verdict};
 use xdptest_vm::kernel::{self, Kernel, KernelSpec};
 use xdptest_vm::{KernelRun, Options};
 
@@ -69,7 +70,7 @@ fn fixtures(paths: &[&str]) -> Vec<Fixture> {
 }
 
 fn vm_run(fixtures: &[Fixture], opts: &Options, kernels: &[Kernel]) -> Vec<KernelRun> {
-    xdptest_vm::run(kernels, fixtures, opts, &|e| eprintln!("{e:?}")).unwrap()
+    xdptest_vm::run_collected(kernels, fixtures, opts).unwrap()
 }
 
 fn kind(v: &Verdict) -> &'static str {
@@ -104,13 +105,15 @@ fn example_specs_give_the_host_verdicts_in_a_vm() {
     }
     let fx = fixtures(&["specs"]);
     let mut host = Vec::new();
-    xdptest_runner::run(&fx, &RunOptions { jobs: 2 }, |_, r| host.push(r));
+    xdptest_runner::run_results(&fx, &RunOptions { jobs: 2, ..RunOptions::default() }, &Default::default(), |_, r| {
+        host.push(r)
+    });
     let mut opts = Options::new(guest());
     opts.shards = Some(2); // two VMs: sharding and the merge back into suite order
     let runs = vm_run(&fx, &opts, &[test_kernel()]);
     let vm = &runs[0];
     assert!(vm.failures.is_empty(), "{:?}", vm.failures);
-    assert_eq!(vm.vms.len(), 2);
+    assert_eq!(vm.timings.len(), 2);
     assert!(vm.release.starts_with("6.") || std::env::var_os("XDPTEST_TEST_KERNEL").is_some(), "{}", vm.release);
     assert_eq!(vm.results.len(), host.len());
     for (h, v) in host.iter().zip(&vm.results) {
@@ -146,11 +149,11 @@ fn a_guest_that_cannot_start_fails_with_the_panic_and_the_console() {
     let runs = vm_run(&fx, &opts, &[test_kernel()]);
     let f = &runs[0].failures;
     assert_eq!(f.len(), 1, "{f:?}");
-    assert!(f[0].reason.contains("kernel panic"), "{}", f[0].reason);
+    assert!(matches!(f[0].failure, VmFailure::KernelPanic { .. }), "{}", f[0].failure);
     assert!(f[0].console.contains("Kernel panic"), "{}", f[0].console);
     for r in &runs[0].results {
         assert!(
-            matches!(&r.verdict, Verdict::Error { message } if message.contains("kernel panic")),
+            matches!(&r.verdict, Verdict::Error { error: RunError::Vm { failure: VmFailure::KernelPanic { .. }, .. } }),
             "{:?}",
             r.verdict
         );
@@ -170,7 +173,7 @@ fn a_boot_past_its_deadline_is_killed_and_reported() {
     let runs = vm_run(&fx, &opts, &[test_kernel()]);
     let f = &runs[0].failures;
     assert_eq!(f.len(), 1, "{f:?}");
-    assert!(f[0].reason.contains("hung during boot") || f[0].reason.contains("hung while running"), "{}", f[0].reason);
+    assert!(matches!(f[0].failure, VmFailure::BootTimeout { .. } | VmFailure::RunTimeout { .. }), "{}", f[0].failure);
     assert!(t.elapsed().as_secs() < 30, "{:?}", t.elapsed());
     assert!(runs[0].results.iter().all(|r| matches!(r.verdict, Verdict::Error { .. })));
     assert_no_qemu_left();
@@ -198,7 +201,9 @@ fn vlan_stages_load_their_modules_in_the_guest() {
     .unwrap();
     let fx = fixtures(&[dir.path().to_str().unwrap()]);
     let mut host = Vec::new();
-    xdptest_runner::run(&fx, &RunOptions { jobs: 1 }, |_, r| host.push(r));
+    xdptest_runner::run_results(&fx, &RunOptions { jobs: 1, ..RunOptions::default() }, &Default::default(), |_, r| {
+        host.push(r)
+    });
     assert!(matches!(host[0].verdict, Verdict::Pass | Verdict::Skip { .. }), "{:?}", host[0].verdict);
     let runs = vm_run(&fx, &Options::new(guest()), &[test_kernel()]);
     assert!(runs[0].notes.is_empty(), "{:?}", runs[0].notes);

@@ -1,0 +1,143 @@
+//! Map statements: `map NAME[KEY] = VALUE` (at top level, a default written before every scenario) and
+//! `expect map NAME[KEY] == VALUE | missing`, typed against the map's BTF layout.
+
+use xdptest_grammar::ast::{self, ValueKind};
+
+use super::SpecCx;
+use crate::btf::{MapDef, TypeLayout};
+use crate::diagnostic::{did_you_mean, one_of, Diag, SourceFile};
+use crate::fixture::{Bytes, EntryPart, ExpectedValue, IfaceSlot, MapValue, Masked, Step};
+use crate::mapvalue::{leaf_fields, with_hints, Encoded, Mode, Typer};
+
+impl SpecCx<'_> {
+    /// The map a statement names, or a diagnostic with the object's map names.
+    pub(super) fn map_def(&mut self, name: &ast::Ident, src: &SourceFile) -> Option<MapDef> {
+        let object = self.object?;
+        if let Some(m) = object.map(&name.node) {
+            return Some(m.clone());
+        }
+        let names: Vec<&str> = object.maps.iter().map(|m| m.name.as_str()).collect();
+        let help = match did_you_mean(&name.node, names.iter().copied()) {
+            Some(m) => format!("did you mean `{m}`?"),
+            None if names.is_empty() => "the program declares no maps".into(),
+            None => format!("the program's maps: {}", one_of(&names)),
+        };
+        self.diags.push(
+            Diag::new("compile::unknown_map", src, name.span, format!("the program has no map `{}`", name.node))
+                .help(help),
+        );
+        None
+    }
+
+    /// `map NAME[KEY] = VALUE`.
+    pub(super) fn map_set(&mut self, m: &ast::MapSet, src: &SourceFile) -> Option<Step> {
+        let def = self.map_def(&m.map, src)?;
+        let key = self.typed(&def.key, &m.key, src, Mode::Write, &format!("the key of `{}`", def.name))?;
+        let entry = entry_text(&def.name, &m.key, src);
+        let mut ifaces = slots(EntryPart::Key, &key);
+        let value = match &m.value.kind {
+            ValueKind::PerCpu(items) => {
+                self.require_per_cpu(&def, &m.value, src, "give one value")?;
+                let mut values = Vec::new();
+                for (cpu, v) in items.iter().enumerate() {
+                    let e = self.typed(&def.value, v, src, Mode::Write, &entry)?;
+                    ifaces.extend(slots(EntryPart::CpuValue(cpu as u32), &e));
+                    values.push(Bytes(e.bytes));
+                }
+                MapValue::PerCpu(values)
+            }
+            _ => {
+                let e = self.typed(&def.value, &m.value, src, Mode::Write, &entry)?;
+                ifaces.extend(slots(EntryPart::Value, &e));
+                MapValue::All(Bytes(e.bytes))
+            }
+        };
+        Some(Step::SetMap {
+            map: def.name.clone(),
+            key: Bytes(key.bytes),
+            value,
+            ifaces,
+            location: src.location(m.span),
+        })
+    }
+
+    /// `expect map NAME[KEY] == VALUE` or `... missing`.
+    pub(super) fn expect_map(&mut self, e: &ast::ExpectMap, src: &SourceFile) -> Option<Step> {
+        let def = self.map_def(&e.map, src)?;
+        let key = self.typed(&def.key, &e.key, src, Mode::Write, &format!("the key of `{}`", def.name))?;
+        let what = entry_text(&def.name, &e.key, src);
+        let mut ifaces = slots(EntryPart::Key, &key);
+        let mut hints = Vec::new();
+        let expected = match &e.expected {
+            None => None,
+            Some(v) => Some(match &v.kind {
+                ValueKind::PerCpu(items) => {
+                    self.require_per_cpu(&def, v, src, "compare with one value")?;
+                    let mut masked = Vec::new();
+                    for (cpu, item) in items.iter().enumerate() {
+                        let enc = self.typed(&def.value, item, src, Mode::Check, &what)?;
+                        ifaces.extend(slots(EntryPart::CpuValue(cpu as u32), &enc));
+                        hints.extend(enc.hints.iter().cloned());
+                        masked.push(Masked { bytes: Bytes(enc.bytes), mask: Bytes(enc.mask) });
+                    }
+                    ExpectedValue::PerCpu(masked)
+                }
+                _ => {
+                    let enc = self.typed(&def.value, v, src, Mode::Check, &what)?;
+                    ifaces.extend(slots(EntryPart::Value, &enc));
+                    hints.extend(enc.hints.iter().cloned());
+                    let masked = Masked { bytes: Bytes(enc.bytes), mask: Bytes(enc.mask) };
+                    if def.is_per_cpu() {
+                        ExpectedValue::Sum(masked)
+                    } else {
+                        ExpectedValue::Exact(masked)
+                    }
+                }
+            }),
+        };
+        Some(Step::CheckMap {
+            map: def.name.clone(),
+            key: Bytes(key.bytes),
+            entry: what.trim_matches('`').to_string(),
+            expected,
+            layout: with_hints(leaf_fields(&def.value), &hints),
+            ifaces,
+            source: src.location(e.span),
+        })
+    }
+
+    fn require_per_cpu(&mut self, def: &MapDef, v: &ast::Value, src: &SourceFile, help: &str) -> Option<()> {
+        if def.is_per_cpu() {
+            return Some(());
+        }
+        self.diags.push(
+            Diag::new(
+                "compile::not_per_cpu",
+                src,
+                v.span,
+                format!("`{}` is a {} map, not per-CPU", def.name, def.type_name()),
+            )
+            .help(help),
+        );
+        None
+    }
+
+    fn typed(&mut self, ty: &TypeLayout, v: &ast::Value, src: &SourceFile, mode: Mode, what: &str) -> Option<Encoded> {
+        let mut typer = Typer { src, diags: self.diags, mode, ifaces: self.iface_names };
+        typer.encode(ty, v, what).ok()
+    }
+}
+
+/// The interface slots of one encoded part of an entry.
+fn slots(part: EntryPart, e: &Encoded) -> Vec<IfaceSlot> {
+    e.ifaces
+        .iter()
+        .map(|(offset, size, iface)| IfaceSlot { part, offset: *offset, size: *size, iface: iface.clone() })
+        .collect()
+}
+
+/// `` `sessions[2]` ``: a map entry as the spec writes it, for messages and reports.
+fn entry_text(map: &str, key: &ast::Value, src: &SourceFile) -> String {
+    let key_text = src.text.get(key.span.start..key.span.end).unwrap_or("..");
+    format!("`{map}[{}]`", key_text.split_whitespace().collect::<Vec<_>>().join(" "))
+}

@@ -1,0 +1,170 @@
+//! One spec file → its fixtures. The steps, one module each: reading the spec and its includes
+//! ([`files`]), the `program` line and the object it names ([`program`]), named packets ([`packets`]),
+//! map statements ([`maps`]), and lowering each scenario ([`scenario`]). Errors are collected, never
+//! thrown: one pass reports all of them.
+
+mod files;
+mod maps;
+mod packets;
+mod program;
+mod scenario;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use xdptest_grammar::ast::{ItemKind, Span};
+
+pub use files::{FsLoader, Loader};
+
+use crate::btf::ObjectInfo;
+use crate::diagnostic::{Diag, SourceFile};
+use crate::env;
+use crate::fixture::{slug, EnvDecl, EnvItem, Fixture, Step};
+use crate::pcap::PcapPacket;
+use files::Parsed;
+use packets::PacketSlot;
+
+/// A compiled spec file.
+#[derive(Debug, Clone)]
+pub struct CompiledSpec {
+    /// The path as the user gave it (or as found under a given directory).
+    pub path: PathBuf,
+    pub fixtures: Vec<Fixture>,
+    /// Every packet sent or expected, in scenario order, for the pcap.
+    pub packets: Vec<PcapPacket>,
+}
+
+/// What lowering a spec's parts needs: the parsed files, named packets, the object and the stage.
+struct SpecCx<'a> {
+    files: &'a [Parsed],
+    slots: BTreeMap<String, PacketSlot>,
+    object: Option<&'a ObjectInfo>,
+    diags: &'a mut Vec<Diag>,
+    /// Interfaces the spec's `env` declares: names that may stand for ifindexes in map entries.
+    iface_names: &'a [String],
+}
+
+/// Compiles one spec file. `path` is shown in messages and stored in fixtures as given.
+pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>) -> Option<CompiledSpec> {
+    let before = diags.len();
+    let files = files::load_all(path, loader, diags);
+    if files.is_empty() || diags.len() > before {
+        return None;
+    }
+    let main = &files[0];
+    let slots = packets::definitions(&files, diags);
+    let base_dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let (program, object) = match program::program_line(&files, diags) {
+        Some(p) => program::resolve(p, &base_dir, &main.src, loader, diags),
+        None => (None, None),
+    };
+    let env: Vec<EnvDecl> = main
+        .ast
+        .items
+        .iter()
+        .filter_map(|i| if let ItemKind::Env(stmts) = &i.kind { Some(stmts) } else { None })
+        .flat_map(|stmts| env::lower(stmts, &main.src, diags))
+        .collect();
+    let iface_names: Vec<String> = env
+        .iter()
+        .filter_map(|e| if let EnvItem::Link { name, .. } = &e.item { Some(name.clone()) } else { None })
+        .collect();
+    let mut cx = SpecCx { files: &files, slots, object: object.as_ref(), diags, iface_names: &iface_names };
+    let defaults = cx.map_defaults();
+    cx.evaluate_all_packets();
+    let (fixtures, packets) = cx.scenarios(path, program, Arc::new(env), &defaults);
+    if diags.len() > before {
+        return None;
+    }
+    Some(CompiledSpec { path: path.to_path_buf(), fixtures, packets })
+}
+
+impl SpecCx<'_> {
+    /// Map defaults: top-level `map` items of included files, then of the spec, before every scenario.
+    fn map_defaults(&mut self) -> Vec<Step> {
+        let files = self.files;
+        let mut defaults = Vec::new();
+        for f in files.iter().rev() {
+            for item in &f.ast.items {
+                if let ItemKind::Map(m) = &item.kind {
+                    defaults.extend(self.map_set(m, &f.src));
+                }
+            }
+        }
+        defaults
+    }
+
+    /// Every scenario of the spec, lowered (those with errors are left out, their errors reported).
+    fn scenarios(
+        &mut self,
+        path: &Path,
+        program: Option<Arc<crate::fixture::Program>>,
+        env: Arc<Vec<EnvDecl>>,
+        defaults: &[Step],
+    ) -> (Vec<Fixture>, Vec<PcapPacket>) {
+        let main = &self.files[0];
+        let mut fixtures = Vec::new();
+        let mut packets = Vec::new();
+        let mut names = Names::default();
+        for item in &main.ast.items {
+            let ItemKind::Scenario(s) = &item.kind else { continue };
+            if !names.unique(&s.name.node, s.name.span, &main.src, self.diags) {
+                continue;
+            }
+            let Some(lowered) = self.scenario(s, &main.src, defaults) else { continue };
+            let Some(program) = &program else { continue };
+            fixtures.push(Fixture {
+                spec: path.display().to_string(),
+                scenario: s.name.node.clone(),
+                location: main.src.location(s.name.span),
+                description: item.docs.join("\n"),
+                program: program.clone(),
+                env: env.clone(),
+                steps: lowered.steps,
+                snapshot: lowered.snapshot,
+            });
+            packets.extend(lowered.packets);
+        }
+        (fixtures, packets)
+    }
+}
+
+/// Scenario names seen so far: names identify scenarios in reports and filters, and name their fixture
+/// and snapshot files, so two scenarios may share neither.
+#[derive(Default)]
+struct Names {
+    seen: HashMap<String, Span>,
+    slugs: HashMap<String, String>,
+}
+
+impl Names {
+    fn unique(&mut self, name: &str, span: Span, src: &SourceFile, diags: &mut Vec<Diag>) -> bool {
+        if let Some(first) = self.seen.get(name) {
+            let (l, c) = src.line_col(first.start);
+            diags.push(
+                Diag::new("compile::duplicate_scenario", src, span, format!("two scenarios are named \"{name}\""))
+                    .help(format!(
+                        "the first is at line {l}, column {c}; names identify scenarios in reports and filters"
+                    )),
+            );
+            return false;
+        }
+        self.seen.insert(name.to_string(), span);
+        let file_name = slug(name);
+        if let Some(other) = self.slugs.get(&file_name) {
+            diags.push(
+                Diag::new(
+                    "compile::fixture_name_clash",
+                    src,
+                    span,
+                    format!("scenarios \"{other}\" and \"{name}\" would both compile to {file_name}.ron"),
+                )
+                .help("fixture files are named after scenarios (letters and digits, the rest as `-`): rename one"),
+            );
+            return false;
+        }
+        self.slugs.insert(file_name, name.to_string());
+        true
+    }
+}

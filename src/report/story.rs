@@ -1,0 +1,181 @@
+//! The story of one scenario, as `xdptest explain` tells it: the map entries written before it, then per
+//! `send` the input packet layer by layer, the action and the output packet (against what the spec
+//! expects), the map entries the program changed and the lines it printed; then the map checks and the
+//! verdict.
+
+use std::fmt::Write as _;
+
+use xdptest_compiler::fixture::{action_name, EntryPart, Fixture, IfaceSlot, MapValue, Program, Step, ValueField};
+use xdptest_runner::verdict::Failure;
+use xdptest_runner::{ScenarioResult, Verdict};
+
+use super::human::{describe_failures, error_text};
+use super::scenario::{hexdump, indent, key_text, layers, map_change};
+use crate::outcome::count;
+
+/// The text `explain` prints.
+pub fn story(f: &Fixture, r: &ScenarioResult) -> String {
+    let info = Some(&*f.program);
+    let mut s = String::new();
+    let _ = writeln!(s, "scenario: {}", f.scenario);
+    let _ = writeln!(s, "spec: {}", f.spec);
+    for l in f.description.lines() {
+        let _ = writeln!(s, "  {l}");
+    }
+    let _ = writeln!(s, "program: {} in {}", f.program.name, f.program.object);
+    let failures: &[Failure] = match &r.verdict {
+        Verdict::Fail { failures } => failures,
+        _ => &[],
+    };
+    let mut run_index = 0;
+    let mut writes_shown = false;
+    let mut last_was_check = false;
+    for step in &f.steps {
+        if !matches!(step, Step::CheckMap { .. }) {
+            last_was_check = false;
+        }
+        match step {
+            Step::SetMap { map, key, value, ifaces, .. } => {
+                if !writes_shown {
+                    s.push_str(if run_index == 0 {
+                        "\nmap entries written first\n"
+                    } else {
+                        "\nmap entries written\n"
+                    });
+                    writes_shown = true;
+                }
+                let _ = writeln!(s, "  {}", map_write(map, &key.0, value, ifaces, info));
+            }
+            Step::Run { expect, source, .. } => {
+                writes_shown = false;
+                run_index += 1;
+                let _ = writeln!(s, "\nsend #{run_index} ({source})");
+                let Some(run) = r.runs.get(run_index - 1) else {
+                    s.push_str("  not run (the scenario stopped before it)\n");
+                    continue;
+                };
+                let _ = writeln!(s, "  input: {} bytes", run.input.len());
+                s.push_str(&indent(&layers(&run.input), 4));
+                let expected = match expect {
+                    Some(e) => format!(" (expected {})", action_name(e.action)),
+                    None => " (not checked)".into(),
+                };
+                let _ = writeln!(s, "  action: {}{expected}", action_name(run.action));
+                if run.output == run.input {
+                    let _ = writeln!(s, "  output: the input, unchanged");
+                } else {
+                    let _ = writeln!(s, "  output: {} bytes", run.output.len());
+                    s.push_str(&indent(&layers(&run.output), 4));
+                    s.push_str("    bytes\n");
+                    s.push_str(&indent(&hexdump(&run.output), 6));
+                }
+                let mine: Vec<Failure> = failures
+                    .iter()
+                    .filter(|x| matches!(x, Failure::Action { source: s, .. } | Failure::Packet { source: s, .. } if s == source))
+                    .cloned()
+                    .collect();
+                match expect.as_ref().and_then(|e| e.packet.as_ref()) {
+                    _ if !mine.is_empty() => {
+                        s.push_str("  differs from the spec:\n");
+                        s.push_str(&indent(&describe_failures(&mine), 4));
+                    }
+                    Some(_) => s.push_str("  the output matches the expected packet\n"),
+                    None => s.push_str("  the output packet is not checked\n"),
+                }
+                match &run.maps {
+                    Some(changes) if !changes.is_empty() => {
+                        s.push_str("  maps changed by the program\n");
+                        for c in changes {
+                            s.push_str(&indent(&map_change(c, info), 4));
+                        }
+                    }
+                    Some(_) => s.push_str("  no map entry changed\n"),
+                    None => {}
+                }
+                if let Some(e) = &run.printk_error {
+                    let _ = writeln!(s, "  printk: not captured ({e})");
+                } else if !run.printk.is_empty() {
+                    s.push_str("  printk\n");
+                    for l in &run.printk {
+                        let _ = writeln!(s, "    {l}");
+                    }
+                }
+            }
+            Step::CheckMap { entry, source, expected, .. } => {
+                writes_shown = false;
+                let what = if expected.is_some() { "as expected" } else { "absent, as expected" };
+                let mine: Vec<Failure> = failures
+                    .iter()
+                    .filter(|x| matches!(x, Failure::Map { source: s, .. } if s == source))
+                    .cloned()
+                    .collect();
+                if !s.ends_with("\n\n") && !last_was_check {
+                    s.push('\n');
+                }
+                last_was_check = true;
+                if mine.is_empty() {
+                    if run_index <= r.runs.len() && !matches!(r.verdict, Verdict::Error { .. }) {
+                        let _ = writeln!(s, "check map {entry} ({source}): {what}");
+                    }
+                } else {
+                    let _ = writeln!(s, "check map {entry} ({source}): differs");
+                    s.push_str(&indent(&describe_failures(&mine), 2));
+                }
+                continue;
+            }
+        }
+    }
+    let others: Vec<Failure> = failures.iter().filter(|x| matches!(x, Failure::Snapshot { .. })).cloned().collect();
+    if !others.is_empty() {
+        s.push('\n');
+        s.push_str(&describe_failures(&others));
+    }
+    s.push('\n');
+    match &r.verdict {
+        Verdict::Pass => s.push_str("verdict: PASS\n"),
+        Verdict::Fail { failures } => {
+            let _ = writeln!(s, "verdict: FAIL ({})", count(failures.len(), "difference"));
+        }
+        Verdict::Skip { reason } => {
+            let _ = writeln!(s, "verdict: SKIP: {reason}");
+        }
+        Verdict::Error { error } => {
+            let text = error_text(error, Some(&f.program));
+            let _ = writeln!(s, "verdict: ERROR\n{}", indent(&text, 2).trim_end());
+        }
+    }
+    s
+}
+
+/// `sessions[2] = { ue_ip: 192.168.100.200, ... }`, interface names where the spec wrote them.
+fn map_write(map: &str, key: &[u8], value: &MapValue, ifaces: &[IfaceSlot], info: Option<&Program>) -> String {
+    let def = info.and_then(|i| i.map(map));
+    let kf = def.map(|d| d.key.clone()).unwrap_or_default();
+    let vf = def.map(|d| d.value.clone()).unwrap_or_default();
+    let v = match value {
+        MapValue::All(v) => entry_text(&vf, &v.0, EntryPart::Value, ifaces),
+        MapValue::PerCpu(vs) => format!(
+            "per_cpu [{}]",
+            vs.iter()
+                .enumerate()
+                .map(|(cpu, v)| entry_text(&vf, &v.0, EntryPart::CpuValue(cpu as u32), ifaces))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!("{map}[{}] = {v}", entry_text(&kf, key, EntryPart::Key, ifaces))
+}
+
+/// A key or value as the spec wrote it; interface slots show the interface's name.
+fn entry_text(fields: &[ValueField], bytes: &[u8], part: EntryPart, ifaces: &[IfaceSlot]) -> String {
+    let slot = |f: &ValueField| ifaces.iter().find(|s| s.part == part && s.offset == f.offset && s.size == f.size);
+    let show = |f: &ValueField| slot(f).map(|s| s.iface.clone()).unwrap_or_else(|| f.show_in(bytes));
+    match fields {
+        [] => key_text(fields, bytes),
+        [one] if one.name.is_empty() => show(one),
+        many => {
+            let parts: Vec<String> = many.iter().map(|f| format!("{}: {}", f.name, show(f))).collect();
+            format!("{{ {} }}", parts.join(", "))
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! One `xdptest run`: the selected fixtures go to a source of run events (this kernel's runner, or the
+//! VM matrix), each event goes through the snapshot stage (which may turn a pass into a failure) and
+//! then to every reporter; the summary, and so the exit code, is computed once from the same stream.
+//! A first Ctrl-C (or SIGTERM, SIGHUP) stops starting scenarios and VMs, and the run still reports what
+//! finished; a second one exits at once.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use xdptest_compiler::Fixture;
+use xdptest_runner::{Cancel, RunEvent, RunOptions, Target};
+use xdptest_vm::kernel::Kernel;
+
+use crate::outcome::Outcome;
+use crate::report::human::{Detail, Human, Palette};
+use crate::report::{json, junit, pcap, progress, Reporter, RunView, Summary};
+use crate::snapshot::{self, Snapshots};
+
+/// Where results are written on standard output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// Everything a run needs, checked and resolved by the command line.
+pub struct Plan {
+    pub fixtures: Vec<Fixture>,
+    /// Empty: this kernel.
+    pub kernels: Vec<Kernel>,
+    /// The static guest binary, for VM runs.
+    pub guest: Option<PathBuf>,
+    pub jobs: Option<usize>,
+    pub format: Format,
+    pub color: anstream::ColorChoice,
+    pub junit: Option<PathBuf>,
+    pub pcap: Option<PathBuf>,
+    pub snapshots: snapshot::Mode,
+    /// Multiplies every VM deadline.
+    pub timeout_scale: f64,
+}
+
+/// The run's cancellation, set by the signal handler (installed once per process).
+fn cancel_on_signals() -> Cancel {
+    static CANCEL: OnceLock<Cancel> = OnceLock::new();
+    CANCEL
+        .get_or_init(|| {
+            let cancel = Cancel::new();
+            let c = cancel.clone();
+            let _ = ctrlc::set_handler(move || {
+                if c.is_cancelled() {
+                    // A second interrupt: the user does not want to wait for the summary.
+                    xdptest_vm::qemu::kill_all();
+                    std::process::exit(Outcome::Interrupted as i32);
+                }
+                c.cancel();
+                xdptest_vm::qemu::kill_all();
+                eprintln!("\nxdptest: interrupted; finishing what runs (Ctrl-C again to quit at once)");
+            });
+            cancel
+        })
+        .clone()
+}
+
+pub fn run(plan: Plan) -> Outcome {
+    let cancel = cancel_on_signals();
+    let mut snapshots = Snapshots::new(&plan.fixtures, plan.snapshots);
+    let observe = snapshots.observe();
+    let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
+    match plan.format {
+        Format::Human => reporters.push(Box::new(Human::new(
+            Box::new(anstream::AutoStream::new(std::io::stdout(), plan.color)),
+            Palette::on(),
+            Detail::Full,
+        ))),
+        Format::Json => {
+            reporters.push(Box::new(json::Json::new(Box::new(std::io::stdout()))));
+            reporters.push(Box::new(Human::new(
+                Box::new(anstream::AutoStream::new(std::io::stderr(), anstream::ColorChoice::Never)),
+                Palette::on(),
+                Detail::SummaryOnly,
+            )));
+        }
+    }
+    if !plan.kernels.is_empty() {
+        reporters.push(Box::new(progress::Progress::new(std::io::stderr().is_terminal())));
+    }
+    if let Some(path) = &plan.junit {
+        reporters.push(Box::new(junit::Junit::new(path.clone())));
+    }
+    if let Some(path) = &plan.pcap {
+        reporters.push(Box::new(pcap::Capture::new(path.clone())));
+    }
+    let mut summary = Summary::default();
+    let mut targets: Vec<Target> = Vec::new();
+    let mut write_failed = None;
+    let fixtures = &plan.fixtures;
+    let mut deliver = |e: RunEvent| {
+        let mut e = e;
+        if let RunEvent::Started { targets: t, .. } = &e {
+            targets = t.clone();
+        }
+        let mut note = None;
+        if let RunEvent::Finished { target, index, result } = &mut e {
+            note = snapshots.check(*index, &fixtures[*index], result).map(|n| (*target, n.to_string()));
+        }
+        summary.event(&e);
+        let view = RunView { fixtures, targets: &targets };
+        let notes = note.map(|(target, text)| RunEvent::Note { target, text });
+        for ev in std::iter::once(&e).chain(notes.as_ref()) {
+            for r in reporters.iter_mut() {
+                if let Err(err) = r.event(ev, &view) {
+                    // A closed standard output (`| head`) ends reporting, not the run's verdict.
+                    write_failed.get_or_insert(err);
+                }
+            }
+        }
+    };
+    if plan.kernels.is_empty() {
+        let jobs = plan.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        let opts = RunOptions { jobs, cancel: cancel.clone() };
+        xdptest_runner::run(fixtures, &opts, &observe, &mut deliver);
+    } else {
+        let Some(guest) = plan.guest.clone() else {
+            eprintln!("error: no static guest binary for VMs");
+            return Outcome::Error;
+        };
+        let mut opts = xdptest_vm::Options::new(guest);
+        if let Some(j) = plan.jobs {
+            opts.jobs = j;
+        }
+        opts.timeout_scale = plan.timeout_scale;
+        opts.dump_maps = observe.dump_maps.clone();
+        opts.cancel = cancel.clone();
+        if let Err(e) = xdptest_vm::run(&plan.kernels, fixtures, &opts, &mut deliver) {
+            eprintln!("error: {e}");
+            return Outcome::Error;
+        }
+        if let Ok(q) = xdptest_vm::qemu::qemu_binary() {
+            if let (xdptest_vm::qemu::Accel::Tcg, Some(why)) = xdptest_vm::qemu::accel(&q) {
+                eprintln!("note: VMs run under TCG (software emulation), not KVM: {why}");
+            }
+        }
+    }
+    let view = RunView { fixtures, targets: &targets };
+    let mut outcome = summary.outcome();
+    for r in reporters.iter_mut() {
+        if let Err(e) = r.finish(&view, &summary) {
+            eprintln!("error: {e}");
+            outcome = outcome.max(Outcome::Error);
+        }
+    }
+    if let Some(line) = snapshots.summary() {
+        eprintln!("{line}");
+    }
+    if write_failed.is_some() && outcome != Outcome::Interrupted {
+        outcome = outcome.max(Outcome::Error);
+    }
+    outcome
+}

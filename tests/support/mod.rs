@@ -1,0 +1,198 @@
+//! Shared by the end-to-end tests: where the repository is, building the example programs once, a
+//! builder that runs the real `xdptest` binary the same way everywhere (no colours, not in CI mode, no
+//! stdin), the book's generated outputs (compare, or rewrite with `BLESS=1`), and independent oracles
+//! (tshark, Python's `jsonschema` for the JSON contract).
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Once;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn book_src() -> PathBuf {
+    repo().join("book/src")
+}
+
+/// Builds `programs/` once per test binary.
+pub fn build_programs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let out = Command::new("make").args(["-s", "-C"]).arg(repo().join("programs")).output().expect("make runs");
+        assert!(
+            out.status.success(),
+            "building programs/ failed: install clang and libbpf-dev (scripts/setup)\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// A run of the real binary, built up step by step.
+pub struct Xdptest {
+    cmd: Command,
+}
+
+/// `xdptest` in the repository root, with the example programs built.
+pub fn xdptest() -> Xdptest {
+    build_programs();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xdptest"));
+    cmd.current_dir(repo())
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("CI")
+        .env_remove("TF_BUILD")
+        .stdin(Stdio::null());
+    Xdptest { cmd }
+}
+
+impl Xdptest {
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn env_remove(mut self, k: &str) -> Self {
+        self.cmd.env_remove(k);
+        self
+    }
+
+    /// Runs to the end.
+    pub fn output(mut self) -> Output {
+        self.cmd.output().expect("xdptest runs")
+    }
+
+    /// The command, for tests that spawn and signal it.
+    pub fn command(self) -> Command {
+        self.cmd
+    }
+}
+
+/// `xdptest ARGS` in the repository root.
+pub fn run(args: &[&str]) -> Output {
+    xdptest().args(args).output()
+}
+
+/// `xdptest ARGS` in `dir`.
+pub fn run_in_dir<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Output {
+    xdptest().cwd(dir).args(args).output()
+}
+
+/// Exit code and both outputs, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Output with the durations of results (`(123 µs)`) replaced by `(… µs)`.
+pub fn normalise_durations(text: &str) -> String {
+    let mut normalised = String::new();
+    for line in text.lines() {
+        let line = match line.rfind(" µs)") {
+            Some(end) => match line[..end].rfind('(') {
+                Some(open) if line[open + 1..end].chars().all(|c| c.is_ascii_digit()) => {
+                    format!("{}(… µs){}", &line[..open], &line[end + " µs)".len()..])
+                }
+                _ => line.to_string(),
+            },
+            None => line.to_string(),
+        };
+        normalised.push_str(&line);
+        normalised.push('\n');
+    }
+    normalised
+}
+
+/// `xdptest ARGS` in `dir`: exit code and stdout then stderr, durations normalised (what the book shows).
+pub fn run_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let o = run_in_dir(dir, args);
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    (o.status.code(), normalise_durations(&text))
+}
+
+/// Compares `book/src/generated/NAME` with `actual`, or rewrites it when `BLESS=1`.
+pub fn compare_or_bless(name: &str, actual: &str, test: &str) {
+    let path = book_src().join("generated").join(name);
+    if std::env::var_os("BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(expected, actual, "{} is out of date: run BLESS=1 cargo test --test {test}", path.display());
+}
+
+/// Runs tshark (an independent decoder).
+pub fn tshark(args: &[&str]) -> String {
+    let o = match Command::new("tshark").args(args).output() {
+        Ok(o) => o,
+        Err(e) => panic!("cannot run tshark ({e}): install it (apt-get install tshark)"),
+    };
+    assert!(o.status.success(), "tshark {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// The records of JSON Lines output.
+pub fn json_records(stdout: &str) -> Vec<serde_json::Value> {
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+}
+
+/// Validates every line of `lines` against the JSON schema at `schema` (relative to the repository)
+/// with Python's `jsonschema` (an independent validator); the error names the first line that fails.
+pub fn check_schema(schema: &str, lines: &str) -> Result<(), String> {
+    let script = "import json, sys\n\
+                  from jsonschema import Draft202012Validator\n\
+                  schema = json.load(open(sys.argv[1]))\n\
+                  Draft202012Validator.check_schema(schema)\n\
+                  v = Draft202012Validator(schema)\n\
+                  for n, line in enumerate(sys.stdin, 1):\n\
+                  \x20   errors = sorted(v.iter_errors(json.loads(line)), key=lambda e: e.path)\n\
+                  \x20   if errors:\n\
+                  \x20       print(f'line {n}: {errors[0].message} at {list(errors[0].absolute_path)}')\n\
+                  \x20       sys.exit(1)\n";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .arg(repo().join(schema))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs (with jsonschema: scripts/setup installs it)");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
+}
