@@ -41,8 +41,8 @@ fn json_output_in_the_book_is_real() {
                 while let Some(at) = l[from..].find(field).map(|i| i + from) {
                     let start = at + field.len();
                     let rest = &l[start..];
-                    let end = if rest.starts_with('"') {
-                        rest[1..].find('"').map_or(rest.len(), |i| i + 2)
+                    let end = if let Some(quoted) = rest.strip_prefix('"') {
+                        quoted.find('"').map_or(rest.len(), |i| i + 2)
                     } else {
                         rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len())
                     };
