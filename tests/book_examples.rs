@@ -61,8 +61,6 @@ fn programs_built() {
     });
 }
 
-/// Runs the real CLI in `dir`. Colours off, so output is the same on a terminal and in CI.
-
 /// Sorted `*.pkt` file names directly in `dir`.
 fn specs_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)

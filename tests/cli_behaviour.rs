@@ -18,8 +18,6 @@ fn xdptest<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Output {
 
 use xdptest_compiler::Fixture;
 
-/// Runs `xdptest` in `cwd`.
-
 /// Every file under `dir` (hidden ones too), by path relative to `dir`, with its bytes.
 fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {

@@ -22,8 +22,6 @@ fn xdptest(dir: &Path, args: &[&str]) -> Output {
     xdptest_env(dir, args, &[])
 }
 
-/// Runs xdptest in `dir`, outside CI unless `env` says otherwise.
-
 fn object(name: &str) -> String {
     root().join("programs/build").join(format!("{name}.o")).display().to_string()
 }
