@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use support::{repo, stderr, text};
+use xdptest_compiler::Fixture;
 
+/// Runs `xdptest` in `cwd`.
 fn xdptest<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Output {
     support::xdptest().cwd(cwd).args(args).output()
 }
-
-use xdptest_compiler::Fixture;
 
 /// Every file under `dir` (hidden ones too), by path relative to `dir`, with its bytes.
 fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
