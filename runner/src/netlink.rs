@@ -4,7 +4,7 @@
 //! against iproute2 itself.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use xdptest_compiler::fixture::{EnvDecl, EnvItem, LinkKind, RouteKind};
 
@@ -227,13 +227,11 @@ pub fn apply(steps: &[Step]) -> Result<(), Failure> {
 
 /// The ifindex of interface `name` in the calling thread's namespace.
 pub fn index(name: &str) -> Result<u32, OsError> {
-    let c =
-        std::ffi::CString::new(name).map_err(|_| OsError::errno(format!("find interface {name:?}"), libc::EINVAL))?;
-    // SAFETY: a valid NUL-terminated string; looked up in the calling thread's namespace.
-    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
-        0 => Err(OsError::new(format!("if_nametoindex({name})"), &io::Error::last_os_error())),
-        i => Ok(i),
-    }
+    let op = || format!("SIOCGIFINDEX {name}");
+    // Any socket of the namespace answers the ioctl.
+    let sock = rustix::net::socket(rustix::net::AddressFamily::INET, rustix::net::SocketType::DGRAM, None)
+        .map_err(|e| OsError::new(op(), &e.into()))?;
+    rustix::net::netdevice::name_to_index(&sock, name).map_err(|e| OsError::new(op(), &e.into()))
 }
 
 /// A netlink message under construction: header, fixed part, attributes (nested ones by start offset).
@@ -392,31 +390,19 @@ struct Socket {
 
 impl Socket {
     fn open() -> io::Result<Socket> {
-        // SAFETY: plain socket(2); the descriptor is owned right away.
-        let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just returned by socket(2) and is not owned elsewhere.
-        Ok(Socket { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        use rustix::net::{socket_with, AddressFamily, SocketFlags, SocketType};
+        // Protocol `None` is NETLINK_ROUTE (0).
+        let fd = socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, None)?;
+        Ok(Socket { fd })
     }
 
     /// Sends one request and waits for its acknowledgement.
     fn request(&self, msg: &[u8]) -> io::Result<()> {
-        // SAFETY: `msg` is a valid buffer of the given length; the kernel is the destination (no address).
-        let n = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        rustix::net::send(&self.fd, msg, rustix::net::SendFlags::empty())?;
         let mut buf = vec![0u8; 8192];
         loop {
-            // SAFETY: receives into a buffer we own, of the given length.
-            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            let (n, _) = rustix::net::recv(&self.fd, &mut buf[..], rustix::net::RecvFlags::empty())?;
             let mut at = 0usize;
-            let n = n as usize;
             while at + 16 <= n {
                 let len = u32::from_ne_bytes(buf[at..at + 4].try_into().expect("4 bytes")) as usize;
                 let kind = u16::from_ne_bytes(buf[at + 4..at + 6].try_into().expect("2 bytes"));
@@ -545,8 +531,8 @@ mod tests {
             let (steps, script) = (&steps, &script);
             std::thread::scope(|s| {
                 s.spawn(move || {
-                    // SAFETY: only this scoped thread moves to a new namespace, which dies with it.
-                    assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0, "needs root");
+                    // Only this scoped thread moves to a new namespace, which dies with it.
+                    crate::stage::unshare_net_here().expect("needs root");
                     if with_ip {
                         let mut child = std::process::Command::new("ip")
                             .args(["-batch", "-"])

@@ -31,8 +31,7 @@ impl Printk {
         let root = tracefs()?;
         let instances = root.join("instances");
         remove_stale(&instances);
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+        let tid = rustix::thread::gettid().as_raw_nonzero();
         let dir = instances.join(format!("{PREFIX}{}-{tid}", std::process::id()));
         if dir.exists() {
             let _ = std::fs::remove_dir(&dir);
@@ -110,16 +109,13 @@ fn tracefs() -> Result<&'static Path, String> {
                 return Ok(PathBuf::from(dir));
             }
         }
-        let target = c"/sys/kernel/tracing";
-        // SAFETY: all arguments are valid NUL-terminated strings; data may be null.
-        let r = unsafe { libc::mount(c"nodev".as_ptr(), target.as_ptr(), c"tracefs".as_ptr(), 0, std::ptr::null()) };
-        if r == 0 && Path::new("/sys/kernel/tracing/instances").is_dir() {
-            return Ok(PathBuf::from("/sys/kernel/tracing"));
+        let mounted =
+            rustix::mount::mount("nodev", "/sys/kernel/tracing", "tracefs", rustix::mount::MountFlags::empty(), None);
+        match mounted {
+            Ok(()) if Path::new("/sys/kernel/tracing/instances").is_dir() => Ok(PathBuf::from("/sys/kernel/tracing")),
+            Ok(()) => Err("tracefs mounted on /sys/kernel/tracing has no instances".into()),
+            Err(e) => Err(format!("tracefs is not mounted and cannot be mounted on /sys/kernel/tracing ({e})")),
         }
-        Err(format!(
-            "tracefs is not mounted and cannot be mounted on /sys/kernel/tracing ({})",
-            io::Error::last_os_error()
-        ))
     })
     .as_ref()
     .map(PathBuf::as_path)

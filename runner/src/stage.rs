@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use xdptest_compiler::fixture::{EnvDecl, LinkKind};
 
@@ -93,9 +93,8 @@ impl Stage {
 
 /// Moves the calling thread into a new network namespace; returns it.
 fn unshare_net() -> Result<OwnedFd, StageError> {
-    // SAFETY: unshare only changes this (short-lived) thread's network namespace.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        let os = OsError::new("unshare(CLONE_NEWNET)", &std::io::Error::last_os_error());
+    if let Err(e) = unshare_net_here() {
+        let os = OsError::new("unshare(CLONE_NEWNET)", &e.into());
         return Err(StageError::Error(if RunError::is_denied(&os) {
             RunError::permission(os)
         } else {
@@ -115,11 +114,16 @@ pub fn current_netns() -> Result<OwnedFd, OsError> {
 }
 
 pub fn setns(fd: &OwnedFd) -> Result<(), OsError> {
-    // SAFETY: `fd` is an open namespace file descriptor; setns affects only the calling thread.
-    if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(OsError::new("setns(CLONE_NEWNET)", &std::io::Error::last_os_error()));
-    }
-    Ok(())
+    use std::os::fd::AsFd;
+    rustix::thread::move_into_link_name_space(fd.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
+        .map_err(|e| OsError::new("setns(CLONE_NEWNET)", &e.into()))
+}
+
+/// Moves the calling thread (only) into a new network namespace.
+pub(crate) fn unshare_net_here() -> rustix::io::Result<()> {
+    // SAFETY: unsharing the network namespace changes only the calling thread's view of the network;
+    // no memory or file descriptors are affected, which is what `unshare_unsafe` warns about.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }
 }
 
 /// Whether this kernel can create dummy interfaces (some minimal kernels lack the driver). Probed once,
@@ -128,8 +132,8 @@ pub(crate) fn dummy_supported() -> bool {
     static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *SUPPORTED.get_or_init(|| {
         std::thread::spawn(move || {
-            // SAFETY: only this short-lived thread moves to a new namespace, which dies with it.
-            let unshared = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0;
+            // Only this short-lived thread moves to a new namespace, which dies with it.
+            let unshared = unshare_net_here().is_ok();
             let op = netlink::Op::AddLink { name: "xdptest0".into(), kind: netlink::NewLink::Dummy };
             unshared && netlink::apply(&[netlink::Step { op, decl: None }]).is_ok()
         })

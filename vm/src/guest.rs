@@ -3,10 +3,8 @@
 //! runner, streams every result as a framed record on ttyS1 (see [`channel`](crate::channel)) and powers
 //! the VM off. Nothing from the host file system is shared: everything arrives in the initramfs.
 
-use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
@@ -37,8 +35,7 @@ pub struct Payload {
 
 /// Entry point of `xdptest guest`. Refuses to run anywhere but as PID 1 (it powers the machine off).
 pub fn main() -> i32 {
-    // SAFETY: getpid has no preconditions.
-    if unsafe { libc::getpid() } != 1 {
+    if !rustix::process::getpid().is_init() {
         eprintln!("error: `xdptest guest` is the init process of xdptest's VMs; it only runs as PID 1 in a VM");
         return 2;
     }
@@ -56,14 +53,8 @@ pub fn main() -> i32 {
 
 fn mount(source: &str, target: &str, fstype: &str) -> Result<(), String> {
     let _ = std::fs::create_dir_all(target);
-    let c = |s: &str| CString::new(s).expect("no NUL in mount arguments");
-    let (src, tgt, fs) = (c(source), c(target), c(fstype));
-    // SAFETY: valid NUL-terminated strings; no data argument.
-    let r = unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
-    if r != 0 {
-        return Err(format!("mounting {fstype} on {target}: {}", std::io::Error::last_os_error()));
-    }
-    Ok(())
+    rustix::mount::mount(source, target, fstype, rustix::mount::MountFlags::empty(), None)
+        .map_err(|e| format!("mounting {fstype} on {target}: {e}"))
 }
 
 /// The results port, in raw mode (no newline translation: records are binary).
@@ -73,13 +64,9 @@ fn open_results() -> Result<File, String> {
         .custom_flags(libc::O_NOCTTY)
         .open(RESULTS_TTY)
         .map_err(|e| format!("cannot open {RESULTS_TTY}: {e}"))?;
-    // SAFETY: termios calls on a descriptor we own, with a zero-initialised struct filled by tcgetattr.
-    unsafe {
-        let mut t: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(f.as_raw_fd(), &mut t) == 0 {
-            libc::cfmakeraw(&mut t);
-            libc::tcsetattr(f.as_raw_fd(), libc::TCSANOW, &t);
-        }
+    if let Ok(mut t) = rustix::termios::tcgetattr(&f) {
+        t.make_raw();
+        let _ = rustix::termios::tcsetattr(&f, rustix::termios::OptionalActions::Now, &t);
     }
     Ok(f)
 }
@@ -98,22 +85,15 @@ fn send_to_tty(r: &Record) -> Result<(), String> {
 
 /// Waits until the UART has sent everything: the host must see the last record before power-off.
 fn drain(port: &File) {
-    // SAFETY: tcdrain on a descriptor we own.
-    unsafe { libc::tcdrain(port.as_raw_fd()) };
+    let _ = rustix::termios::tcdrain(port);
 }
 
 fn load_module(path: &str) -> Result<(), String> {
     let f = File::open(path).map_err(|e| format!("{path}: {e}"))?;
-    let params = CString::default();
-    // SAFETY: finit_module with an open descriptor and an empty parameter string.
-    let r = unsafe { libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), params.as_ptr(), 0) };
-    if r != 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(format!("{path}: {e}"));
-        }
+    match rustix::system::finit_module(&f, c"", 0) {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(()),
+        Err(e) => Err(format!("{path}: {e}")),
     }
-    Ok(())
 }
 
 fn run() -> Result<(), String> {
@@ -124,9 +104,10 @@ fn run() -> Result<(), String> {
     // Optional: tracing (bpf_printk output) where the kernel has it.
     let _ = mount("tracefs", "/sys/kernel/tracing", "tracefs");
     // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
-    let inf = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
-    // SAFETY: setrlimit with a valid struct.
-    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &inf) };
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Memlock,
+        rustix::process::Rlimit { current: None, maximum: None },
+    );
     let mut port = open_results()?;
     let text = std::fs::read_to_string(format!("/{SUITE}")).map_err(|e| format!("cannot read the suite: {e}"))?;
     let payload: Payload = serde_json::from_str(&text).map_err(|e| format!("cannot decode the suite: {e}"))?;
@@ -176,13 +157,11 @@ fn run() -> Result<(), String> {
 }
 
 fn power_off() -> ! {
-    // SAFETY: sync and reboot(2) as PID 1 in a VM: the whole point of this function.
-    unsafe {
-        libc::sync();
-        libc::reboot(libc::RB_POWER_OFF);
-        // Without ACPI power-off, a reboot also ends the VM (qemu runs with -no-reboot).
-        libc::reboot(libc::RB_AUTOBOOT);
-    }
+    // As PID 1 in a VM, this is the whole point of this function.
+    rustix::fs::sync();
+    let _ = rustix::system::reboot(rustix::system::RebootCommand::PowerOff);
+    // Without ACPI power-off, a reboot also ends the VM (qemu runs with -no-reboot).
+    let _ = rustix::system::reboot(rustix::system::RebootCommand::Restart);
     loop {
         std::thread::sleep(Duration::from_secs(1));
     }

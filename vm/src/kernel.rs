@@ -32,6 +32,7 @@ mod config;
 mod image;
 mod modules;
 mod process;
+pub(crate) use process::kill_group;
 mod version;
 
 pub use config::{KernelConfig, Need, OPTIONAL, REQUIRED};
@@ -169,7 +170,7 @@ impl fmt::Display for KernelSpec {
 /// directory under the system's temporary directory when there is no home).
 pub fn default_cache_dir() -> PathBuf {
     dirs::cache_dir()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("xdptest-cache-{}", unsafe { libc::geteuid() })))
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("xdptest-cache-{}", rustix::process::geteuid().as_raw())))
         .join("xdptest")
         .join("kernels")
 }

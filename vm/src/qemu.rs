@@ -66,8 +66,8 @@ static RUNNING: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 pub fn kill_all() {
     let groups = RUNNING.lock().map(|g| g.clone()).unwrap_or_default();
     for pgid in groups {
-        // SAFETY: kill(2) on a process group we created.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        // Process groups we created (each qemu leads its own).
+        crate::kernel::kill_group(pgid as u32);
     }
 }
 
@@ -79,13 +79,12 @@ struct Qemu {
 impl Qemu {
     fn spawn(mut cmd: Command) -> std::io::Result<Qemu> {
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).process_group(0);
-        // SAFETY: prctl is async-signal-safe; the child dies with the thread that spawned it.
+        // SAFETY: prctl is async-signal-safe (it allocates nothing); the child dies with the thread
+        // that spawned it.
         unsafe {
             cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
+                rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                    .map_err(std::io::Error::from)
             });
         }
         let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
@@ -95,8 +94,8 @@ impl Qemu {
     }
 
     fn kill(&mut self) {
-        // SAFETY: the child leads its own process group (process_group(0)).
-        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
+        // The child leads its own process group (process_group(0)).
+        crate::kernel::kill_group(self.child.id());
         let _ = self.child.wait();
     }
 }

@@ -13,7 +13,6 @@
 //! next run that takes the lock.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -37,16 +36,13 @@ impl CacheLock {
         let lock_err = |source| KernelError::Lock { path: path.clone(), source };
         let file = File::options().create(true).truncate(false).write(true).open(&path).map_err(lock_err)?;
         let flock = |op| loop {
-            // SAFETY: flock(2) on a descriptor this function owns.
-            if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
-                return Ok(());
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
+            match rustix::fs::flock(&file, op) {
+                Ok(()) => return Ok(()),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(std::io::Error::from(e)),
             }
         };
-        if let Err(e) = flock(libc::LOCK_EX | libc::LOCK_NB) {
+        if let Err(e) = flock(rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             if e.kind() != std::io::ErrorKind::WouldBlock {
                 return Err(lock_err(e));
             }
@@ -54,7 +50,7 @@ impl CacheLock {
                 "waiting for another xdptest run that is downloading a kernel (lock {})",
                 path.display()
             ));
-            flock(libc::LOCK_EX).map_err(lock_err)?;
+            flock(rustix::fs::FlockOperation::LockExclusive).map_err(lock_err)?;
         }
         Ok(CacheLock { _file: file })
     }

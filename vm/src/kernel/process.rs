@@ -58,9 +58,9 @@ pub(crate) fn run(cmd: &mut Command, what: &str, timeout: Duration, label: &str)
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() >= deadline => {
-                // SAFETY: kill(2) on the process group this child leads (process_group(0) above); only
-                // processes this call started are in it.
-                unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+                // The process group this child leads (process_group(0) above): only processes this call
+                // started are in it.
+                kill_group(child.id());
                 let _ = child.wait();
                 let _ = (out_reader.join(), err_reader.join());
                 return Err(KernelError::Timeout { what: what.to_string(), secs: timeout.as_secs() });
@@ -83,6 +83,13 @@ pub(crate) fn tail(text: &str, lines: usize) -> String {
         "no error output".into()
     } else {
         joined
+    }
+}
+
+/// Kills the process group `leader` leads.
+pub(crate) fn kill_group(leader: u32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(leader as i32) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
     }
 }
 
