@@ -210,3 +210,21 @@ fn snapshots_are_checked_on_the_guest_kernel() {
     // The accepted file was not overwritten.
     assert!(std::fs::read_to_string(&snap).unwrap().contains("XDP_DROP"));
 }
+
+/// `--pcap` is a reporter on the run's events, so it works for VM runs too; comments name the kernel.
+#[test]
+fn pcap_holds_the_packets_of_vm_runs() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("vm.pcapng");
+    let o =
+        xdptest().args(["run", "--kernel", "debian:6.1", "--pcap"]).arg(&pcap).arg("specs/icmp_echo").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let comments = support::tshark(&["-r", pcap.to_str().unwrap(), "-T", "fields", "-e", "frame.comment"]);
+    let lines: Vec<&str> = comments.lines().collect();
+    assert!(lines.len() >= 10, "{comments}");
+    assert!(lines.iter().all(|l| l.ends_with("· on debian:6.1")), "{comments}");
+    assert!(lines.iter().any(|l| l.contains("· output XDP_TX · PASS")), "{comments}");
+}

@@ -15,7 +15,6 @@ use crate::outcome::count;
 
 /// The text `explain` prints.
 pub fn story(f: &Fixture, r: &ScenarioResult) -> String {
-    let info = Some(&*f.program);
     let mut s = String::new();
     let _ = writeln!(s, "scenario: {}", f.scenario);
     let _ = writeln!(s, "spec: {}", f.spec);
@@ -27,124 +26,162 @@ pub fn story(f: &Fixture, r: &ScenarioResult) -> String {
         Verdict::Fail { failures } => failures,
         _ => &[],
     };
-    let mut run_index = 0;
-    let mut writes_shown = false;
-    let mut last_was_check = false;
+    let mut teller = Teller { s, f, r, failures, sends: 0, writes_shown: false, last_was_check: false };
     for step in &f.steps {
+        teller.step(step);
+    }
+    teller.verdict()
+}
+
+/// The story so far, and where it is.
+struct Teller<'a> {
+    s: String,
+    f: &'a Fixture,
+    r: &'a ScenarioResult,
+    failures: &'a [Failure],
+    /// Sends told so far.
+    sends: usize,
+    /// The "map entries written" heading is out for the current run of writes.
+    writes_shown: bool,
+    last_was_check: bool,
+}
+
+impl Teller<'_> {
+    fn step(&mut self, step: &Step) {
         if !matches!(step, Step::CheckMap { .. }) {
-            last_was_check = false;
+            self.last_was_check = false;
         }
         match step {
             Step::SetMap { map, key, value, ifaces, .. } => {
-                if !writes_shown {
-                    s.push_str(if run_index == 0 {
+                if !self.writes_shown {
+                    self.s.push_str(if self.sends == 0 {
                         "\nmap entries written first\n"
                     } else {
                         "\nmap entries written\n"
                     });
-                    writes_shown = true;
+                    self.writes_shown = true;
                 }
-                let _ = writeln!(s, "  {}", map_write(map, &key.0, value, ifaces, info));
+                let _ = writeln!(self.s, "  {}", map_write(map, &key.0, value, ifaces, Some(&self.f.program)));
             }
             Step::Run { expect, source, .. } => {
-                writes_shown = false;
-                run_index += 1;
-                let _ = writeln!(s, "\nsend #{run_index} ({source})");
-                let Some(run) = r.runs.get(run_index - 1) else {
-                    s.push_str("  not run (the scenario stopped before it)\n");
-                    continue;
-                };
-                let _ = writeln!(s, "  input: {} bytes", run.input.len());
-                s.push_str(&indent(&layers(&run.input), 4));
-                let expected = match expect {
-                    Some(e) => format!(" (expected {})", action_name(e.action)),
-                    None => " (not checked)".into(),
-                };
-                let _ = writeln!(s, "  action: {}{expected}", action_name(run.action));
-                if run.output == run.input {
-                    let _ = writeln!(s, "  output: the input, unchanged");
-                } else {
-                    let _ = writeln!(s, "  output: {} bytes", run.output.len());
-                    s.push_str(&indent(&layers(&run.output), 4));
-                    s.push_str("    bytes\n");
-                    s.push_str(&indent(&hexdump(&run.output), 6));
-                }
-                let mine: Vec<Failure> = failures
-                    .iter()
-                    .filter(|x| matches!(x, Failure::Action { source: s, .. } | Failure::Packet { source: s, .. } if s == source))
-                    .cloned()
-                    .collect();
-                match expect.as_ref().and_then(|e| e.packet.as_ref()) {
-                    _ if !mine.is_empty() => {
-                        s.push_str("  differs from the spec:\n");
-                        s.push_str(&indent(&describe_failures(&mine), 4));
-                    }
-                    Some(_) => s.push_str("  the output matches the expected packet\n"),
-                    None => s.push_str("  the output packet is not checked\n"),
-                }
-                match &run.maps {
-                    Some(changes) if !changes.is_empty() => {
-                        s.push_str("  maps changed by the program\n");
-                        for c in changes {
-                            s.push_str(&indent(&map_change(c, info), 4));
-                        }
-                    }
-                    Some(_) => s.push_str("  no map entry changed\n"),
-                    None => {}
-                }
-                if let Some(e) = &run.printk_error {
-                    let _ = writeln!(s, "  printk: not captured ({e})");
-                } else if !run.printk.is_empty() {
-                    s.push_str("  printk\n");
-                    for l in &run.printk {
-                        let _ = writeln!(s, "    {l}");
-                    }
-                }
+                self.writes_shown = false;
+                self.sends += 1;
+                self.send(expect.as_ref(), source);
             }
             Step::CheckMap { entry, source, expected, .. } => {
-                writes_shown = false;
-                let what = if expected.is_some() { "as expected" } else { "absent, as expected" };
-                let mine: Vec<Failure> = failures
-                    .iter()
-                    .filter(|x| matches!(x, Failure::Map { source: s, .. } if s == source))
-                    .cloned()
-                    .collect();
-                if !s.ends_with("\n\n") && !last_was_check {
-                    s.push('\n');
-                }
-                last_was_check = true;
-                if mine.is_empty() {
-                    if run_index <= r.runs.len() && !matches!(r.verdict, Verdict::Error { .. }) {
-                        let _ = writeln!(s, "check map {entry} ({source}): {what}");
-                    }
-                } else {
-                    let _ = writeln!(s, "check map {entry} ({source}): differs");
-                    s.push_str(&indent(&describe_failures(&mine), 2));
-                }
-                continue;
+                self.writes_shown = false;
+                self.check(entry, source, expected.is_some());
             }
         }
     }
-    let others: Vec<Failure> = failures.iter().filter(|x| matches!(x, Failure::Snapshot { .. })).cloned().collect();
-    if !others.is_empty() {
+
+    /// One `send`: the input, the action, the output against the expectation, map changes, printk.
+    fn send(&mut self, expect: Option<&xdptest_compiler::fixture::Expectation>, source: &str) {
+        let s = &mut self.s;
+        let _ = writeln!(s, "\nsend #{} ({source})", self.sends);
+        let Some(run) = self.r.runs.get(self.sends - 1) else {
+            s.push_str("  not run (the scenario stopped before it)\n");
+            return;
+        };
+        let _ = writeln!(s, "  input: {} bytes", run.input.len());
+        s.push_str(&indent(&layers(&run.input), 4));
+        let expected = match expect {
+            Some(e) => format!(" (expected {})", action_name(e.action)),
+            None => " (not checked)".into(),
+        };
+        let _ = writeln!(s, "  action: {}{expected}", action_name(run.action));
+        if run.output == run.input {
+            let _ = writeln!(s, "  output: the input, unchanged");
+        } else {
+            let _ = writeln!(s, "  output: {} bytes", run.output.len());
+            s.push_str(&indent(&layers(&run.output), 4));
+            s.push_str("    bytes\n");
+            s.push_str(&indent(&hexdump(&run.output), 6));
+        }
+        let mine: Vec<Failure> = self
+            .failures
+            .iter()
+            .filter(
+                |x| matches!(x, Failure::Action { source: s, .. } | Failure::Packet { source: s, .. } if s == source),
+            )
+            .cloned()
+            .collect();
+        match expect.and_then(|e| e.packet.as_ref()) {
+            _ if !mine.is_empty() => {
+                s.push_str("  differs from the spec:\n");
+                s.push_str(&indent(&describe_failures(&mine), 4));
+            }
+            Some(_) => s.push_str("  the output matches the expected packet\n"),
+            None => s.push_str("  the output packet is not checked\n"),
+        }
+        match &run.maps {
+            Some(changes) if !changes.is_empty() => {
+                s.push_str("  maps changed by the program\n");
+                for c in changes {
+                    s.push_str(&indent(&map_change(c, Some(&self.f.program)), 4));
+                }
+            }
+            Some(_) => s.push_str("  no map entry changed\n"),
+            None => {}
+        }
+        if let Some(e) = &run.printk_error {
+            let _ = writeln!(s, "  printk: not captured ({e})");
+        } else if !run.printk.is_empty() {
+            s.push_str("  printk\n");
+            for l in &run.printk {
+                let _ = writeln!(s, "    {l}");
+            }
+        }
+    }
+
+    /// One `expect map`: as expected, or what differs.
+    fn check(&mut self, entry: &str, source: &str, present: bool) {
+        let what = if present { "as expected" } else { "absent, as expected" };
+        let mine: Vec<Failure> = self
+            .failures
+            .iter()
+            .filter(|x| matches!(x, Failure::Map { source: s, .. } if s == source))
+            .cloned()
+            .collect();
+        if !self.s.ends_with("\n\n") && !self.last_was_check {
+            self.s.push('\n');
+        }
+        self.last_was_check = true;
+        if mine.is_empty() {
+            if self.sends <= self.r.runs.len() && !matches!(self.r.verdict, Verdict::Error { .. }) {
+                let _ = writeln!(self.s, "check map {entry} ({source}): {what}");
+            }
+        } else {
+            let _ = writeln!(self.s, "check map {entry} ({source}): differs");
+            self.s.push_str(&indent(&describe_failures(&mine), 2));
+        }
+    }
+
+    /// Snapshot differences, then the verdict.
+    fn verdict(mut self) -> String {
+        let s = &mut self.s;
+        let others: Vec<Failure> =
+            self.failures.iter().filter(|x| matches!(x, Failure::Snapshot { .. })).cloned().collect();
+        if !others.is_empty() {
+            s.push('\n');
+            s.push_str(&describe_failures(&others));
+        }
         s.push('\n');
-        s.push_str(&describe_failures(&others));
+        match &self.r.verdict {
+            Verdict::Pass => s.push_str("verdict: PASS\n"),
+            Verdict::Fail { failures } => {
+                let _ = writeln!(s, "verdict: FAIL ({})", count(failures.len(), "difference"));
+            }
+            Verdict::Skip { reason } => {
+                let _ = writeln!(s, "verdict: SKIP: {reason}");
+            }
+            Verdict::Error { error } => {
+                let text = error_text(error, Some(&self.f.program));
+                let _ = writeln!(s, "verdict: ERROR\n{}", indent(&text, 2).trim_end());
+            }
+        }
+        self.s
     }
-    s.push('\n');
-    match &r.verdict {
-        Verdict::Pass => s.push_str("verdict: PASS\n"),
-        Verdict::Fail { failures } => {
-            let _ = writeln!(s, "verdict: FAIL ({})", count(failures.len(), "difference"));
-        }
-        Verdict::Skip { reason } => {
-            let _ = writeln!(s, "verdict: SKIP: {reason}");
-        }
-        Verdict::Error { error } => {
-            let text = error_text(error, Some(&f.program));
-            let _ = writeln!(s, "verdict: ERROR\n{}", indent(&text, 2).trim_end());
-        }
-    }
-    s
 }
 
 /// `sessions[2] = { ue_ip: 192.168.100.200, ... }`, interface names where the spec wrote them.

@@ -182,31 +182,10 @@ pub fn run(
             objects.push((f.program.object.clone(), bytes));
         }
     }
-    // Labels name targets in reports: the same kernel given twice is `debian:6.1` and `debian:6.1 #2`.
-    let mut targets: Vec<Target> = Vec::new();
-    for k in kernels {
-        let seen =
-            targets.iter().filter(|t| t.label == k.label || t.label.starts_with(&format!("{} #", k.label))).count();
-        let label = if seen == 0 { k.label.clone() } else { format!("{} #{}", k.label, seen + 1) };
-        targets.push(Target { label, release: k.version.clone(), accel: Some(accel.to_string()), vm: true });
-    }
+    let targets = targets(kernels, accel);
     let labels: Vec<String> = targets.iter().map(|t| t.label.clone()).collect();
     on_event(RunEvent::Started { scenarios: fixtures.len(), targets });
-    // Modules, per kernel.
-    let wanted = wanted_modules(fixtures);
-    let mut modules = Vec::new();
-    for (k, kernel) in kernels.iter().enumerate() {
-        // Built-in drivers need nothing; a driver the kernel lacks altogether shows up as the stage's error.
-        let names: Vec<&str> = wanted.iter().copied().filter(|m| kernel::module_path(kernel, m).is_some()).collect();
-        let mods = match kernel::modules_to_load(kernel, &names) {
-            Ok(m) => m,
-            Err(e) => {
-                on_event(RunEvent::Note { target: k, text: e.to_string() });
-                Vec::new()
-            }
-        };
-        modules.push(mods);
-    }
+    let modules = modules(kernels, fixtures, on_event);
     // Shards and their VMs.
     let mem_per_vm = memory_for(
         guest.len(),
@@ -215,15 +194,11 @@ pub fn run(
         fixtures.len(),
     );
     let slots = opts.jobs.max(1).min((opts.memory_budget_mib / mem_per_vm).max(1) as usize);
-    let shards = opts.shards.unwrap_or_else(|| auto_shards(slots, kernels.len(), fixtures.len(), accel)).max(1);
-    let shards = shards.min(fixtures.len().max(1));
-    let mut tasks = Vec::new();
-    for k in 0..kernels.len() {
-        for s in 0..shards {
-            let items: Vec<usize> = (s..fixtures.len()).step_by(shards).collect();
-            tasks.push(Task { kernel: k, shard: s, shards, items });
-        }
-    }
+    let tasks = tasks(
+        kernels.len(),
+        fixtures.len(),
+        opts.shards.unwrap_or_else(|| auto_shards(slots, kernels.len(), fixtures.len(), accel)),
+    );
     let concurrent = slots.min(tasks.len()).max(1);
     let host_cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     // Deadlines grow when VMs share CPUs.
@@ -280,6 +255,51 @@ pub fn run(
     stats.wall = start.elapsed();
     on_event(RunEvent::Done { stats: stats.clone(), cancelled: opts.cancel.is_cancelled() });
     Ok(stats)
+}
+
+/// One target per kernel. Labels name targets in reports: the same kernel given twice is `debian:6.1`
+/// and `debian:6.1 #2`.
+fn targets(kernels: &[Kernel], accel: Accel) -> Vec<Target> {
+    let mut targets: Vec<Target> = Vec::new();
+    for k in kernels {
+        let seen =
+            targets.iter().filter(|t| t.label == k.label || t.label.starts_with(&format!("{} #", k.label))).count();
+        let label = if seen == 0 { k.label.clone() } else { format!("{} #{}", k.label, seen + 1) };
+        targets.push(Target { label, release: k.version.clone(), accel: Some(accel.to_string()), vm: true });
+    }
+    targets
+}
+
+/// Per kernel, the modules its guests load for the fixtures' network stages. Built-in drivers need
+/// nothing; a driver the kernel lacks altogether shows up as the stage's error.
+fn modules(kernels: &[Kernel], fixtures: &[Fixture], on_event: &mut dyn FnMut(RunEvent)) -> Vec<Vec<kernel::Module>> {
+    let wanted = wanted_modules(fixtures);
+    let mut modules = Vec::new();
+    for (k, kernel) in kernels.iter().enumerate() {
+        let names: Vec<&str> = wanted.iter().copied().filter(|m| kernel::module_path(kernel, m).is_some()).collect();
+        let mods = match kernel::modules_to_load(kernel, &names) {
+            Ok(m) => m,
+            Err(e) => {
+                on_event(RunEvent::Note { target: k, text: e.to_string() });
+                Vec::new()
+            }
+        };
+        modules.push(mods);
+    }
+    modules
+}
+
+/// Every kernel runs every shard: shard `s` of `n` holds the scenarios `s, s+n, s+2n, ...`.
+fn tasks(kernels: usize, scenarios: usize, shards: usize) -> Vec<Task> {
+    let shards = shards.max(1).min(scenarios.max(1));
+    let mut tasks = Vec::new();
+    for k in 0..kernels {
+        for s in 0..shards {
+            let items: Vec<usize> = (s..scenarios).step_by(shards).collect();
+            tasks.push(Task { kernel: k, shard: s, shards, items });
+        }
+    }
+    tasks
 }
 
 /// What VM threads send to the calling thread.
