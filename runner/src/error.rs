@@ -243,6 +243,24 @@ pub enum SkipReason {
     KernelTooOld { location: String, feature: String, needs: String },
 }
 
+/// Why a program's `bpf_printk` lines could not be captured (the scenario still runs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PrintkError {
+    /// No tracefs, and it cannot be mounted.
+    #[error("tracefs is not mounted and cannot be mounted on /sys/kernel/tracing ({os})")]
+    NoTracefs { os: OsError },
+    /// The kernel has no `bpf_trace_printk` trace event.
+    #[error("this kernel has no bpf_trace_printk trace event (Linux 5.10 or newer has it)")]
+    NoEvent,
+    /// Setting up this thread's trace instance failed.
+    #[error("cannot set up the trace instance: {os}")]
+    Setup { os: OsError },
+    /// Reading the trace pipe failed.
+    #[error("reading the trace pipe: {os}")]
+    Read { os: OsError },
+}
+
 /// Why a VM did not deliver (all of) its results.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -275,9 +293,9 @@ pub enum VmFailure {
     /// The guest stopped during boot.
     #[error("the VM stopped during boot, before the guest started")]
     StoppedDuringBoot,
-    /// The guest reported that it cannot run the suite.
-    #[error("the guest could not run the suite: {message}")]
-    Guest { message: String },
+    /// The guest reported that it cannot run the suite: what it was doing, and why.
+    #[error("the guest could not {step}: {}", match .os { Some(os) => os.to_string(), None => .detail.clone() })]
+    Guest { step: String, os: Option<OsError>, detail: String },
     /// The guest binary speaks another protocol.
     #[error("the guest binary speaks protocol {guest}, this xdptest {host}")]
     Protocol { guest: u32, host: u32 },

@@ -213,7 +213,7 @@ struct Worker<'a> {
     /// Read maps around each run of the current scenario (see `Observe::dump_maps`).
     dump_maps: bool,
     /// This thread's `bpf_printk` capture, set up when it first runs a program that prints.
-    printk: Option<Result<crate::printk::Printk, String>>,
+    printk: Option<Result<crate::printk::Printk, crate::error::PrintkError>>,
 }
 
 /// What one scenario is run with: its program, its stage, and what it has found so far.
@@ -376,7 +376,7 @@ impl Scenario<'_> {
         source: &str,
         out: &mut Vec<u8>,
         dump_maps: bool,
-        printk: Option<&mut Result<crate::printk::Printk, String>>,
+        printk: Option<&mut Result<crate::printk::Printk, crate::error::PrintkError>>,
     ) -> Result<RunRecord, Stop> {
         let ctx_bytes = xdp_md(ctx, self.stage, input.0.len(), source)?;
         let before = if dump_maps { Some(self.prog.dump()?) } else { None };
@@ -388,7 +388,7 @@ impl Scenario<'_> {
             None => (Vec::new(), None),
             Some(Ok(p)) => match p.take() {
                 Ok(lines) => (lines, None),
-                Err(e) => (Vec::new(), Some(format!("reading the trace pipe: {e}"))),
+                Err(e) => (Vec::new(), Some(e)),
             },
             Some(Err(e)) => (Vec::new(), Some(e.clone())),
         };

@@ -15,6 +15,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::error::{OsError, PrintkError};
+
+fn setup(op: String, e: &io::Error) -> PrintkError {
+    PrintkError::Setup { os: OsError::new(op, e) }
+}
+
 const PREFIX: &str = "xdptest-";
 const EVENT: &str = "events/bpf_trace/bpf_trace_printk";
 
@@ -27,7 +33,7 @@ pub struct Printk {
 
 impl Printk {
     /// Sets up capture for the calling thread. The error says why capture is impossible here.
-    pub fn for_this_thread() -> Result<Printk, String> {
+    pub fn for_this_thread() -> Result<Printk, PrintkError> {
         let root = tracefs()?;
         let instances = root.join("instances");
         remove_stale(&instances);
@@ -36,15 +42,15 @@ impl Printk {
         if dir.exists() {
             let _ = std::fs::remove_dir(&dir);
         }
-        std::fs::create_dir(&dir).map_err(|e| format!("cannot create the trace instance {}: {e}", dir.display()))?;
+        std::fs::create_dir(&dir).map_err(|e| setup(format!("mkdir {}", dir.display()), &e))?;
         // From here on, Drop removes the instance whatever fails.
         let mut p = Printk { dir, pipe: None, buf: vec![0; 64 * 1024] };
         let event = p.dir.join(EVENT);
         if !event.exists() {
-            return Err("this kernel has no bpf_trace_printk trace event (Linux 5.10 or newer has it)".into());
+            return Err(PrintkError::NoEvent);
         }
         let write = |file: &Path, text: &str| {
-            std::fs::write(file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))
+            std::fs::write(file, text).map_err(|e| setup(format!("write {}", file.display()), &e))
         };
         write(&event.join("filter"), &format!("common_pid == {tid}"))?;
         write(&event.join("enable"), "1")?;
@@ -52,13 +58,13 @@ impl Printk {
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
             .open(p.dir.join("trace_pipe"))
-            .map_err(|e| format!("cannot open {}: {e}", p.dir.join("trace_pipe").display()))?;
+            .map_err(|e| setup(format!("open {}", p.dir.join("trace_pipe").display()), &e))?;
         p.pipe = Some(pipe);
         Ok(p)
     }
 
     /// The lines printed by this thread since the last call.
-    pub fn take(&mut self) -> io::Result<Vec<String>> {
+    pub fn take(&mut self) -> Result<Vec<String>, PrintkError> {
         let Some(pipe) = &mut self.pipe else {
             return Ok(Vec::new());
         };
@@ -69,7 +75,7 @@ impl Printk {
                 Ok(n) => text.extend_from_slice(&self.buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Err(PrintkError::Read { os: OsError::new("read trace_pipe", &e) }),
             }
         }
         Ok(parse(&String::from_utf8_lossy(&text)))
@@ -101,8 +107,8 @@ fn parse(text: &str) -> Vec<String> {
 
 /// Where tracefs is mounted; mounts it on `/sys/kernel/tracing` if it is nowhere (as `bpftool prog
 /// tracelog` does).
-fn tracefs() -> Result<&'static Path, String> {
-    static ROOT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+fn tracefs() -> Result<&'static Path, PrintkError> {
+    static ROOT: OnceLock<Result<PathBuf, PrintkError>> = OnceLock::new();
     ROOT.get_or_init(|| {
         for dir in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
             if Path::new(dir).join("instances").is_dir() {
@@ -113,8 +119,10 @@ fn tracefs() -> Result<&'static Path, String> {
             rustix::mount::mount("nodev", "/sys/kernel/tracing", "tracefs", rustix::mount::MountFlags::empty(), None);
         match mounted {
             Ok(()) if Path::new("/sys/kernel/tracing/instances").is_dir() => Ok(PathBuf::from("/sys/kernel/tracing")),
-            Ok(()) => Err("tracefs mounted on /sys/kernel/tracing has no instances".into()),
-            Err(e) => Err(format!("tracefs is not mounted and cannot be mounted on /sys/kernel/tracing ({e})")),
+            Ok(()) => {
+                Err(PrintkError::NoTracefs { os: OsError::errno("find /sys/kernel/tracing/instances", ::libc::ENOENT) })
+            }
+            Err(e) => Err(PrintkError::NoTracefs { os: OsError::new("mount tracefs", &e.into()) }),
         }
     })
     .as_ref()

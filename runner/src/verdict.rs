@@ -73,7 +73,7 @@ pub struct RunRecord {
     pub printk: Vec<String>,
     /// Why the program's `bpf_printk` lines could not be captured (no tracefs, no permission).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub printk_error: Option<String>,
+    pub printk_error: Option<crate::error::PrintkError>,
     /// Map entries this run changed, in map then key order; `None` when maps were not read (they are
     /// read only when a report needs them: snapshots, `xdptest explain`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -69,7 +69,7 @@ struct SendJson<'a> {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     printk: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
-    printk_error: Option<&'a str>,
+    printk_error: Option<&'a xdptest_runner::error::PrintkError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     maps: Option<Vec<MapChangeJson<'a>>>,
 }
@@ -231,7 +231,7 @@ fn send(run: &RunRecord) -> SendJson<'_> {
         action_name: action_name(run.action),
         output: hex(&run.output),
         printk: &run.printk,
-        printk_error: run.printk_error.as_deref(),
+        printk_error: run.printk_error.as_ref(),
         maps: run.maps.as_ref().map(|changes| changes.iter().map(map_change).collect()),
     }
 }

@@ -11,7 +11,7 @@
 //! exactly as many distinct results as `End` claims and the shard holds.
 
 use serde::{Deserialize, Serialize};
-use xdptest_runner::ScenarioResult;
+use xdptest_runner::{OsError, ScenarioResult};
 
 const MAGIC: &[u8; 4] = b"XDPT";
 const HEADER: usize = 4 + 1 + 4 + 4;
@@ -29,8 +29,9 @@ pub enum Record {
     Result { index: usize, result: Box<ScenarioResult> },
     /// All results were sent.
     End { results: usize, loads: usize, load_micros: u64, wall_micros: u64 },
-    /// The guest could not run the suite at all.
-    Fatal { message: String },
+    /// The guest could not run the suite at all: what it was doing, the OS error (if any) or what else
+    /// went wrong (a panic's message).
+    Fatal { step: String, os: Option<OsError>, detail: String },
 }
 
 impl Record {

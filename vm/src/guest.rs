@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use xdptest_compiler::Fixture;
-use xdptest_runner::RunOptions;
+use xdptest_runner::{OsError, RunOptions};
 
 use crate::channel::{Record, PROTOCOL};
 
@@ -41,29 +41,46 @@ pub fn main() -> i32 {
     }
     std::panic::set_hook(Box::new(|info| {
         eprintln!("xdptest guest: panic: {info}");
-        let _ = send_to_tty(&Record::Fatal { message: format!("the guest panicked: {info}") });
+        let _ =
+            send_to_tty(&Record::Fatal { step: "run the suite".into(), os: None, detail: format!("panic: {info}") });
         power_off();
     }));
-    if let Err(message) = run() {
-        eprintln!("xdptest guest: {message}");
-        let _ = send_to_tty(&Record::Fatal { message });
+    if let Err(f) = run() {
+        eprintln!(
+            "xdptest guest: cannot {}: {}",
+            f.step,
+            f.os.as_ref().map(|o| o.to_string()).unwrap_or(f.detail.clone())
+        );
+        let _ = send_to_tty(&Record::Fatal { step: f.step, os: f.os, detail: f.detail });
     }
     power_off();
 }
 
-fn mount(source: &str, target: &str, fstype: &str) -> Result<(), String> {
+/// Why the guest cannot go on: the step, and the OS error or another reason.
+struct Failed {
+    step: String,
+    os: Option<OsError>,
+    detail: String,
+}
+
+fn os_failed(step: impl Into<String>, e: &std::io::Error) -> Failed {
+    let step = step.into();
+    Failed { os: Some(OsError::new(step.clone(), e)), step, detail: String::new() }
+}
+
+fn mount(source: &str, target: &str, fstype: &str) -> Result<(), Failed> {
     let _ = std::fs::create_dir_all(target);
     rustix::mount::mount(source, target, fstype, rustix::mount::MountFlags::empty(), None)
-        .map_err(|e| format!("mounting {fstype} on {target}: {e}"))
+        .map_err(|e| os_failed(format!("mount {fstype} on {target}"), &e.into()))
 }
 
 /// The results port, in raw mode (no newline translation: records are binary).
-fn open_results() -> Result<File, String> {
+fn open_results() -> Result<File, Failed> {
     let f = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_NOCTTY)
         .open(RESULTS_TTY)
-        .map_err(|e| format!("cannot open {RESULTS_TTY}: {e}"))?;
+        .map_err(|e| os_failed(format!("open {RESULTS_TTY}"), &e))?;
     if let Ok(mut t) = rustix::termios::tcgetattr(&f) {
         t.make_raw();
         let _ = rustix::termios::tcsetattr(&f, rustix::termios::OptionalActions::Now, &t);
@@ -71,12 +88,12 @@ fn open_results() -> Result<File, String> {
     Ok(f)
 }
 
-fn send(port: &mut File, r: &Record) -> Result<(), String> {
-    port.write_all(&r.encode()).map_err(|e| format!("writing to {RESULTS_TTY}: {e}"))
+fn send(port: &mut File, r: &Record) -> Result<(), Failed> {
+    port.write_all(&r.encode()).map_err(|e| os_failed(format!("write to {RESULTS_TTY}"), &e))
 }
 
 /// Last resort for a record outside the normal flow (fatal errors, panics).
-fn send_to_tty(r: &Record) -> Result<(), String> {
+fn send_to_tty(r: &Record) -> Result<(), Failed> {
     let mut port = open_results()?;
     send(&mut port, r)?;
     drain(&port);
@@ -96,7 +113,7 @@ fn load_module(path: &str) -> Result<(), String> {
     }
 }
 
-fn run() -> Result<(), String> {
+fn run() -> Result<(), Failed> {
     mount("proc", "/proc", "proc")?;
     mount("sysfs", "/sys", "sysfs")?;
     mount("devtmpfs", "/dev", "devtmpfs")?;
@@ -109,8 +126,12 @@ fn run() -> Result<(), String> {
         rustix::process::Rlimit { current: None, maximum: None },
     );
     let mut port = open_results()?;
-    let text = std::fs::read_to_string(format!("/{SUITE}")).map_err(|e| format!("cannot read the suite: {e}"))?;
-    let payload: Payload = serde_json::from_str(&text).map_err(|e| format!("cannot decode the suite: {e}"))?;
+    let text = std::fs::read_to_string(format!("/{SUITE}")).map_err(|e| os_failed(format!("read /{SUITE}"), &e))?;
+    let payload: Payload = serde_json::from_str(&text).map_err(|e| Failed {
+        step: format!("decode /{SUITE}"),
+        os: None,
+        detail: e.to_string(),
+    })?;
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     send(

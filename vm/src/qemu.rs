@@ -314,7 +314,9 @@ pub fn run_vm(cfg: &VmConfig, on_record: &mut dyn FnMut(&Record)) -> VmOutcome {
                     run_deadline = Some(Instant::now() + cfg.run_timeout);
                 }
                 Record::End { .. } => ended = true,
-                Record::Fatal { message } => fatal = Some(message.clone()),
+                Record::Fatal { step, os, detail } => {
+                    fatal = Some(VmFailure::Guest { step: step.clone(), os: os.clone(), detail: detail.clone() })
+                }
                 _ => {}
             }
             on_record(&r);
@@ -360,8 +362,8 @@ pub fn run_vm(cfg: &VmConfig, on_record: &mut dyn FnMut(&Record)) -> VmOutcome {
     drop(qemu);
     out.console = String::from_utf8_lossy(&std::fs::read(&console_path).unwrap_or_default()).into_owned();
     let qemu_err = std::fs::read_to_string(&qemu_log).unwrap_or_default();
-    out.failure = if let Some(message) = fatal {
-        Some(VmFailure::Guest { message })
+    out.failure = if let Some(f) = fatal {
+        Some(f)
     } else if ended {
         check_complete(&out.records, cfg.scenarios, decoder.garbled)
     } else if let Some(f @ VmFailure::Cancelled) = stopped {
