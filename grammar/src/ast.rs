@@ -154,6 +154,8 @@ pub enum ValueKind {
     Int(u64),
     Ipv4([u8; 4]),
     Prefix([u8; 4], u8),
+    Ipv6([u8; 16]),
+    Prefix6([u8; 16], u8),
     Mac([u8; 6]),
     Str(String),
     Bytes(Vec<u8>),
@@ -162,6 +164,10 @@ pub enum ValueKind {
     Struct(Vec<(Ident, Value)>),
     List(Vec<Value>),
     PerCpu(Vec<Value>),
+    /// `mss(1460)`: a name applied to arguments.
+    Call(Ident, Vec<Value>),
+    /// `syn|ack`: names combined.
+    Flags(Vec<Ident>),
 }
 
 impl ValueKind {
@@ -171,6 +177,10 @@ impl ValueKind {
             ValueKind::Int(_) => "a number",
             ValueKind::Ipv4(_) => "an IPv4 address",
             ValueKind::Prefix(..) => "an IPv4 prefix",
+            ValueKind::Ipv6(_) => "an IPv6 address",
+            ValueKind::Prefix6(..) => "an IPv6 prefix",
+            ValueKind::Call(..) => "a call `name(...)`",
+            ValueKind::Flags(_) => "flags `a|b`",
             ValueKind::Mac(_) => "a MAC address",
             ValueKind::Str(_) => "a string",
             ValueKind::Bytes(_) => "a byte string",

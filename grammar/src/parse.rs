@@ -142,6 +142,10 @@ fn rule_words(rule: &Rule) -> &'static str {
         Rule::mac | Rule::hex_byte => "a MAC address",
         Rule::ipv4 => "an IPv4 address",
         Rule::prefix | Rule::prefix_len => "an IPv4 prefix",
+        Rule::ipv6 | Rule::ipv4_tail => "an IPv6 address",
+        Rule::prefix6 => "an IPv6 prefix",
+        Rule::call => "`name(...)`",
+        Rule::flag_set => "flags `a|b`",
         Rule::number => "a number",
         Rule::string | Rule::string_inner => "a string",
         Rule::bytes | Rule::bytes_inner => "a byte string `hex\"...\"`",
@@ -545,6 +549,20 @@ impl Cx {
         out
     }
 
+    fn ipv6(&mut self, p: &Pair<Rule>) -> [u8; 16] {
+        match p.as_str().parse::<std::net::Ipv6Addr>() {
+            Ok(a) => a.octets(),
+            Err(_) => {
+                self.error(
+                    span(p),
+                    format!("`{}` is not an IPv6 address", p.as_str()),
+                    Some("eight groups of up to four hex digits, `::` for one run of zero groups: 2001:db8::1"),
+                );
+                [0; 16]
+            }
+        }
+    }
+
     fn value(&mut self, p: Pair<Rule>) -> Value {
         let sp = span(&p);
         let inner = p.into_inner().next().unwrap();
@@ -562,6 +580,23 @@ impl Cx {
                 }
                 ValueKind::Prefix(addr, len.min(32) as u8)
             }
+            Rule::ipv6 => ValueKind::Ipv6(self.ipv6(&inner)),
+            Rule::prefix6 => {
+                let mut it = inner.into_inner();
+                let addr = self.ipv6(&it.next().unwrap());
+                let len_pair = it.next().unwrap();
+                let len = self.number(&len_pair);
+                if len > 128 {
+                    self.error(span(&len_pair), format!("prefix length {len} is above 128"), None);
+                }
+                ValueKind::Prefix6(addr, len.min(128) as u8)
+            }
+            Rule::call => {
+                let mut it = inner.into_inner();
+                let name = spanned(&it.next().unwrap());
+                ValueKind::Call(name, it.map(|v| self.value(v)).collect())
+            }
+            Rule::flag_set => ValueKind::Flags(inner.into_inner().map(|n| spanned(&n)).collect()),
             Rule::mac => {
                 let mut out = [0u8; 6];
                 for (i, part) in inner.as_str().split(':').enumerate() {

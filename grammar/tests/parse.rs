@@ -145,3 +145,46 @@ fn expect_snapshot_is_a_statement() {
     // `expect snapshots` is not `expect snapshot`.
     assert!(parse("scenario \"s\" {\n  send ether\n  expect snapshots\n}\n").is_err());
 }
+
+fn one_value(text: &str) -> ValueKind {
+    let src = format!("map m[0] = {text}\n");
+    let file = parse(&src).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+    let ItemKind::Map(m) = &file.items[0].kind else { panic!() };
+    m.value.kind.clone()
+}
+
+#[test]
+fn ipv6_literals_and_prefixes() {
+    let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap().octets();
+    assert_eq!(one_value("2001:db8::1"), ValueKind::Ipv6(v6("2001:db8::1")));
+    assert_eq!(one_value("::1"), ValueKind::Ipv6(v6("::1")));
+    assert_eq!(one_value("::"), ValueKind::Ipv6(v6("::")));
+    assert_eq!(one_value("fe80::1:2:3:4"), ValueKind::Ipv6(v6("fe80::1:2:3:4")));
+    assert_eq!(one_value("1:2:3:4:5:6:7:8"), ValueKind::Ipv6(v6("1:2:3:4:5:6:7:8")));
+    assert_eq!(one_value("::ffff:192.0.2.1"), ValueKind::Ipv6(v6("::ffff:192.0.2.1")));
+    assert_eq!(one_value("2001:db8::/32"), ValueKind::Prefix6(v6("2001:db8::"), 32));
+    // A MAC stays a MAC, an IPv4 address an IPv4 address.
+    assert_eq!(one_value("00:00:5e:00:53:01"), ValueKind::Mac([0, 0, 0x5e, 0, 0x53, 1]));
+    assert_eq!(one_value("10.0.0.1"), ValueKind::Ipv4([10, 0, 0, 1]));
+}
+
+#[test]
+fn ipv6_mistakes_are_located() {
+    assert!(errors("map m[0] = 1:2:3:4:5:6:7\n").contains("is not an IPv6 address"));
+    assert!(errors("map m[0] = 1::2::3\n").contains("is not an IPv6 address"));
+    assert!(errors("map m[0] = 2001:db8::/129\n").contains("prefix length 129 is above 128"));
+}
+
+#[test]
+fn calls_and_flag_sets() {
+    let ValueKind::List(items) = one_value("[mss(1460), nop, timestamps(100, 0), sack([1, 2])]") else { panic!() };
+    let ValueKind::Call(name, args) = &items[0].kind else { panic!("{:?}", items[0]) };
+    assert_eq!((name.node.as_str(), args.len()), ("mss", 1));
+    assert_eq!(items[1].kind, ValueKind::Ident("nop".into()));
+    let ValueKind::Call(_, args) = &items[2].kind else { panic!() };
+    assert_eq!(args.iter().map(|a| a.kind.clone()).collect::<Vec<_>>(), [ValueKind::Int(100), ValueKind::Int(0)]);
+    let ValueKind::Flags(names) = one_value("syn|ack") else { panic!() };
+    assert_eq!(names.iter().map(|n| n.node.as_str()).collect::<Vec<_>>(), ["syn", "ack"]);
+    let ValueKind::Flags(names) = one_value("fin | psh |urg") else { panic!() };
+    assert_eq!(names.len(), 3);
+}
