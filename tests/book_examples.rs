@@ -20,7 +20,7 @@ fn xdptest(dir: &Path, args: &[&str]) -> Output {
     support::run_in_dir(dir, args)
 }
 
-use xdptest_compiler::wire::{self, FieldKind, LayerKind};
+use xdptest_compiler::wire::{self, Display, FieldDef, FieldKind, LayerKind};
 
 /// The page holding the layer reference.
 const LAYERS_PAGE: &str = "src/reference/layers.md";
@@ -232,15 +232,13 @@ fn error_examples_match_their_diagnostics() {
 // ---------------------------------------------------------------------------------------------------
 // Layer reference, generated from the wire schema
 
-/// How a field's named value is shown: EtherTypes and extension header types in hex, others in
-/// decimal.
-fn symbol_value(kind: LayerKind, field: &str, v: u64) -> String {
-    let hex = matches!(field, "next_ext" | "ext_type")
-        || (field == "type" && matches!(kind, LayerKind::Ether | LayerKind::Vlan));
-    if hex {
-        format!("0x{v:04x}").replace("0x00", "0x")
-    } else {
-        v.to_string()
+/// How a field's named value is shown: in hex for fields read in hex (EtherTypes, extension header
+/// types), the bit pattern for flag sets, else in decimal.
+fn symbol_value(f: &FieldDef, v: u64) -> String {
+    match f.display {
+        Display::Hex => format!("0x{v:04x}").replace("0x00", "0x"),
+        Display::FlagSet => format!("0x{v:02x}"),
+        _ => v.to_string(),
     }
 }
 
@@ -249,6 +247,7 @@ fn width(kind: FieldKind) -> String {
         FieldKind::Int { bits } => format!("{bits} bits"),
         FieldKind::Flag => "1 bit, flag".into(),
         FieldKind::Ipv4Addr => "32 bits, IPv4 address".into(),
+        FieldKind::Ipv6Addr => "128 bits, IPv6 address".into(),
         FieldKind::Mac => "48 bits, MAC address".into(),
         FieldKind::Bytes => "bytes".into(),
     }
@@ -263,7 +262,7 @@ fn layer_table(kind: LayerKind) -> String {
         format!("{GENERATED}\n\n| Field | Width | Default or derivation | Named values |\n| --- | --- | --- | --- |\n");
     for f in kind.fields() {
         let symbols: Vec<String> =
-            f.symbols.iter().map(|(name, v)| format!("`{name}` {}", symbol_value(kind, f.name, *v))).collect();
+            f.symbols.iter().map(|(name, v)| format!("`{name}` {}", symbol_value(f, *v))).collect();
         let doc = if f.derived { format!("**derived**: {}", f.doc) } else { f.doc.to_string() };
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
@@ -272,6 +271,26 @@ fn layer_table(kind: LayerKind) -> String {
             doc.replace('|', "\\|"),
             symbols.join(", ")
         ));
+    }
+    for f in kind.fields() {
+        let Some(list) = f.list else { continue };
+        let items = wire::list_items(list);
+        if items.is_empty() {
+            // A plain list of values, not of named items (segment lists).
+            out.push_str(&format!(
+                "\n`{}` also takes a list of IPv6 addresses, `{}=[2001:db8::1, 2001:db8::2]` (raw bytes still work).\n",
+                f.name, f.name
+            ));
+            continue;
+        }
+        out.push_str(&format!(
+            "\n`{}` also takes a list, `{}=[item, ...]`, of these items (raw bytes still work):\n\n\
+             | Item | Meaning |\n| --- | --- |\n",
+            f.name, f.name
+        ));
+        for item in items {
+            out.push_str(&format!("| `{}{}` | {} |\n", item.name, item.args, item.doc.replace('|', "\\|")));
+        }
     }
     if let Some(p) = kind.positional() {
         out.push_str(&format!(

@@ -1,5 +1,5 @@
 //! The tshark oracle, end to end through the real binary: `xdptest compile compiler/tests/specs --out
-//! DIR`, then Wireshark decodes `DIR/layers.pcapng` and every field of every frame is compared with the
+//! DIR`, then Wireshark decodes `DIR/layers.pcapng` and `DIR/families.pcapng`, and every field of every frame is compared with the
 //! table in `compiler/tests/specs/oracle.rs`. tshark must be installed: a missing tshark fails the test
 //! with an install hint instead of skipping it.
 
@@ -36,5 +36,10 @@ fn every_layer_and_option_matches_wireshark() {
         let ron = out.path().join("layers").join(format!("{scenario}.ron"));
         assert!(ron.is_file(), "missing fixture {}", ron.display());
     }
+    for scenario in ["tcp", "ipv6", "ext-headers", "icmpv6", "arp", "mpls", "tunnels", "ipv4-options"] {
+        let ron = out.path().join("families").join(format!("{scenario}.ron"));
+        assert!(ron.is_file(), "missing fixture {}", ron.display());
+    }
     oracle::check_layers_pcap(&out.path().join("layers.pcapng"));
+    oracle::check_families_pcap(&out.path().join("families.pcapng"));
 }

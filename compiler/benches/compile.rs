@@ -285,7 +285,7 @@ fn main() {
         compile_spec(&spec_path, &mut FsLoader, &mut diags).expect("compiles")
     });
     let specs = vec![SpecPath { path: spec_path.clone(), relative: "bench.pkt".into() }];
-    let suite = xdptest_compiler::Suite { specs: vec![compiled] };
+    let suite = xdptest_compiler::Suite { specs: vec![compiled], warnings: Vec::new() };
     let (t_outputs, files) = best(|| suite::outputs(&specs, &suite).expect("outputs"));
     let out_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
     let (t_encode, _) = best(|| stacks.iter().map(|s| wire::encode(s).unwrap().bytes.len()).sum::<usize>());

@@ -1,7 +1,7 @@
-//! Compile diagnostics: one located error with its source file, a namespaced code
+//! Compile diagnostics: one located error, warning or note with its source file, a namespaced code
 //! (`xdptest::compile::unknown_field`), a label and a hint, rendered by miette. Every phase of the compiler
 //! pushes into one `Vec<Diag>` instead of stopping at the first problem, so an author sees all mistakes
-//! of a run at once.
+//! of a run at once. Only errors stop a spec from compiling: warnings and notes travel with the result.
 
 use std::fmt;
 use std::sync::Arc;
@@ -42,9 +42,21 @@ impl SourceFile {
     }
 }
 
-/// One compile error.
+/// How serious a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The spec does not compile.
+    Error,
+    /// The spec compiles, but probably does not say what its author meant.
+    Warning,
+    /// The spec compiles; the compiler explains a choice it made for the author.
+    Note,
+}
+
+/// One compile diagnostic.
 #[derive(Debug, Clone)]
 pub struct Diag {
+    pub severity: Severity,
     /// Short code after `xdptest::`, e.g. `compile::unknown_field`.
     pub code: &'static str,
     pub message: String,
@@ -57,6 +69,7 @@ pub struct Diag {
 impl Diag {
     pub fn new(code: &'static str, source: &SourceFile, span: Span, message: impl Into<String>) -> Self {
         Diag {
+            severity: Severity::Error,
             code,
             message: message.into(),
             label: "here".into(),
@@ -68,7 +81,31 @@ impl Diag {
 
     /// An error not tied to a place in a spec (unreadable directory, unwritable output).
     pub fn global(code: &'static str, message: impl Into<String>) -> Self {
-        Diag { code, message: message.into(), label: String::new(), span: None, help: None, source: None }
+        Diag {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            label: String::new(),
+            span: None,
+            help: None,
+            source: None,
+        }
+    }
+
+    /// This diagnostic as a warning: the spec still compiles.
+    pub fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    /// This diagnostic as a note: the spec still compiles.
+    pub fn note(mut self) -> Self {
+        self.severity = Severity::Note;
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Self {
@@ -118,6 +155,14 @@ impl Diagnostic for Diag {
         Some(Box::new(format!("xdptest::{}", self.code)))
     }
 
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Note => miette::Severity::Advice,
+        })
+    }
+
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
@@ -132,16 +177,24 @@ impl Diagnostic for Diag {
     }
 }
 
+/// How many of `diags` are errors: a step failed when this grew, whatever warnings it added.
+pub fn error_count(diags: &[Diag]) -> usize {
+    diags.iter().filter(|d| d.is_error()).count()
+}
+
 /// The error of a compiler step whose problems were already pushed as [`Diag`]s: the caller only needs
 /// to know that the step failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reported;
 
 /// The closest candidate to `word` by edit distance, if it is close enough to be a plausible typo.
+/// Case does not count: `QFI` finds `qfi`, `S` finds `s`.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = word.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (edit_distance(word, c), c))
+        .filter(|c| *c != word)
+        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -179,6 +232,9 @@ mod tests {
         assert_eq!(did_you_mean("tll", ["ttl", "tos", "id"]), Some("ttl"));
         assert_eq!(did_you_mean("sessions", ["session", "stats"]), Some("session"));
         assert_eq!(did_you_mean("zzz", ["ttl", "tos"]), None);
+        assert_eq!(did_you_mean("QFI", ["qfi", "ppi"]), Some("qfi"));
+        assert_eq!(did_you_mean("S", ["s", "e", "pn"]), Some("s"));
+        assert_eq!(did_you_mean("XDP_pass", ["XDP_PASS", "XDP_DROP"]), Some("XDP_PASS"));
     }
 
     #[test]

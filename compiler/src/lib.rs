@@ -15,6 +15,7 @@ pub mod btf;
 pub mod diagnostic;
 pub mod env;
 pub mod fixture;
+pub mod lint;
 pub mod mapvalue;
 pub mod packet;
 pub mod pcap;

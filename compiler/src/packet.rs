@@ -8,7 +8,7 @@ use xdptest_grammar::ast::{self, Modifier, Position, Span, Term, Value, ValueKin
 
 use crate::diagnostic::{did_you_mean, one_of, Diag, Reported, SourceFile};
 use crate::fixture::{Bytes, Masked};
-use crate::wire::{self, constructor, FieldKind, FieldValue, Layer, LayerKind};
+use crate::wire::{self, constructor, FieldKind, FieldValue, ItemArg, Layer, LayerKind, ListKind};
 
 /// A layer being built: the wire layer plus the fields an expected packet leaves open (`*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,15 +127,23 @@ impl Evaluator<'_> {
         }
         let mut ok = true;
         let mut payload_opts = PayloadOpts::default();
+        let mut given: Vec<(&'static str, Span)> = Vec::new();
         for arg in call.args.iter().flatten() {
+            let payload_option = |n: &str| ctor.kind == LayerKind::Payload && PAYLOAD_OPTIONS.contains(&n);
             let r = match &arg.name {
-                Some(field)
-                    if ctor.kind == LayerKind::Payload && ["len", "fill", "pattern"].contains(&field.node.as_str()) =>
-                {
+                Some(field) if payload_option(&field.node) => {
                     self.payload_option(&mut payload_opts, &field.node, &arg.value)
                 }
-                Some(field) => self.assign(&mut layer, &field.node, field.span, &arg.value),
-                None => self.positional(&mut layer, &arg.value),
+                None if ctor.kind == LayerKind::Payload
+                    && matches!(&arg.value.kind, ValueKind::Ident(n) if n == "counting") =>
+                {
+                    payload_opts.counting = Some(256);
+                    Ok(())
+                }
+                Some(field) => self
+                    .once(&mut given, ctor.kind, &field.node, field.span)
+                    .and_then(|()| self.assign(&mut layer, &field.node, field.span, &arg.value)),
+                None => self.positional(&mut layer, &arg.value, &mut given),
             };
             ok &= r.is_ok();
         }
@@ -149,17 +157,53 @@ impl Evaluator<'_> {
         }
     }
 
-    fn positional(&mut self, layer: &mut PLayer, value: &Value) -> Result<(), Reported> {
+    /// Each field once per layer: `ipv4(ttl=3, ttl=4)` is a mistake, not "the last one wins".
+    fn once(
+        &mut self,
+        given: &mut Vec<(&'static str, Span)>,
+        kind: LayerKind,
+        field: &str,
+        span: Span,
+    ) -> Result<(), Reported> {
+        let Some(def) = kind.field(field) else { return Ok(()) };
+        if let Some((_, first)) = given.iter().find(|(n, _)| *n == def.name) {
+            let (l, c) = self.src.line_col(first.start);
+            self.err("compile::duplicate_field", span, format!("`{}` is given twice", def.name)).help =
+                Some(format!("the first is at line {l}, column {c}; give each field once"));
+            return Err(Reported);
+        }
+        given.push((def.name, span));
+        Ok(())
+    }
+
+    fn positional(
+        &mut self,
+        layer: &mut PLayer,
+        value: &Value,
+        given: &mut Vec<(&'static str, Span)>,
+    ) -> Result<(), Reported> {
         let kind = layer.layer.kind;
-        // A bare name that is a flag of this layer sets it: `ipv4(df)`.
+        // A bare name that is a flag of this layer sets it: `ipv4(df)`, `tcp(syn)`.
         if let ValueKind::Ident(flag) = &value.kind {
             if let Some(def) = kind.field(flag).filter(|d| d.kind == FieldKind::Flag) {
+                self.once(given, kind, def.name, value.span)?;
                 layer.layer.fields.insert(def.name, FieldValue::Int(1));
                 return Ok(());
             }
+            let flags: Vec<&str> = kind.fields().iter().filter(|f| f.kind == FieldKind::Flag).map(|f| f.name).collect();
+            if kind.positional().is_none() || !flags.is_empty() {
+                if let Some(m) = did_you_mean(flag, flags.iter().copied()) {
+                    self.err("compile::unknown_flag", value.span, format!("{} has no flag `{flag}`", kind.name()))
+                        .help = Some(format!("did you mean `{m}`?"));
+                    return Err(Reported);
+                }
+            }
         }
         match kind.positional() {
-            Some(field) => self.assign(layer, field, value.span, value),
+            Some(field) => {
+                self.once(given, kind, field, value.span)?;
+                self.assign(layer, field, value.span, value)
+            }
             None => {
                 let flags: Vec<&str> =
                     kind.fields().iter().filter(|f| f.kind == FieldKind::Flag).map(|f| f.name).collect();
@@ -216,24 +260,14 @@ impl Evaluator<'_> {
             FieldKind::Int { bits } => {
                 let n = match &value.kind {
                     ValueKind::Int(n) => Some(*n),
-                    ValueKind::Ident(s) => match def.symbols.iter().find(|(name, _)| name == s) {
-                        Some((_, v)) => Some(*v),
-                        None => {
-                            let syms: Vec<&str> = def.symbols.iter().map(|(n, _)| *n).collect();
-                            let help = match did_you_mean(s, syms.iter().copied()) {
-                                Some(m) => format!("did you mean `{m}`?"),
-                                None if syms.is_empty() => format!("`{}` takes a number", def.name),
-                                None => format!("`{}` takes a number or one of: {}", def.name, syms.join(", ")),
-                            };
-                            self.err(
-                                "compile::unknown_symbol",
-                                value.span,
-                                format!("`{s}` is not a known value of `{}`", def.name),
-                            )
-                            .help = Some(help);
-                            return Err(Reported);
+                    ValueKind::Flags(names) if !def.symbols.is_empty() => {
+                        let mut v = 0;
+                        for n in names {
+                            v |= self.symbol(def, &n.node, n.span)?;
                         }
-                    },
+                        Some(v)
+                    }
+                    ValueKind::Ident(s) => Some(self.symbol(def, s, value.span)?),
                     _ => None,
                 };
                 if let Some(n) = n {
@@ -261,14 +295,24 @@ impl Evaluator<'_> {
                 ValueKind::Ipv4(a) => return Ok(FieldValue::Bytes(a.to_vec())),
                 _ => "an IPv4 address like 192.0.2.1".to_string(),
             },
+            FieldKind::Ipv6Addr => match &value.kind {
+                ValueKind::Ipv6(a) => return Ok(FieldValue::Bytes(a.to_vec())),
+                _ => "an IPv6 address like 2001:db8::1".to_string(),
+            },
             FieldKind::Mac => match &value.kind {
                 ValueKind::Mac(m) => return Ok(FieldValue::Bytes(m.to_vec())),
                 _ => "a MAC address like 00:00:5e:00:53:01".to_string(),
             },
-            FieldKind::Bytes => match &value.kind {
-                ValueKind::Bytes(b) => return Ok(FieldValue::Bytes(b.clone())),
-                ValueKind::Str(s) => return Ok(FieldValue::Bytes(s.as_bytes().to_vec())),
-                _ => "bytes: a string \"...\" or hex\"...\"".to_string(),
+            FieldKind::Bytes => match (&value.kind, def.list) {
+                (ValueKind::Bytes(b), _) => return Ok(FieldValue::Bytes(b.clone())),
+                (ValueKind::Str(s), _) => return Ok(FieldValue::Bytes(s.as_bytes().to_vec())),
+                (ValueKind::List(items), Some(list)) => return self.list(def, list, items).map(FieldValue::Bytes),
+                (_, Some(ListKind::Ipv6Addrs)) => "a list of IPv6 addresses [2001:db8::1, ...] or hex\"...\"".into(),
+                (_, Some(list)) => {
+                    let names: Vec<&str> = wire::list_items(list).iter().map(|d| d.name).collect();
+                    format!("a list of options ({}) or hex\"...\"", one_of(&names))
+                }
+                (_, None) => "bytes: a string \"...\" or hex\"...\"".to_string(),
             },
         };
         self.err(
@@ -280,16 +324,129 @@ impl Evaluator<'_> {
         Err(Reported)
     }
 
+    /// The value of a named value of `def` (`echo_request`, `syn`), or a diagnostic with a suggestion.
+    fn symbol(&mut self, def: &wire::FieldDef, name: &str, span: Span) -> Result<u64, Reported> {
+        if let Some((_, v)) = def.symbols.iter().find(|(n, _)| *n == name) {
+            return Ok(*v);
+        }
+        let syms: Vec<&str> = def.symbols.iter().map(|(n, _)| *n).collect();
+        let help = match did_you_mean(name, syms.iter().copied()) {
+            Some(m) => format!("did you mean `{m}`?"),
+            None if syms.is_empty() => format!("`{}` takes a number", def.name),
+            None => format!("`{}` takes a number or one of: {}", def.name, syms.join(", ")),
+        };
+        self.err("compile::unknown_symbol", span, format!("`{name}` is not a known value of `{}`", def.name)).help =
+            Some(help);
+        Err(Reported)
+    }
+
+    /// A list written for a list field (`options=[mss(1460), nop]`, `segments=[2001:db8::1]`): its bytes.
+    fn list(&mut self, def: &wire::FieldDef, list: ListKind, items: &[Value]) -> Result<Vec<u8>, Reported> {
+        if list == ListKind::Ipv6Addrs {
+            let mut out = Vec::new();
+            for v in items {
+                match &v.kind {
+                    ValueKind::Ipv6(a) => out.extend_from_slice(a),
+                    other => {
+                        self.err(
+                            "compile::type_mismatch",
+                            v.span,
+                            format!("`{}` holds IPv6 addresses, found {}", def.name, other.describe()),
+                        );
+                        return Err(Reported);
+                    }
+                }
+            }
+            return Ok(out);
+        }
+        let mut parsed = Vec::new();
+        for v in items {
+            let (name, args) = match &v.kind {
+                ValueKind::Ident(n) => (n.clone(), Vec::new()),
+                ValueKind::Call(n, args) => {
+                    let mut out = Vec::new();
+                    for a in args {
+                        out.push(self.item_arg(a)?);
+                    }
+                    (n.node.clone(), out)
+                }
+                other => {
+                    let names: Vec<&str> = wire::list_items(list).iter().map(|d| d.name).collect();
+                    self.err(
+                        "compile::type_mismatch",
+                        v.span,
+                        format!(
+                            "an item of `{}` is an option like `nop` or `mss(1460)`, found {}",
+                            def.name,
+                            other.describe()
+                        ),
+                    )
+                    .help = Some(format!("the options are {}", one_of(&names)));
+                    return Err(Reported);
+                }
+            };
+            parsed.push(wire::ListItem { name, args });
+        }
+        wire::encode_list(list, &parsed).map_err(|e| {
+            let d = self.err("compile::bad_option", items[e.item].span, e.message);
+            d.help = e.help;
+            Reported
+        })
+    }
+
+    fn item_arg(&mut self, v: &Value) -> Result<ItemArg, Reported> {
+        Ok(match &v.kind {
+            ValueKind::Int(n) => ItemArg::Int(*n),
+            ValueKind::Bytes(b) => ItemArg::Bytes(b.clone()),
+            ValueKind::Str(s) => ItemArg::Bytes(s.as_bytes().to_vec()),
+            ValueKind::Ipv4(a) => ItemArg::Ipv4(*a),
+            ValueKind::Ipv6(a) => ItemArg::Ipv6(*a),
+            ValueKind::Mac(m) => ItemArg::Mac(*m),
+            ValueKind::Prefix6(a, l) => ItemArg::Prefix6(*a, *l),
+            ValueKind::List(items) => {
+                let mut out = Vec::new();
+                for i in items {
+                    out.push(self.item_arg(i)?);
+                }
+                ItemArg::List(out)
+            }
+            other => {
+                self.err(
+                    "compile::type_mismatch",
+                    v.span,
+                    format!("an option argument cannot be {}", other.describe()),
+                );
+                return Err(Reported);
+            }
+        })
+    }
+
     fn payload_option(&mut self, opts: &mut PayloadOpts, name: &str, value: &Value) -> Result<(), Reported> {
+        let twice = match name {
+            "len" => opts.len.is_some(),
+            "fill" | "pattern" => opts.pattern.is_some(),
+            _ => opts.counting.is_some(),
+        };
+        if twice {
+            self.err(
+                "compile::payload_conflict",
+                value.span,
+                format!("the payload's `{name}` is given twice, or `fill` with `pattern`"),
+            )
+            .help = Some("give one length and one of fill, pattern or counting".into());
+            return Err(Reported);
+        }
         match (name, &value.kind) {
             ("len", ValueKind::Int(n)) if *n <= 65535 => opts.len = Some(*n as usize),
             ("fill", ValueKind::Int(n)) if *n <= 255 => opts.pattern = Some(vec![*n as u8]),
             ("pattern", ValueKind::Str(s)) if !s.is_empty() => opts.pattern = Some(s.as_bytes().to_vec()),
             ("pattern", ValueKind::Bytes(b)) if !b.is_empty() => opts.pattern = Some(b.clone()),
+            ("counting", ValueKind::Int(n)) if (1..=256).contains(n) => opts.counting = Some(*n as usize),
             _ => {
                 let what = match name {
                     "len" => "a length up to 65535",
                     "fill" => "a byte value (0..255)",
+                    "counting" => "a modulus from 1 to 256 (bytes 0, 1, ... m-1, 0, ...), or nothing: `counting`",
                     _ => "a non-empty string or hex\"...\"",
                 };
                 self.err(
@@ -304,8 +461,13 @@ impl Evaluator<'_> {
     }
 
     fn apply_payload_opts(&mut self, layer: &mut PLayer, opts: PayloadOpts, span: Span) -> Result<(), Reported> {
-        if opts.len.is_none() && opts.pattern.is_none() {
+        if opts.len.is_none() && opts.pattern.is_none() && opts.counting.is_none() {
             return Ok(());
+        }
+        if opts.pattern.is_some() && opts.counting.is_some() {
+            self.err("compile::payload_conflict", span, "give `fill`/`pattern` or `counting`, not both").help =
+                Some("payload(len=64, counting) is 0, 1, 2, ...; payload(len=64, fill=7) is 7, 7, 7, ...".into());
+            return Err(Reported);
         }
         if layer.layer.fields.contains_key("data") {
             self.err("compile::payload_conflict", span, "give the payload's data, or `len` with `fill`/`pattern`, not both")
@@ -313,10 +475,15 @@ impl Evaluator<'_> {
             return Err(Reported);
         }
         let Some(len) = opts.len else {
-            self.err("compile::payload_conflict", span, "`fill` and `pattern` need a length").help =
+            self.err("compile::payload_conflict", span, "`fill`, `pattern` and `counting` need a length").help =
                 Some("add `len=N`".into());
             return Err(Reported);
         };
+        if let Some(m) = opts.counting {
+            let data: Vec<u8> = (0..len).map(|i| (i % m) as u8).collect();
+            layer.layer.fields.insert("data", FieldValue::Bytes(data));
+            return Ok(());
+        }
         let pattern = opts.pattern.unwrap_or_else(|| vec![0]);
         let data: Vec<u8> = pattern.iter().copied().cycle().take(len).collect();
         layer.layer.fields.insert("data", FieldValue::Bytes(data));
@@ -395,15 +562,27 @@ impl Evaluator<'_> {
     }
 }
 
+/// Named arguments of `payload(...)` that are not fields.
+const PAYLOAD_OPTIONS: &[&str] = &["len", "fill", "pattern", "counting"];
+
 #[derive(Default)]
 struct PayloadOpts {
     len: Option<usize>,
     pattern: Option<Vec<u8>>,
+    /// Counting bytes, modulo this.
+    counting: Option<usize>,
 }
 
 fn field_list(kind: LayerKind) -> String {
     let names: Vec<&str> = kind.fields().iter().map(|f| f.name).collect();
     one_of(&names)
+}
+
+/// Why `packet` cannot be encoded, naming the layer as the author counts it (from 1, by kind).
+pub fn encode_failure(packet: &Packet, e: &wire::EncodeError) -> String {
+    let at = e.layer();
+    let kind = packet.get(at).map(|l| l.layer.kind.name()).unwrap_or("?");
+    format!("this packet cannot be encoded: layer {} (`{kind}`): {e}", at + 1)
 }
 
 /// Encodes a packet that has no wildcards.
@@ -484,6 +663,7 @@ fn fill_value(kind: FieldKind, current: Option<&FieldValue>, fill: u8) -> FieldV
         }
         FieldKind::Flag => FieldValue::Int(u64::from(fill & 1)),
         FieldKind::Ipv4Addr => FieldValue::Bytes(vec![fill; 4]),
+        FieldKind::Ipv6Addr => FieldValue::Bytes(vec![fill; 16]),
         FieldKind::Mac => FieldValue::Bytes(vec![fill; 6]),
         // A wildcard byte field keeps its length: it matches any content of that length.
         FieldKind::Bytes => {

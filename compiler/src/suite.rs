@@ -10,10 +10,11 @@ use crate::spec::{compile_spec, CompiledSpec, FsLoader};
 /// The extension of spec files.
 pub const SPEC_EXTENSION: &str = "pkt";
 
-/// Compiled specs, in path order.
+/// Compiled specs, in path order, with the warnings and notes their compilation raised.
 #[derive(Debug, Clone, Default)]
 pub struct Suite {
     pub specs: Vec<CompiledSpec>,
+    pub warnings: Vec<Diag>,
 }
 
 impl Suite {
@@ -78,7 +79,8 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<SpecPath>, errors: &mut Vec<Dia
     }
 }
 
-/// Compiles every spec (in parallel, one file per task); all errors of all files, or the whole suite.
+/// Compiles every spec (in parallel, one file per task): every diagnostic of every file (errors,
+/// warnings and notes) if any is an error, else the whole suite with its warnings and notes.
 pub fn compile(specs: &[SpecPath]) -> Result<Suite, Vec<Diag>> {
     use rayon::prelude::*;
     let results: Vec<(Option<CompiledSpec>, Vec<Diag>)> = specs
@@ -95,10 +97,14 @@ pub fn compile(specs: &[SpecPath]) -> Result<Suite, Vec<Diag>> {
         diags.extend(d);
         suite.specs.extend(compiled);
     }
-    if diags.is_empty() {
-        Ok(suite)
-    } else {
+    // A library included by several specs raises its warnings once per spec: show them once.
+    let mut seen = std::collections::HashSet::new();
+    diags.retain(|d| d.is_error() || seen.insert((d.code, d.location(), d.message.clone())));
+    if diags.iter().any(Diag::is_error) {
         Err(diags)
+    } else {
+        suite.warnings = diags;
+        Ok(suite)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The tshark oracle through the library entry points (`suite::discover` → `compile` → `outputs` →
-//! `write_all`): `compiler/tests/specs/layers.pkt` covers every layer and option of the language, and
-//! Wireshark must decode its capture to the values in `specs/oracle.rs`. The root crate's
+//! `write_all`): `compiler/tests/specs/layers.pkt` and `families.pkt` cover every layer and option of the language,
+//! and Wireshark must decode their captures to the values in `specs/oracle.rs`. The root crate's
 //! `tests/cli_tshark.rs` runs the same oracle through the `xdptest` binary.
 
 #[path = "specs/oracle.rs"]
@@ -16,7 +16,7 @@ fn layers_spec_matches_wireshark() {
     oracle::ensure_programs(crate_dir.parent().unwrap());
     let specs = suite::discover(&[PathBuf::from("tests/specs")]).expect("discover");
     let names: Vec<String> = specs.iter().map(|s| s.relative.display().to_string()).collect();
-    assert_eq!(names, ["common.pkt", "layers.pkt"]);
+    assert_eq!(names, ["common.pkt", "families.pkt", "layers.pkt"]);
     let compiled = match suite::compile(&specs) {
         Ok(s) => s,
         Err(diags) => panic!(
@@ -24,9 +24,10 @@ fn layers_spec_matches_wireshark() {
             diags.iter().map(|d| format!("{:?}", d.report())).collect::<Vec<_>>().join("\n")
         ),
     };
-    assert_eq!(compiled.fixture_count(), 9);
+    assert_eq!(compiled.fixture_count(), 17);
     let files = suite::outputs(&specs, &compiled).expect("outputs");
     let out = tempfile::tempdir().unwrap();
     suite::write_all(out.path(), &files).expect("write");
     oracle::check_layers_pcap(&out.path().join("layers.pcapng"));
+    oracle::check_families_pcap(&out.path().join("families.pcapng"));
 }

@@ -550,8 +550,18 @@ impl Cx {
     }
 
     fn ipv6(&mut self, p: &Pair<Rule>) -> [u8; 16] {
-        match p.as_str().parse::<std::net::Ipv6Addr>() {
+        let text = p.as_str();
+        match text.parse::<std::net::Ipv6Addr>() {
             Ok(a) => a.octets(),
+            // Groups of exactly two digits and no `::`: a MAC address with a group too few or too many.
+            Err(_) if !text.contains("::") && text.split(':').all(|g| g.len() == 2) => {
+                self.error(
+                    span(p),
+                    format!("`{text}` is not a MAC address: it has {} groups", text.split(':').count()),
+                    Some("a MAC address has six groups of two hex digits: 00:00:5e:00:53:01"),
+                );
+                [0; 16]
+            }
             Err(_) => {
                 self.error(
                     span(p),

@@ -79,14 +79,19 @@ pub fn load_suite(paths: &[PathBuf]) -> Result<(Vec<suite::SpecPath>, Suite), Ou
         return Err(Outcome::Error);
     }
     let suite = suite::compile(&specs).map_err(|d| report(&d))?;
+    // Warnings and notes do not stop the run, but the author should see them.
+    for w in &suite.warnings {
+        eprintln!("{:?}", w.report());
+    }
     Ok((specs, suite))
 }
 
-/// Prints diagnostics (all of them) and a summary line; returns the error outcome.
+/// Prints diagnostics (all of them, warnings and notes too) and a summary line; returns the error
+/// outcome.
 pub fn report(diags: &[Diag]) -> Outcome {
     for d in diags {
         eprintln!("{:?}", d.report());
     }
-    eprintln!("error: {} found", count(diags.len(), "error"));
+    eprintln!("error: {} found", count(diags.iter().filter(|d| d.is_error()).count(), "error"));
     Outcome::Error
 }

@@ -18,7 +18,7 @@ use xdptest_grammar::ast::{ItemKind, Span};
 pub use files::{FsLoader, Loader};
 
 use crate::btf::ObjectInfo;
-use crate::diagnostic::{Diag, SourceFile};
+use crate::diagnostic::{error_count, Diag, SourceFile};
 use crate::env;
 use crate::fixture::{slug, EnvDecl, EnvItem, Fixture, Step};
 use crate::pcap::PcapPacket;
@@ -47,9 +47,9 @@ struct SpecCx<'a> {
 
 /// Compiles one spec file. `path` is shown in messages and stored in fixtures as given.
 pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>) -> Option<CompiledSpec> {
-    let before = diags.len();
+    let before = error_count(diags);
     let files = files::load_all(path, loader, diags);
-    if files.is_empty() || diags.len() > before {
+    if files.is_empty() || error_count(diags) > before {
         return None;
     }
     let main = &files[0];
@@ -74,7 +74,7 @@ pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>)
     let defaults = cx.map_defaults();
     cx.evaluate_all_packets();
     let (fixtures, packets) = cx.scenarios(path, program, Arc::new(env), &defaults);
-    if diags.len() > before {
+    if error_count(diags) > before {
         return None;
     }
     Some(CompiledSpec { path: path.to_path_buf(), fixtures, packets })

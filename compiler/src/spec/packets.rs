@@ -8,7 +8,8 @@ use xdptest_grammar::ast::{self, ItemKind, Span};
 use super::files::Parsed;
 use super::SpecCx;
 use crate::diagnostic::{Diag, Reported, SourceFile};
-use crate::packet::{encode_exact, Evaluator, Names, Packet, Role};
+use crate::lint;
+use crate::packet::{encode_exact, encode_failure, Evaluator, Names, Packet, Role};
 
 /// A named packet definition: its file and expression, and its value once evaluated.
 pub(super) struct PacketSlot {
@@ -139,9 +140,12 @@ impl SpecCx<'_> {
 
     fn check_encodable(&mut self, packet: Packet, src: &SourceFile, span: Span) -> Result<Packet, Reported> {
         match encode_exact(&packet) {
-            Ok(_) => Ok(packet),
+            Ok(_) => {
+                self.diags.extend(lint::packet(&packet, src, span));
+                Ok(packet)
+            }
             Err(e) => {
-                self.diags.push(Diag::new("compile::encode", src, span, format!("this packet cannot be encoded: {e}")));
+                self.diags.push(Diag::new("compile::encode", src, span, encode_failure(&packet, &e)));
                 Err(Reported)
             }
         }

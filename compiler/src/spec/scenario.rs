@@ -5,9 +5,10 @@
 use xdptest_grammar::ast::{self, Span, Stmt};
 
 use super::SpecCx;
-use crate::diagnostic::{did_you_mean, one_of, Diag, SourceFile};
+use crate::diagnostic::{did_you_mean, error_count, one_of, Diag, SourceFile};
 use crate::fixture::{action_name, Bytes, Ctx, Expectation, Iface, Step, XDP_ACTIONS};
-use crate::packet::{encode_exact, encode_masked, Packet, Role};
+use crate::lint;
+use crate::packet::{encode_exact, encode_failure, encode_masked, MaskError, Packet, Role};
 use crate::pcap::PcapPacket;
 
 /// A scenario's steps, its packets for the capture, and whether it says `expect snapshot`.
@@ -34,7 +35,7 @@ struct Lowering<'s> {
 
 impl SpecCx<'_> {
     pub(super) fn scenario(&mut self, s: &ast::Scenario, src: &SourceFile, defaults: &[Step]) -> Option<Lowered> {
-        let before = self.diags.len();
+        let before = error_count(self.diags);
         let mut l = Lowering {
             scenario: &s.name.node,
             steps: defaults.to_vec(),
@@ -63,7 +64,7 @@ impl SpecCx<'_> {
                 }
             }
         }
-        if l.sends == 0 && self.diags.len() == before {
+        if l.sends == 0 && error_count(self.diags) == before {
             self.diags.push(
                 Diag::new(
                     "compile::no_send",
@@ -74,7 +75,7 @@ impl SpecCx<'_> {
                 .help("add `send PACKET` and an `expect`"),
             );
         }
-        if self.diags.len() > before {
+        if error_count(self.diags) > before {
             return None;
         }
         Some(Lowered { steps: l.steps, packets: l.packets, snapshot: l.snapshot.is_some() })
@@ -98,14 +99,15 @@ impl SpecCx<'_> {
             return;
         };
         let bytes = match encode_exact(&packet) {
-            Ok(b) => b,
+            Ok(b) => {
+                // A bare named packet was checked where it is defined.
+                if !is_bare_name(&send.packet) {
+                    self.diags.extend(lint::packet(&packet, src, send.packet.span));
+                }
+                b
+            }
             Err(e) => {
-                self.diags.push(Diag::new(
-                    "compile::encode",
-                    src,
-                    send.packet.span,
-                    format!("this packet cannot be encoded: {e}"),
-                ));
+                self.diags.push(Diag::new("compile::encode", src, send.packet.span, encode_failure(&packet, &e)));
                 return;
             }
         };
@@ -185,7 +187,10 @@ impl SpecCx<'_> {
                             "compile::encode",
                             src,
                             expr.span,
-                            format!("this packet cannot be encoded: {err}"),
+                            match &err {
+                                MaskError::Encode(e) => encode_failure(&p, e),
+                                other => format!("this packet cannot be encoded: {other}"),
+                            },
                         ));
                         return;
                     }
@@ -213,4 +218,9 @@ impl SpecCx<'_> {
         );
         None
     }
+}
+
+/// Whether `expr` is just a name (`send tunnel`): a named packet, whose definition was linted.
+fn is_bare_name(expr: &ast::PacketExpr) -> bool {
+    matches!(expr.stack.as_slice(), [ast::Term::Layer(call)] if call.args.is_none()) && expr.modifiers.is_empty()
 }

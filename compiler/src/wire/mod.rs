@@ -17,26 +17,50 @@ use std::collections::BTreeMap;
 
 mod decode;
 mod encode;
+pub mod options;
 mod schema;
 mod schema_tables;
 
-pub use decode::{decode, Decoded, DecodedField, DecodedLayer};
+pub use decode::{decode, Decoded, DecodedField, DecodedLayer, Style};
 pub use encode::{encode, EncodeError, Encoded, FieldSpan};
-pub use schema::{constructor, constructor_names, Constructor, FieldDef, FieldKind};
+pub use options::{encode_list, list_items, ItemArg, ItemDoc, ListError, ListItem};
+pub use schema::{constructor, constructor_names, Constructor, Display, FieldDef, FieldKind, ListKind};
 
 /// The kinds of layer a `.pkt` packet can stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum LayerKind {
     Ether,
     Vlan,
+    /// An MPLS label stack entry (RFC 3032).
+    Mpls,
+    Arp,
     Ipv4,
+    Ipv6,
+    /// IPv6 hop-by-hop options header.
+    Hbh,
+    /// IPv6 destination options header.
+    DstOpts,
+    /// IPv6 routing header (types 0 and 2: a list of addresses).
+    Routing,
+    /// IPv6 segment routing header (routing type 4, RFC 8754).
+    Srh,
+    /// IPv6 fragment header.
+    Frag6,
     Udp,
+    Tcp,
+    Icmp,
+    Icmpv6,
+    /// Generic routing encapsulation (RFC 2784, 2890).
+    Gre,
+    Vxlan,
+    Geneve,
+    /// Generic UDP encapsulation, variant 0 (a header); variant 1 is IP right after UDP.
+    Gue,
     Gtpu,
     /// GTP-U extension header: 5G PDU Session Container (TS 38.415), type 0x85.
     GtpuPduSession,
     /// Any other GTP-U extension header, given as type + raw content.
     GtpuExt,
-    Icmp,
     Payload,
 }
 
