@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * xdp_router: IPv4 forwarding through the kernel FIB.
+ * xdp_router: IPv4 and IPv6 forwarding through the kernel FIB.
  *
- * Untagged Ethernet + IPv4 only (anything else -> XDP_PASS, uncounted).
- *   - IPv4 header truncated/malformed          -> XDP_PASS (uncounted)
- *   - TTL <= 1                                 -> XDP_PASS, route_stats[3]
- *   - bpf_fib_lookup(ifindex = ingress_ifindex, flags 0) returns:
- *       SUCCESS      -> TTL-1 (incremental checksum), MACs from the FIB,
+ * Untagged Ethernet + IPv4 or IPv6 only (anything else -> XDP_PASS, uncounted).
+ *   - IP header truncated/malformed            -> XDP_PASS (uncounted)
+ *   - TTL (IPv4) or hop limit (IPv6) <= 1      -> XDP_PASS, route_stats[3]
+ *   - bpf_fib_lookup(ifindex = ingress_ifindex, flags 0, family AF_INET or
+ *     AF_INET6) returns:
+ *       SUCCESS      -> TTL-1 (IPv4: incremental checksum) or hop limit-1
+ *                       (IPv6: no header checksum), MACs from the FIB,
  *                       route_stats[0], bpf_redirect_map(&tx_ports,
  *                       fib.ifindex, 0): XDP_REDIRECT, or XDP_ABORTED
  *                       when fib.ifindex is not in tx_ports
@@ -20,10 +22,13 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
 #define AF_INET 2
+#define AF_INET6 10
+#define IPV6_FLOWINFO_MASK bpf_htonl(0x0fffffff)
 
 enum {
 	STAT_FORWARDED = 0,
@@ -65,22 +70,40 @@ static __always_inline void csum_replace2(__u16 *sum, __u16 old, __u16 new)
 	*sum = (__u16)~c;
 }
 
-SEC("xdp")
-int xdp_router(struct xdp_md *ctx)
+/* The FIB's verdict, counted; returns -1 to forward, else the XDP action. */
+static __always_inline int fib_verdict(long rc)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct bpf_fib_lookup fib = {};
-	struct ethhdr *eth = data;
-	struct iphdr *iph;
-	__u16 old_word;
-	long rc;
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		return -1;
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		count(STAT_NO_NEIGH);
+		return XDP_PASS;
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+		count(STAT_DROPPED);
+		return XDP_DROP;
+	default:
+		return XDP_PASS;
+	}
+}
 
-	if ((void *)(eth + 1) > data_end)
-		return XDP_PASS;
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return XDP_PASS;
-	iph = (void *)(eth + 1);
+static __always_inline int forward(struct ethhdr *eth, struct bpf_fib_lookup *fib)
+{
+	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+	count(STAT_FORWARDED);
+	return bpf_redirect_map(&tx_ports, fib->ifindex, 0);
+}
+
+static __always_inline int route_ipv4(struct xdp_md *ctx, struct ethhdr *eth, void *data_end)
+{
+	struct bpf_fib_lookup fib = {};
+	struct iphdr *iph = (void *)(eth + 1);
+	__u16 old_word;
+	int verdict;
+
 	if ((void *)(iph + 1) > data_end)
 		return XDP_PASS;
 	if (iph->version != 4 || iph->ihl < 5)
@@ -101,32 +124,63 @@ int xdp_router(struct xdp_md *ctx)
 	fib.ipv4_dst = iph->daddr;
 	fib.ifindex = ctx->ingress_ifindex;
 
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	switch (rc) {
-	case BPF_FIB_LKUP_RET_SUCCESS:
-		break;
-	case BPF_FIB_LKUP_RET_NO_NEIGH:
-		count(STAT_NO_NEIGH);
-		return XDP_PASS;
-	case BPF_FIB_LKUP_RET_BLACKHOLE:
-	case BPF_FIB_LKUP_RET_UNREACHABLE:
-	case BPF_FIB_LKUP_RET_PROHIBIT:
-		count(STAT_DROPPED);
-		return XDP_DROP;
-	default:
-		return XDP_PASS;
-	}
+	verdict = fib_verdict(bpf_fib_lookup(ctx, &fib, sizeof(fib), 0));
+	if (verdict >= 0)
+		return verdict;
 
 	/* TTL and protocol share one 16-bit word of the header. */
 	old_word = *(__u16 *)&iph->ttl;
 	iph->ttl--;
 	csum_replace2(&iph->check, old_word, *(__u16 *)&iph->ttl);
+	return forward(eth, &fib);
+}
 
-	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+static __always_inline int route_ipv6(struct xdp_md *ctx, struct ethhdr *eth, void *data_end)
+{
+	struct bpf_fib_lookup fib = {};
+	struct ipv6hdr *ip6h = (void *)(eth + 1);
+	int verdict;
 
-	count(STAT_FORWARDED);
-	return bpf_redirect_map(&tx_ports, fib.ifindex, 0);
+	if ((void *)(ip6h + 1) > data_end)
+		return XDP_PASS;
+	if (ip6h->version != 6)
+		return XDP_PASS;
+
+	if (ip6h->hop_limit <= 1) {
+		count(STAT_TTL_EXPIRED);
+		return XDP_PASS; /* the stack sends ICMPv6 time exceeded */
+	}
+
+	fib.family = AF_INET6;
+	fib.flowinfo = *(__be32 *)ip6h & IPV6_FLOWINFO_MASK;
+	fib.l4_protocol = ip6h->nexthdr;
+	fib.tot_len = bpf_ntohs(ip6h->payload_len);
+	__builtin_memcpy(fib.ipv6_src, &ip6h->saddr, sizeof(fib.ipv6_src));
+	__builtin_memcpy(fib.ipv6_dst, &ip6h->daddr, sizeof(fib.ipv6_dst));
+	fib.ifindex = ctx->ingress_ifindex;
+
+	verdict = fib_verdict(bpf_fib_lookup(ctx, &fib, sizeof(fib), 0));
+	if (verdict >= 0)
+		return verdict;
+
+	ip6h->hop_limit--; /* IPv6 has no header checksum to update */
+	return forward(eth, &fib);
+}
+
+SEC("xdp")
+int xdp_router(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IP))
+		return route_ipv4(ctx, eth, data_end);
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return route_ipv6(ctx, eth, data_end);
+	return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -47,6 +47,35 @@ fn failures_list_every_difference_and_exit_1() {
     assert!(t.contains("^^"), "{t}");
 }
 
+/// The repository's own specs are true on this kernel (CI also runs them on Debian's kernels in VMs).
+#[test]
+fn the_repository_specs_pass_on_this_kernel() {
+    let o = xdptest(&["run", "specs", "--color", "never"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains(" 0 failed, 0 skipped"), "{t}");
+}
+
+#[test]
+fn differences_in_tcp_ipv6_and_tunnels_are_named_by_field() {
+    let o = xdptest(&["run", "tests/specs/run/failing_families.pkt", "--color", "never"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    for needle in [
+        // The outer header of IPv6-in-IPv6 is `ipv6:1`.
+        "ipv6:1.hlim: expected 63, got 64",
+        "ipv6:1.dst: expected 2001:db8:1::2, got 2001:db8:1::1",
+        // Flags by name, options by their views.
+        "tcp.flags: expected syn|ack, got syn",
+        "tcp.mss: expected 1400, got 1460",
+        // An IPv6 address in a map value (`union { __be32 v4; __be32 v6[4]; }`) reads as one.
+        "addr: expected 2001:db8:1::3, got 2001:db8:1::2",
+        "xdptest: 0 passed, 2 failed, 0 skipped",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in:\n{t}");
+    }
+}
+
 #[test]
 fn no_scenario_sees_another_scenarios_maps() {
     for jobs in ["1", "2"] {

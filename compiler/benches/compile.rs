@@ -3,6 +3,7 @@
 //!
 //!     cargo bench -p xdptest-compiler --bench compile            # N = 10,000 scenarios
 //!     XDPTEST_BENCH_N=1000 cargo bench -p xdptest-compiler --bench compile
+//!     XDPTEST_BENCH_WRITE=/tmp cargo bench -p xdptest-compiler --bench compile   # only write the specs
 //!
 //! The spec (written to a temp dir) cycles through three kinds of scenario, all for `upf.o`:
 //! - GTP-U uplink derived from a named packet (`with` on the outer and inner headers), a map write,
@@ -14,6 +15,11 @@
 //! serialization (`suite::outputs`); `wire::encode` alone on the same layer stacks; etherparse building
 //! the same packets. Every packet the compiler produced is checked byte for byte against etherparse's
 //! before anything is timed. Each row is the best of a few runs.
+//!
+//! A second suite of the same size, TCP/IPv6-heavy (for `syn_filter.o`), is measured in the same run:
+//! TCP SYNs with five options over IPv6, IPv6 extension header chains (hop-by-hop, fragment) with
+//! counting payloads, and TCP in IPv6-in-IPv4 tunnels. Its SYNs are checked against etherparse too.
+//! The last line compares the two suites' packets per second.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -108,6 +114,74 @@ fn spec_text(n: usize, object: &Path) -> String {
         s.push_str(&text);
     }
     s
+}
+
+/// The TCP/IPv6-heavy suite: scenario `i` of three kinds, for `syn_filter.o`.
+fn families_text(n: usize, object: &Path) -> String {
+    let mut s = format!(
+        "program \"{}\" xdp \"xdp_syn_filter\"\nmap open_ports[443] = 1\nmap config[0] = {{ min_mss: 536 }}\n\n",
+        object.display()
+    );
+    for i in 0..n {
+        let (a, b) = ((i >> 8) & 0xff, i & 0xff);
+        let text = match i % 3 {
+            0 => format!(
+                "## TCP SYN {i}.\nscenario \"syn {i}\" {{\n\
+                 \x20 send ether(src=00:00:5e:00:53:02, dst=00:00:5e:00:53:01)\n\
+                 \x20    / ipv6(src=2001:db8:{a:x}::{b:x}, dst=2001:db8::1)\n\
+                 \x20    / tcp.syn(sport={}, dport=443, seq={i}, options=[mss(1460), sack_permitted, \
+                 timestamps({i}, 0), nop, wscale(7)])\n\
+                 \x20 expect XDP_PASS: input\n\
+                 \x20 expect map syn_stats[0] == 1\n}}\n",
+                1024 + i % 60000
+            ),
+            1 => format!(
+                "scenario \"ext {i}\" {{\n\
+                 \x20 send ether / ipv6(src=2001:db8:{a:x}::{b:x}, dst=2001:db8::1, flow={i})\n\
+                 \x20    / hbh(options=[router_alert(0)]) / frag6(m, id={i}) / udp(sport={}, dport=53)\n\
+                 \x20    / payload(len=32, counting)\n\
+                 \x20 expect XDP_PASS: input with ipv6.hlim=*\n}}\n",
+                1024 + i % 60000
+            ),
+            _ => format!(
+                "scenario \"tunnel {i}\" {{\n\
+                 \x20 send ether / ipv4(src=198.51.{a}.{b}, dst=203.0.113.1) / ipv6(src=2001:db8::{b:x}, dst=2001:db8::1)\n\
+                 \x20    / tcp(sport=40000, dport=443, flags=psh|ack, seq={i}, ack_seq=1) / payload(\"GET / HTTP/1.1\")\n\
+                 \x20 expect XDP_PASS: input\n}}\n"
+            ),
+        };
+        s.push_str(&text);
+    }
+    s
+}
+
+/// The SYN of families scenario `i` (a multiple of 3), input and expected, built with etherparse.
+fn etherparse_syn(i: usize, out: &mut Vec<Vec<u8>>) {
+    use etherparse::TcpOptionElement::*;
+    let mut src = [0u8; 16];
+    src[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    src[4..6].copy_from_slice(&(((i >> 8) & 0xff) as u16).to_be_bytes());
+    src[14..16].copy_from_slice(&((i & 0xff) as u16).to_be_bytes());
+    let mut dst = [0u8; 16];
+    dst[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    dst[15] = 1;
+    let mut p = Vec::with_capacity(100);
+    PacketBuilder::ethernet2(ENB_MAC, UPF_MAC)
+        .ipv6(src, dst, 64)
+        .tcp((1024 + i % 60000) as u16, 443, i as u32, 65535)
+        .syn()
+        .options(&[
+            MaximumSegmentSize(1460),
+            SelectiveAcknowledgementPermitted,
+            Timestamp(i as u32, 0),
+            Noop,
+            WindowScale(7),
+        ])
+        .unwrap()
+        .write(&mut p, &[])
+        .unwrap();
+    out.push(p.clone());
+    out.push(p);
 }
 
 /// The packets of scenario `i` (input, then the expected packet if any, wildcards as zeros), built
@@ -250,6 +324,14 @@ fn main() {
     let spec_path = dir.path().join("bench.pkt");
     let text = spec_text(n, &object);
     std::fs::write(&spec_path, &text).unwrap();
+    // For profiling other builds on the same input: write both specs and stop.
+    if let Some(out) = std::env::var_os("XDPTEST_BENCH_WRITE") {
+        let out = Path::new(&out);
+        std::fs::write(out.join("ipv4.pkt"), &text).unwrap();
+        std::fs::write(out.join("families.pkt"), families_text(n, &repo.join("programs/build/syn_filter.o"))).unwrap();
+        println!("wrote {} and {}", out.join("ipv4.pkt").display(), out.join("families.pkt").display());
+        return;
+    }
 
     // Correctness first: the compiler's packets are etherparse's, byte for byte.
     let mut diags = Vec::new();
@@ -328,5 +410,63 @@ fn main() {
         100.0 * t_parse.as_secs_f64() / t_compile.as_secs_f64(),
         files.len(),
         out_bytes / 1024
+    );
+
+    // The TCP/IPv6-heavy suite, same size, same run.
+    let syn_filter = repo.join("programs/build/syn_filter.o");
+    let fam_path = dir.path().join("families.pkt");
+    let fam_text = families_text(n, &syn_filter);
+    std::fs::write(&fam_path, &fam_text).unwrap();
+    let mut diags = Vec::new();
+    let Some(fam) = compile_spec(&fam_path, &mut FsLoader, &mut diags) else {
+        for d in &diags {
+            eprintln!("{:?}", d.report());
+        }
+        panic!("the generated TCP/IPv6 spec does not compile");
+    };
+    assert!(diags.iter().all(|d| !d.is_error()));
+    assert_eq!(fam.fixtures.len(), n);
+    // Two packets per scenario (input and expected); the SYNs checked against etherparse.
+    assert_eq!(fam.packets.len(), 2 * n);
+    for i in (0..n).step_by(3) {
+        let mut want = Vec::new();
+        etherparse_syn(i, &mut want);
+        assert!(fam.packets[2 * i].bytes == want[0], "SYN {i} differs from etherparse's");
+        assert!(fam.packets[2 * i + 1].bytes == want[1], "expected SYN {i} differs from etherparse's");
+    }
+    let fam_packets = fam.packets.len();
+    let fam_bytes: usize = fam.packets.iter().map(|p| p.bytes.len()).sum();
+    let (f_parse, _) = best(|| xdptest_grammar::parse(&fam_text).expect("parses").items.len());
+    let (f_compile, _) = best(|| {
+        let mut diags = Vec::new();
+        compile_spec(&fam_path, &mut FsLoader, &mut diags).expect("compiles")
+    });
+    let fam_specs = vec![SpecPath { path: fam_path.clone(), relative: "families.pkt".into() }];
+    let fam_suite = xdptest_compiler::Suite { specs: vec![fam], warnings: Vec::new() };
+    let (f_outputs, _) = best(|| suite::outputs(&fam_specs, &fam_suite).expect("outputs"));
+    println!(
+        "\nTCP/IPv6 suite: {n} scenarios, {fam_packets} packets ({fam_bytes} bytes), spec {} KiB",
+        fam_text.len() / 1024
+    );
+    let fam_row = |name: &str, t: Duration| {
+        let s = t.as_secs_f64();
+        println!(
+            "{:<42} {:>8.1}ms {:>14.0} {:>14.0} {:>9.2}",
+            name,
+            s * 1e3,
+            n as f64 / s,
+            fam_packets as f64 / s,
+            s * 1e6 / fam_packets as f64
+        );
+    };
+    fam_row("parse (grammar only)", f_parse);
+    fam_row("parse + compile (compile_spec, from file)", f_compile);
+    fam_row("fixtures + pcapng (suite::outputs)", f_outputs);
+    let pps = |t: Duration, p: usize| p as f64 / t.as_secs_f64();
+    println!(
+        "parse + compile, packets/s: IPv4/GTP-U suite {:.0}, TCP/IPv6 suite {:.0} (ratio {:.2})",
+        pps(t_compile, packets),
+        pps(f_compile, fam_packets),
+        pps(f_compile, fam_packets) / pps(t_compile, packets)
     );
 }

@@ -9,8 +9,14 @@
 //!   route 192.168.30.0/24 via 192.168.100.2
 //!   route 10.66.0.0/16 blackhole
 //!   neigh 192.168.100.2 mac 00:00:5e:00:53:99 dev eth0.100
+//!   link eth1 veth peer eth1p addr 2001:db8:1::1/64
+//!   route 2001:db8:99::/48 via 2001:db8:1::2
+//!   neigh 2001:db8:1::2 mac 00:00:5e:00:53:98 dev eth1
 //! }
 //! ```
+//!
+//! Addresses, routes and neighbours are IPv4 or IPv6; the fixture stores an address as its 4 or 16
+//! bytes, so the family travels with it. A route's gateway has its prefix's family.
 
 use xdptest_grammar::ast::{EnvStmt, Span, Spanned};
 
@@ -78,28 +84,35 @@ impl Words<'_> {
         w
     }
 
-    fn ipv4(&mut self, w: &Spanned<String>) -> Option<[u8; 4]> {
-        let parts: Vec<&str> = w.node.split('.').collect();
-        let octets: Option<Vec<u8>> = parts.iter().map(|p| p.parse::<u8>().ok()).collect();
-        match octets {
-            Some(o) if o.len() == 4 => Some([o[0], o[1], o[2], o[3]]),
-            _ => {
-                self.err(w.span, format!("`{}` is not an IPv4 address", w.node), "write it like 192.0.2.1");
+    /// An IPv4 or IPv6 address: its 4 or 16 bytes.
+    fn ip(&mut self, w: &Spanned<String>) -> Option<Vec<u8>> {
+        match w.node.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(a)) => Some(a.octets().to_vec()),
+            Ok(std::net::IpAddr::V6(a)) => Some(a.octets().to_vec()),
+            Err(_) => {
+                self.err(
+                    w.span,
+                    format!("`{}` is not an IP address", w.node),
+                    "write it like 192.0.2.1 or 2001:db8::1",
+                );
                 None
             }
         }
     }
 
-    fn prefix(&mut self, w: &Spanned<String>) -> Option<([u8; 4], u8)> {
+    /// `ADDRESS/LEN`, IPv4 (up to /32) or IPv6 (up to /128).
+    fn prefix(&mut self, w: &Spanned<String>) -> Option<(Vec<u8>, u8)> {
+        const HELP: &str = "write it like 192.0.2.0/24 or 2001:db8::/32";
         let Some((a, l)) = w.node.split_once('/') else {
-            self.err(w.span, format!("`{}` is not a prefix", w.node), "write it like 192.0.2.0/24");
+            self.err(w.span, format!("`{}` is not a prefix", w.node), HELP);
             return None;
         };
-        let addr = self.ipv4(&Spanned { node: a.to_string(), span: w.span })?;
+        let addr = self.ip(&Spanned { node: a.to_string(), span: w.span })?;
+        let max = addr.len() * 8;
         match l.parse::<u8>() {
-            Ok(len) if len <= 32 => Some((addr, len)),
+            Ok(len) if usize::from(len) <= max => Some((addr, len)),
             _ => {
-                self.err(w.span, format!("`{l}` is not a prefix length (0..32)"), "write it like 192.0.2.0/24");
+                self.err(w.span, format!("`{l}` is not a prefix length (0..{max})"), HELP);
                 None
             }
         }
@@ -129,7 +142,8 @@ impl Words<'_> {
 
     fn link(&mut self, declared: &[String]) -> Option<EnvItem> {
         const HELP: &str =
-            "link NAME dummy | veth peer PEER | vlan VID on PARENT, then any of: mac MAC, addr A.B.C.D/LEN, mtu N";
+            "link NAME dummy | veth peer PEER | vlan VID on PARENT, then any of: mac MAC, addr ADDRESS/LEN (IPv4 or \
+             IPv6, repeatable), mtu N";
         let name = self.next("an interface name", HELP)?;
         if name.node.len() > 15 || name.node.contains('/') {
             self.err(
@@ -179,7 +193,7 @@ impl Words<'_> {
                 "mac" => mac = Some(Bytes(self.mac(&val)?.to_vec())),
                 "addr" => {
                     let (a, l) = self.prefix(&val)?;
-                    addrs.push((Bytes(a.to_vec()), l));
+                    addrs.push((Bytes(a), l));
                 }
                 "mtu" => mtu = Some(self.number(&val, 65535)? as u32),
                 other => {
@@ -192,7 +206,7 @@ impl Words<'_> {
     }
 
     fn route(&mut self) -> Option<EnvItem> {
-        const HELP: &str = "route PREFIX [via A.B.C.D] [dev NAME] | route PREFIX blackhole|unreachable|prohibit";
+        const HELP: &str = "route PREFIX [via GATEWAY] [dev NAME] | route PREFIX blackhole|unreachable|prohibit";
         let p = self.next("a prefix", HELP)?;
         let (addr, len) = self.prefix(&p)?;
         let (mut via, mut dev, mut kind) = (None, None, RouteKind::Unicast);
@@ -204,7 +218,17 @@ impl Words<'_> {
                 "prohibit" => kind = RouteKind::Prohibit,
                 "via" => {
                     let w = self.next("a gateway address", HELP)?;
-                    via = Some(Bytes(self.ipv4(&w)?.to_vec()));
+                    let gw = self.ip(&w)?;
+                    if gw.len() != addr.len() {
+                        let family = |n: usize| if n == 4 { "IPv4" } else { "IPv6" };
+                        self.err(
+                            w.span,
+                            format!("the gateway is {} but the prefix is {}", family(gw.len()), family(addr.len())),
+                            "an IPv4 route needs an IPv4 gateway, an IPv6 route an IPv6 one",
+                        );
+                        return None;
+                    }
+                    via = Some(Bytes(gw));
                 }
                 "dev" => dev = Some(self.next("a device", HELP)?.node),
                 other => {
@@ -217,13 +241,13 @@ impl Words<'_> {
             self.err(p.span, "a route needs `via`, `dev`, or a type (blackhole, unreachable, prohibit)", HELP);
             return None;
         }
-        Some(EnvItem::Route { prefix: (Bytes(addr.to_vec()), len), via, dev, kind })
+        Some(EnvItem::Route { prefix: (Bytes(addr), len), via, dev, kind })
     }
 
     fn neigh(&mut self) -> Option<EnvItem> {
-        const HELP: &str = "neigh A.B.C.D mac MAC dev NAME";
+        const HELP: &str = "neigh ADDRESS mac MAC dev NAME (an IPv4 or IPv6 address)";
         let a = self.next("an address", HELP)?;
-        let addr = self.ipv4(&a)?;
+        let addr = self.ip(&a)?;
         let (mut mac, mut dev) = (None, None);
         while let Some(opt) = self.args.get(self.pos).cloned() {
             self.pos += 1;
@@ -238,9 +262,7 @@ impl Words<'_> {
             }
         }
         match (mac, dev) {
-            (Some(mac), Some(dev)) => {
-                Some(EnvItem::Neigh { addr: Bytes(addr.to_vec()), mac: Bytes(mac.to_vec()), dev })
-            }
+            (Some(mac), Some(dev)) => Some(EnvItem::Neigh { addr: Bytes(addr), mac: Bytes(mac.to_vec()), dev }),
             _ => {
                 self.err(a.span, "a neighbour needs `mac` and `dev`", HELP);
                 None

@@ -476,6 +476,9 @@ pub enum FieldRepr {
     BigEndian,
     /// An IPv4 address in network order (the spec wrote one), whatever the declared type.
     Ipv4,
+    /// An IPv6 address, 16 bytes in network order: a `struct in6_addr`, or a field the spec wrote one
+    /// into (`__u8[16]`, `__be32[4]`).
+    Ipv6,
     /// A MAC address.
     Mac,
     /// Anything else: shown as hex.
@@ -498,6 +501,9 @@ impl ValueField {
                 format!("{}.{}.{}.{}", bytes[0], bytes[1], bytes[2], bytes[3])
             }
             FieldRepr::BigEndian if bytes.len() <= 8 => be().to_string(),
+            FieldRepr::Ipv6 if bytes.len() == 16 => {
+                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).expect("16 bytes")).to_string()
+            }
             FieldRepr::Mac | FieldRepr::Bytes if bytes.len() == 6 => {
                 bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
             }

@@ -81,6 +81,15 @@ impl Typer<'_> {
                 return Err(Reported);
             }
         }
+        // An IPv6 address goes into any 16-byte aggregate as on the wire: `struct in6_addr`, `__u8[16]`,
+        // `__be32[4]`, `__be16[8]`.
+        if let ValueKind::Ipv6(a) = &value.kind {
+            if size == 16 && !matches!(ty, TypeLayout::Int { .. } | TypeLayout::Pointer) {
+                out.bytes[at..at + 16].copy_from_slice(a);
+                out.hints.push((at as u32, 16, FieldRepr::Ipv6));
+                return Ok(());
+            }
+        }
         match ty {
             TypeLayout::Int { size: isz, big_endian, .. } => self.int(value, what, *isz as usize, *big_endian, out, at),
             TypeLayout::Bool => self.int(value, what, 1, false, out, at),
@@ -286,15 +295,26 @@ impl Typer<'_> {
                     Err(Reported)
                 }
             }
-            // An LPM trie key: `10.0.0.0/8` fills the prefix length and then the address.
-            ValueKind::Prefix(addr, len) if lpm_shape(members) => {
-                out.bytes[at..at + 4].copy_from_slice(&u32::from(*len).to_le_bytes());
-                let data_at = at + (members[1].offset_bits / 8) as usize;
-                out.bytes[data_at..data_at + 4].copy_from_slice(addr);
+            // An LPM trie key: `10.0.0.0/8` or `2001:db8::/32` fills the prefix length, then the address.
+            ValueKind::Prefix(addr, len) if lpm_shape(members, 4) && !lpm_shape(members, 16) => {
+                self.lpm(members, u32::from(*len), addr, out, at);
                 Ok(())
             }
+            ValueKind::Prefix6(addr, len) if lpm_shape(members, 16) => {
+                self.lpm(members, u32::from(*len), addr, out, at);
+                Ok(())
+            }
+            ValueKind::Prefix(..) | ValueKind::Prefix6(..) if lpm_shape(members, 4) => {
+                let (holds, example) =
+                    if lpm_shape(members, 16) { ("IPv6", "2001:db8::/32") } else { ("IPv4", "10.0.0.0/8") };
+                self.err(value, format!("{what} holds {holds} prefixes, found {}", value.kind.describe())).help =
+                    Some(format!("write a prefix like {example} for `{}`", ty.describe()));
+                Err(Reported)
+            }
             other => {
-                let hint = if lpm_shape(members) {
+                let hint = if lpm_shape(members, 16) {
+                    format!("write a prefix like 2001:db8::/32, or {{ field: value, ... }} for `{}`", ty.describe())
+                } else if lpm_shape(members, 4) {
                     format!("write a prefix like 10.0.0.0/8, or {{ field: value, ... }} for `{}`", ty.describe())
                 } else {
                     format!("write {{ field: value, ... }} for `{}`", ty.describe())
@@ -303,6 +323,15 @@ impl Typer<'_> {
                 Err(Reported)
             }
         }
+    }
+
+    /// Writes an LPM trie key: the prefix length (host order), then the address bytes.
+    fn lpm(&mut self, members: &[Member], len: u32, addr: &[u8], out: &mut Encoded, at: usize) {
+        out.bytes[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        let data_at = at + (members[1].offset_bits / 8) as usize;
+        out.bytes[data_at..data_at + addr.len()].copy_from_slice(addr);
+        let repr = if addr.len() == 16 { FieldRepr::Ipv6 } else { FieldRepr::Ipv4 };
+        out.hints.push((data_at as u32, addr.len() as u32, repr));
     }
 
     fn member(&mut self, m: &Member, v: &Value, what: &str, out: &mut Encoded, at: usize) -> Result<(), Reported> {
@@ -344,12 +373,13 @@ fn sub(what: &str, segment: &str) -> String {
     }
 }
 
-/// `struct { __u32 prefixlen; <4+ bytes of address> }`: the shape of an IPv4 LPM trie key.
-fn lpm_shape(members: &[Member]) -> bool {
+/// `struct { __u32 prefixlen; <addr_len or more bytes of address> }`: the shape of an LPM trie key for
+/// addresses of `addr_len` bytes (4 for IPv4, 16 for IPv6).
+fn lpm_shape(members: &[Member], addr_len: u32) -> bool {
     members.len() == 2
         && matches!(members[0].ty, TypeLayout::Int { size: 4, .. })
         && members[0].offset_bits == 0
-        && members[1].ty.size() >= 4
+        && members[1].ty.size() >= addr_len
 }
 
 /// The leaf fields of a layout, for per-field sums of per-CPU values and for readable diffs.
@@ -381,6 +411,10 @@ fn leaves(ty: &TypeLayout, name: String, offset: u32, out: &mut Vec<ValueField>)
                 leaves(elem, format!("{name}[{i}]"), offset + i * elem.size(), out);
             }
         }
+        // `struct in6_addr` (a union of byte, word and double-word arrays) is one address.
+        TypeLayout::Struct { name: Some(n), size: 16, .. } if n == "in6_addr" => {
+            out.push(ValueField { name, offset, size: 16, kind: FieldRepr::Ipv6 })
+        }
         TypeLayout::Struct { members, .. } => {
             for m in members.iter().filter(|m| m.bitfield_bits == 0) {
                 let sub = if name.is_empty() { m.name.clone() } else { format!("{name}.{}", m.name) };
@@ -395,11 +429,152 @@ fn leaves(ty: &TypeLayout, name: String, offset: u32, out: &mut Vec<ValueField>)
 
 /// `fields` with the way the spec wrote each value: a field written as an IPv4 address or a MAC is shown
 /// as one.
+/// A hint that covers several leaves exactly (an IPv6 address written into `__be32 addr[4]`) makes them
+/// one field, named like the array.
 pub fn with_hints(mut fields: Vec<ValueField>, hints: &[(u32, u32, FieldRepr)]) -> Vec<ValueField> {
-    for f in &mut fields {
-        if let Some((_, _, repr)) = hints.iter().find(|(at, size, _)| *at == f.offset && *size == f.size) {
-            f.kind = *repr;
+    for &(at, size, repr) in hints {
+        let inside: Vec<usize> = (0..fields.len())
+            .filter(|&i| fields[i].offset >= at && fields[i].offset + fields[i].size <= at + size)
+            .collect();
+        let covered: u32 = inside.iter().map(|&i| fields[i].size).sum();
+        match inside.as_slice() {
+            [one] if fields[*one].offset == at && fields[*one].size == size => fields[*one].kind = repr,
+            [first, ..] if covered == size => {
+                let name = fields[*first].name.strip_suffix("[0]").unwrap_or(&fields[*first].name).to_string();
+                let merged = ValueField { name, offset: at, size, kind: repr };
+                fields.splice(*first..=*inside.last().expect("not empty"), [merged]);
+            }
+            _ => {}
         }
     }
     fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xdptest_grammar::ast::ItemKind;
+
+    fn value(text: &str) -> Value {
+        let file = xdptest_grammar::parse(&format!("map m[0] = {text}\n")).expect("parses");
+        let ItemKind::Map(m) = &file.items[0].kind else { panic!("not a map item") };
+        m.value.clone()
+    }
+
+    fn u8s(len: u32) -> TypeLayout {
+        TypeLayout::Array {
+            elem: Box::new(TypeLayout::Int { name: "__u8".into(), size: 1, signed: false, big_endian: false }),
+            len,
+        }
+    }
+
+    fn be32s(len: u32) -> TypeLayout {
+        TypeLayout::Array {
+            elem: Box::new(TypeLayout::Int { name: "__be32".into(), size: 4, signed: false, big_endian: true }),
+            len,
+        }
+    }
+
+    /// `struct in6_addr` as clang's BTF has it: a struct around a union of three array views.
+    fn in6_addr() -> TypeLayout {
+        let view = |name: &str, ty: TypeLayout| Member { name: name.into(), offset_bits: 0, bitfield_bits: 0, ty };
+        let union = TypeLayout::Union {
+            name: None,
+            size: 16,
+            members: vec![
+                view("u6_addr8", u8s(16)),
+                view(
+                    "u6_addr16",
+                    TypeLayout::Array {
+                        elem: Box::new(TypeLayout::Int {
+                            name: "__be16".into(),
+                            size: 2,
+                            signed: false,
+                            big_endian: true,
+                        }),
+                        len: 8,
+                    },
+                ),
+                view("u6_addr32", be32s(4)),
+            ],
+        };
+        TypeLayout::Struct { name: Some("in6_addr".into()), size: 16, members: vec![view("in6_u", union)] }
+    }
+
+    fn lpm_key(addr: TypeLayout) -> TypeLayout {
+        let size = 4 + addr.size();
+        TypeLayout::Struct {
+            name: Some("lpm_key".into()),
+            size,
+            members: vec![
+                Member {
+                    name: "prefixlen".into(),
+                    offset_bits: 0,
+                    bitfield_bits: 0,
+                    ty: TypeLayout::Int { name: "__u32".into(), size: 4, signed: false, big_endian: false },
+                },
+                Member { name: "addr".into(), offset_bits: 32, bitfield_bits: 0, ty: addr },
+            ],
+        }
+    }
+
+    fn encode(ty: &TypeLayout, text: &str) -> Result<Encoded, Vec<Diag>> {
+        let src = SourceFile::new("t.pkt", format!("map m[0] = {text}\n"));
+        let mut diags = Vec::new();
+        let mut typer = Typer { src: &src, diags: &mut diags, mode: Mode::Write, ifaces: &[] };
+        let r = typer.encode(ty, &value(text), "the value of `m`");
+        r.map_err(|_| diags)
+    }
+
+    const ADDR: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
+    #[test]
+    fn an_ipv6_address_fills_any_16_byte_address_type_as_on_the_wire() {
+        for ty in [in6_addr(), u8s(16), be32s(4)] {
+            let e = encode(&ty, "2001:db8::1").unwrap_or_else(|d| panic!("{}: {d:?}", ty.describe()));
+            assert_eq!(e.bytes, ADDR, "{}", ty.describe());
+            assert_eq!(e.hints, [(0, 16, FieldRepr::Ipv6)]);
+        }
+        // Not into an integer, nor into something of another size.
+        assert!(encode(&u8s(4), "2001:db8::1").is_err());
+        assert!(encode(&TypeLayout::Int { name: "__u64".into(), size: 8, signed: false, big_endian: false }, "::1")
+            .is_err());
+    }
+
+    #[test]
+    fn lpm_keys_take_prefixes_of_their_family() {
+        let v6 = lpm_key(in6_addr());
+        let e = encode(&v6, "2001:db8::/32").unwrap();
+        assert_eq!(&e.bytes[..4], &32u32.to_le_bytes());
+        assert_eq!(&e.bytes[4..], &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let v4 = lpm_key(TypeLayout::Int { name: "__be32".into(), size: 4, signed: false, big_endian: true });
+        assert_eq!(encode(&v4, "10.0.0.0/8").unwrap().bytes, [8, 0, 0, 0, 10, 0, 0, 0]);
+        // The wrong family is an error that says which one the key holds.
+        let d = encode(&v6, "10.0.0.0/8").unwrap_err();
+        assert!(d[0].message.contains("holds IPv6 prefixes, found an IPv4 prefix"), "{}", d[0].message);
+        let d = encode(&v4, "2001:db8::/32").unwrap_err();
+        assert!(d[0].message.contains("holds IPv4 prefixes"), "{}", d[0].message);
+        // A `__be32[4]` address works as well as `struct in6_addr`.
+        assert_eq!(encode(&lpm_key(be32s(4)), "2001:db8::1/128").unwrap().bytes[4..], ADDR);
+    }
+
+    #[test]
+    fn in6_addr_is_one_field_shown_as_an_address() {
+        let fields = leaf_fields(&lpm_key(in6_addr()));
+        assert_eq!(fields.len(), 2);
+        assert_eq!((fields[1].name.as_str(), fields[1].offset, fields[1].size), ("addr", 4, 16));
+        assert_eq!(fields[1].kind, FieldRepr::Ipv6);
+        assert_eq!(fields[1].show(&ADDR, &[]), "2001:db8::1");
+        // A plain byte array becomes an address where the spec wrote one.
+        let hinted = with_hints(leaf_fields(&u8s(16)), &[(0, 16, FieldRepr::Ipv6)]);
+        assert_eq!(hinted[0].show(&ADDR, &[]), "2001:db8::1");
+        // So do four `__be32` (which alone would each read as an IPv4 address): one field, named like
+        // the array.
+        let key = lpm_key(be32s(4));
+        assert_eq!(leaf_fields(&key).len(), 5);
+        let hinted = with_hints(leaf_fields(&key), &encode(&key, "2001:db8::1/128").unwrap().hints);
+        assert_eq!(hinted.len(), 2, "{hinted:?}");
+        assert_eq!((hinted[1].name.as_str(), hinted[1].offset, hinted[1].size), ("addr", 4, 16));
+        assert_eq!(hinted[1].show(&ADDR, &[]), "2001:db8::1");
+    }
 }

@@ -67,6 +67,11 @@ fn span(p: &Pair<Rule>) -> Span {
 
 /// Length of `text` without trailing whitespace and `#` comments (a `#` inside a string is text).
 fn significant_len(text: &str) -> usize {
+    // Without a `#` only whitespace can trail: no need to walk the text (spans are taken for every
+    // pair, so the walk made parsing quadratic in nesting depth).
+    if !text.as_bytes().contains(&b'#') {
+        return text.trim_end().len();
+    }
     let (mut end, mut in_string, mut escaped, mut in_comment) = (0, false, false, false);
     for (i, c) in text.char_indices() {
         if in_comment {
@@ -579,22 +584,25 @@ impl Cx {
         let kind = match inner.as_rule() {
             Rule::wildcard => ValueKind::Wildcard,
             Rule::number => ValueKind::Int(self.number(&inner)),
-            Rule::ipv4 => ValueKind::Ipv4(self.ipv4(&inner)),
+            // An address alone is a prefix without its length.
             Rule::prefix => {
                 let mut it = inner.into_inner();
                 let addr = self.ipv4(&it.next().unwrap());
-                let len_pair = it.next().unwrap();
+                let Some(len_pair) = it.next() else {
+                    return Value { kind: ValueKind::Ipv4(addr), span: sp };
+                };
                 let len = self.number(&len_pair);
                 if len > 32 {
                     self.error(span(&len_pair), format!("prefix length {len} is above 32"), None);
                 }
                 ValueKind::Prefix(addr, len.min(32) as u8)
             }
-            Rule::ipv6 => ValueKind::Ipv6(self.ipv6(&inner)),
             Rule::prefix6 => {
                 let mut it = inner.into_inner();
                 let addr = self.ipv6(&it.next().unwrap());
-                let len_pair = it.next().unwrap();
+                let Some(len_pair) = it.next() else {
+                    return Value { kind: ValueKind::Ipv6(addr), span: sp };
+                };
                 let len = self.number(&len_pair);
                 if len > 128 {
                     self.error(span(&len_pair), format!("prefix length {len} is above 128"), None);

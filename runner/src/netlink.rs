@@ -49,18 +49,46 @@ const RTN_BLACKHOLE: u8 = 6;
 const RTN_UNREACHABLE: u8 = 7;
 const RTN_PROHIBIT: u8 = 8;
 const NUD_PERMANENT: u16 = 0x80;
+const IFA_F_NODAD: u8 = 0x02;
 const IFF_UP: u32 = 1;
 
 /// One stage operation, in terms of interface names (resolved to indexes when applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    Up { dev: String },
-    AddLink { name: String, kind: NewLink },
-    SetMac { dev: String, mac: Vec<u8> },
-    SetMtu { dev: String, mtu: u32 },
-    AddAddr { dev: String, addr: [u8; 4], len: u8 },
-    AddRoute { dst: [u8; 4], len: u8, via: Option<[u8; 4]>, dev: Option<String>, kind: u8 },
-    Neigh { addr: [u8; 4], mac: Vec<u8>, dev: String },
+    Up {
+        dev: String,
+    },
+    AddLink {
+        name: String,
+        kind: NewLink,
+    },
+    SetMac {
+        dev: String,
+        mac: Vec<u8>,
+    },
+    SetMtu {
+        dev: String,
+        mtu: u32,
+    },
+    /// An IPv4 or IPv6 address (4 or 16 bytes); IPv6 ones skip duplicate address detection, so they
+    /// are usable at once.
+    AddAddr {
+        dev: String,
+        addr: Vec<u8>,
+        len: u8,
+    },
+    AddRoute {
+        dst: Vec<u8>,
+        len: u8,
+        via: Option<Vec<u8>>,
+        dev: Option<String>,
+        kind: u8,
+    },
+    Neigh {
+        addr: Vec<u8>,
+        mac: Vec<u8>,
+        dev: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,12 +98,22 @@ pub enum NewLink {
     Vlan { parent: String, vid: u16 },
 }
 
-fn ip4(b: &[u8]) -> [u8; 4] {
-    let mut a = [0u8; 4];
-    for (d, s) in a.iter_mut().zip(b) {
-        *d = *s;
+/// The address family of an address by its length: AF_INET6 for 16 bytes, else AF_INET.
+fn family(addr: &[u8]) -> u8 {
+    if addr.len() == 16 {
+        libc::AF_INET6 as u8
+    } else {
+        libc::AF_INET as u8
     }
-    a
+}
+
+/// Whether the stage has IPv6 addresses, routes or neighbours (and so needs IPv6 forwarding on).
+pub fn has_ipv6(decls: &[EnvDecl]) -> bool {
+    decls.iter().any(|d| match &d.item {
+        EnvItem::Link { addrs, .. } => addrs.iter().any(|(a, _)| a.0.len() == 16),
+        EnvItem::Route { prefix, .. } => prefix.0 .0.len() == 16,
+        EnvItem::Neigh { addr, .. } => addr.0.len() == 16,
+    })
 }
 
 /// One operation and the `env` line (index into the declarations) it comes from.
@@ -111,7 +149,7 @@ pub fn ops(decls: &[EnvDecl], dummy_driver: bool) -> Vec<Step> {
                 v.push(step(Op::SetMtu { dev: name.clone(), mtu: *mtu }, i));
             }
             for (a, len) in addrs {
-                v.push(step(Op::AddAddr { dev: name.clone(), addr: ip4(&a.0), len: *len }, i));
+                v.push(step(Op::AddAddr { dev: name.clone(), addr: a.0.clone(), len: *len }, i));
             }
             ups.push((name.clone(), i));
         }
@@ -121,9 +159,9 @@ pub fn ops(decls: &[EnvDecl], dummy_driver: bool) -> Vec<Step> {
         match &d.item {
             EnvItem::Route { prefix, via, dev, kind } => v.push(step(
                 Op::AddRoute {
-                    dst: ip4(&prefix.0 .0),
+                    dst: prefix.0 .0.clone(),
                     len: prefix.1,
-                    via: via.as_ref().map(|b| ip4(&b.0)),
+                    via: via.as_ref().map(|b| b.0.clone()),
                     dev: dev.clone(),
                     kind: match kind {
                         RouteKind::Unicast => RTN_UNICAST,
@@ -135,7 +173,7 @@ pub fn ops(decls: &[EnvDecl], dummy_driver: bool) -> Vec<Step> {
                 i,
             )),
             EnvItem::Neigh { addr, mac, dev } => {
-                v.push(step(Op::Neigh { addr: ip4(&addr.0), mac: mac.0.clone(), dev: dev.clone() }, i))
+                v.push(step(Op::Neigh { addr: addr.0.clone(), mac: mac.0.clone(), dev: dev.clone() }, i))
             }
             EnvItem::Link { .. } => {}
         }
@@ -143,8 +181,12 @@ pub fn ops(decls: &[EnvDecl], dummy_driver: bool) -> Vec<Step> {
     v
 }
 
-fn dotted(a: &[u8]) -> String {
-    a.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(".")
+/// An address as `ip` writes it: dotted IPv4, or IPv6 in its canonical short form.
+fn show_ip(a: &[u8]) -> String {
+    match <[u8; 16]>::try_from(a) {
+        Ok(v6) => std::net::Ipv6Addr::from(v6).to_string(),
+        Err(_) => a.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("."),
+    }
 }
 
 fn colons(b: &[u8]) -> String {
@@ -165,9 +207,13 @@ impl Op {
             }
             Op::SetMac { dev, mac } => format!("ip link set dev {dev} address {}", colons(mac)),
             Op::SetMtu { dev, mtu } => format!("ip link set dev {dev} mtu {mtu}"),
-            Op::AddAddr { dev, addr, len } => format!("ip addr add {}/{len} dev {dev}", dotted(addr)),
+            Op::AddAddr { dev, addr, len } => {
+                let nodad = if addr.len() == 16 { " nodad" } else { "" };
+                format!("ip addr add {}/{len} dev {dev}{nodad}", show_ip(addr))
+            }
             Op::AddRoute { dst, len, via, dev, kind } => {
-                let p = format!("{}/{len}", dotted(dst));
+                // `ip` infers the family from the addresses.
+                let p = format!("{}/{len}", show_ip(dst));
                 match *kind {
                     RTN_BLACKHOLE => format!("ip route add blackhole {p}"),
                     RTN_UNREACHABLE => format!("ip route add unreachable {p}"),
@@ -175,7 +221,7 @@ impl Op {
                     _ => {
                         let mut s = format!("ip route add {p}");
                         if let Some(v) = via {
-                            s += &format!(" via {}", dotted(v));
+                            s += &format!(" via {}", show_ip(v));
                         }
                         if let Some(d) = dev {
                             s += &format!(" dev {d}");
@@ -185,7 +231,7 @@ impl Op {
                 }
             }
             Op::Neigh { addr, mac, dev } => {
-                format!("ip neigh replace {} lladdr {} dev {dev} nud permanent", dotted(addr), colons(mac))
+                format!("ip neigh replace {} lladdr {} dev {dev} nud permanent", show_ip(addr), colons(mac))
             }
         }
     }
@@ -350,8 +396,11 @@ fn message(op: &Op) -> Result<Vec<u8>, OsError> {
         Op::AddAddr { dev, addr, len } => {
             let mut m = Msg::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
             let mut ifa = [0u8; 8];
-            ifa[0] = libc::AF_INET as u8;
+            ifa[0] = family(addr);
             ifa[1] = *len;
+            if addr.len() == 16 {
+                ifa[2] = IFA_F_NODAD;
+            }
             ifa[3] = RT_SCOPE_UNIVERSE;
             ifa[4..8].copy_from_slice(&index(dev)?.to_ne_bytes());
             m.bytes(&ifa).attr(IFA_LOCAL, addr).attr(IFA_ADDRESS, addr);
@@ -359,9 +408,11 @@ fn message(op: &Op) -> Result<Vec<u8>, OsError> {
         }
         Op::AddRoute { dst, len, via, dev, kind } => {
             let mut m = Msg::new(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
-            // Like `ip route add`: a unicast route without a gateway is on-link.
-            let scope = if *kind == RTN_UNICAST && via.is_none() { RT_SCOPE_LINK } else { RT_SCOPE_UNIVERSE };
-            let rtm = [libc::AF_INET as u8, *len, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, scope, *kind, 0, 0, 0, 0];
+            // Like `ip route add`: an IPv4 unicast route without a gateway is on-link; IPv6 routes are
+            // always of universe scope.
+            let v4 = dst.len() == 4;
+            let scope = if v4 && *kind == RTN_UNICAST && via.is_none() { RT_SCOPE_LINK } else { RT_SCOPE_UNIVERSE };
+            let rtm = [family(dst), *len, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, scope, *kind, 0, 0, 0, 0];
             m.bytes(&rtm).attr(RTA_DST, dst);
             if let Some(v) = via {
                 m.attr(RTA_GATEWAY, v);
@@ -374,7 +425,7 @@ fn message(op: &Op) -> Result<Vec<u8>, OsError> {
         Op::Neigh { addr, mac, dev } => {
             let mut m = Msg::new(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE);
             let mut nd = [0u8; 12];
-            nd[0] = libc::AF_INET as u8;
+            nd[0] = family(addr);
             nd[4..8].copy_from_slice(&index(dev)?.to_ne_bytes());
             nd[8..10].copy_from_slice(&NUD_PERMANENT.to_ne_bytes());
             m.bytes(&nd).attr(NDA_DST, addr).attr(NDA_LLADDR, mac);
@@ -423,6 +474,10 @@ impl Socket {
 mod tests {
     use super::*;
     use xdptest_compiler::fixture::Bytes;
+
+    fn v6(a: &str) -> Vec<u8> {
+        a.parse::<std::net::Ipv6Addr>().unwrap().octets().to_vec()
+    }
 
     fn decls(items: Vec<EnvItem>) -> Vec<EnvDecl> {
         items
@@ -523,6 +578,32 @@ mod tests {
                 dev: None,
                 kind: RouteKind::Prohibit,
             },
+            EnvItem::Link {
+                name: "v6".into(),
+                kind: LinkKind::Veth { peer: "v6p".into() },
+                mac: Some(Bytes(vec![2, 0, 0, 0, 6, 1])),
+                addrs: vec![(Bytes(v6("2001:db8:1::1")), 64), (Bytes(vec![10, 0, 6, 1]), 24)],
+                mtu: None,
+            },
+            EnvItem::Neigh { addr: Bytes(v6("2001:db8:1::2")), mac: Bytes(vec![2, 0, 0, 0, 6, 2]), dev: "v6".into() },
+            EnvItem::Route {
+                prefix: (Bytes(v6("2001:db8:99::")), 48),
+                via: Some(Bytes(v6("2001:db8:1::2"))),
+                dev: None,
+                kind: RouteKind::Unicast,
+            },
+            EnvItem::Route {
+                prefix: (Bytes(v6("2001:db8:98::")), 48),
+                via: None,
+                dev: Some("v6".into()),
+                kind: RouteKind::Unicast,
+            },
+            EnvItem::Route {
+                prefix: (Bytes(v6("2001:db8:66::")), 48),
+                via: None,
+                dev: None,
+                kind: RouteKind::Blackhole,
+            },
         ]);
         // Some host kernels have no dummy driver: then both sides use the veth stand-in.
         let steps = ops(&d, crate::stage::dummy_supported());
@@ -545,13 +626,22 @@ mod tests {
                         apply(steps).unwrap();
                     }
                     let mut out = String::new();
-                    for args in [&["-d", "link"][..], &["-4", "addr"], &["route"], &["neigh"]] {
+                    for args in [
+                        &["-d", "link"][..],
+                        &["-4", "addr"],
+                        &["-6", "addr"],
+                        &["route"],
+                        &["-6", "route"],
+                        &["neigh"],
+                    ] {
                         let o = std::process::Command::new("ip").args(args).output().unwrap();
                         out += &String::from_utf8_lossy(&o.stdout);
                     }
                     // Drop what differs between any two namespaces (random peer MACs, link timers).
                     out.lines()
                         .filter(|l| !l.contains("link/ether") || l.contains("02:00:00:00:00:01"))
+                        // Link-local addresses derive from the random peer MACs (and lifetimes tick).
+                        .filter(|l| !l.contains("fe80::") && !l.contains("valid_lft"))
                         // Carrier state settles asynchronously (linkwatch): not ours to compare.
                         .map(|l| {
                             l.replace("NO-CARRIER,", "").replace(" linkdown", "").replace("LOWERLAYERDOWN", "UNKNOWN")
@@ -565,6 +655,8 @@ mod tests {
         };
         let (ip, nl) = (show(true), show(false));
         assert!(ip.contains("192.0.2.0/24 via 10.0.2.2"), "{ip}");
+        assert!(ip.contains("2001:db8:99::/48 via 2001:db8:1::2"), "{ip}");
+        assert!(ip.contains("2001:db8:1::1/64 scope global nodad"), "{ip}");
         assert_eq!(ip, nl);
     }
 }

@@ -44,6 +44,7 @@ impl Stage {
             })
             .collect();
         let locations: Vec<String> = decls.iter().map(|d| d.location.clone()).collect();
+        let ipv6 = netlink::has_ipv6(decls);
         std::thread::spawn(move || -> Result<Stage, StageError> {
             let netns = unshare_net()?;
             if let Err(f) = netlink::apply(&ops) {
@@ -57,7 +58,11 @@ impl Stage {
                 });
             }
             // A router stage forwards: bpf_fib_lookup reports "forwarding disabled" otherwise.
-            for path in ["/proc/sys/net/ipv4/conf/all/forwarding", "/proc/sys/net/ipv4/ip_forward"] {
+            let mut sysctls = vec!["/proc/sys/net/ipv4/conf/all/forwarding", "/proc/sys/net/ipv4/ip_forward"];
+            if ipv6 {
+                sysctls.push("/proc/sys/net/ipv6/conf/all/forwarding");
+            }
+            for path in sysctls {
                 std::fs::write(path, "1").map_err(|e| {
                     StageError::Error(RunError::Stage {
                         step: format!("write 1 to {path}"),
