@@ -30,6 +30,31 @@ pub struct ObjectInfo {
     /// Every BPF helper the object's code calls (by helper id, sorted, deduplicated). The runner uses
     /// it to know whether a program can add or remove map entries itself.
     pub helper_calls: Vec<u32>,
+    /// Global variables (`.rodata`, `.data`, `.bss`), which specs set and check by name.
+    pub globals: Vec<GlobalVar>,
+    /// Struct types the object's BTF defines, by name, for records a spec names (`as struct NAME`).
+    pub structs: Vec<(String, TypeLayout)>,
+    /// Sizes of the global data sections (`.rodata`, `.data`, `.bss`, ...): the value size of the map
+    /// the loader makes of each.
+    pub data_sections: Vec<(String, u32)>,
+}
+
+/// A global variable of the program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalVar {
+    pub name: String,
+    /// `.rodata`, `.data`, `.bss` (or a named subsection like `.data.config`).
+    pub section: String,
+    /// Offset in the section, which is one array value of the map the loader makes of it.
+    pub offset: u32,
+    pub ty: TypeLayout,
+}
+
+impl GlobalVar {
+    /// Read-only for the program: `const volatile` configuration, fixed at load.
+    pub fn is_rodata(&self) -> bool {
+        self.section.starts_with(".rodata")
+    }
 }
 
 impl ObjectInfo {
@@ -42,6 +67,16 @@ impl ObjectInfo {
     pub fn map(&self, name: &str) -> Option<&MapDef> {
         self.maps.iter().find(|m| m.name == name)
     }
+
+    /// The global variable `name`.
+    pub fn global(&self, name: &str) -> Option<&GlobalVar> {
+        self.globals.iter().find(|g| g.name == name)
+    }
+
+    /// The named struct `name` of the object's BTF.
+    pub fn struct_type(&self, name: &str) -> Option<&TypeLayout> {
+        self.structs.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
 }
 
 /// One program: a global function placed in its own `SEC(...)`.
@@ -51,6 +86,113 @@ pub struct ProgramSym {
     pub name: String,
     /// The ELF section as written in `SEC()`, e.g. `xdp`, `xdp.frags`, `tc`.
     pub section: String,
+}
+
+impl ProgramSym {
+    /// What the program's section says about it.
+    pub fn class(&self) -> SectionClass {
+        SectionClass::of(&self.section)
+    }
+}
+
+/// What a program's ELF section says about how it loads, following libbpf's section names and, for
+/// names libbpf 1.x no longer knows, iproute2 and xdp-loader, which load any named section as XDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SectionClass {
+    /// `xdp`, `xdp.frags`, `xdp/...`: an XDP program (multi-buffer with `frags`).
+    Xdp { frags: bool },
+    /// A name libbpf 1.x rejects but older loaders took as XDP (`xdp_patch_ports`, `prog`): loaded as
+    /// XDP, the type coming from the spec's `xdp` hook.
+    Legacy,
+    /// `xdp/devmap`, `xdp/cpumap` (and their `.frags` and legacy `xdp_devmap/` forms): programs run on
+    /// redirect, which BPF_PROG_TEST_RUN refuses.
+    XdpOnRedirect { cpumap: bool },
+    /// A program of another type (`tc`, `kprobe/...`): left alone.
+    Other { kind: &'static str },
+}
+
+/// Section prefixes of libbpf's program types other than XDP, with the type's name.
+const OTHER_SECTIONS: &[(&str, &str)] = &[
+    ("socket", "socket filter"),
+    ("sk_reuseport", "sk_reuseport"),
+    ("kprobe", "kprobe"),
+    ("kretprobe", "kprobe"),
+    ("kprobe.multi", "kprobe"),
+    ("kretprobe.multi", "kprobe"),
+    ("ksyscall", "kprobe"),
+    ("kretsyscall", "kprobe"),
+    ("uprobe", "uprobe"),
+    ("uretprobe", "uprobe"),
+    ("uprobe.s", "uprobe"),
+    ("uretprobe.s", "uprobe"),
+    ("uprobe.multi", "uprobe"),
+    ("uretprobe.multi", "uprobe"),
+    ("usdt", "usdt"),
+    ("tc", "tc"),
+    ("tcx", "tc"),
+    ("netkit", "tc"),
+    ("classifier", "tc"),
+    ("action", "tc action"),
+    ("tracepoint", "tracepoint"),
+    ("tp", "tracepoint"),
+    ("raw_tracepoint", "raw tracepoint"),
+    ("raw_tp", "raw tracepoint"),
+    ("raw_tracepoint.w", "raw tracepoint"),
+    ("raw_tp.w", "raw tracepoint"),
+    ("tp_btf", "BTF tracepoint"),
+    ("fentry", "tracing"),
+    ("fentry.s", "tracing"),
+    ("fexit", "tracing"),
+    ("fexit.s", "tracing"),
+    ("fmod_ret", "tracing"),
+    ("fmod_ret.s", "tracing"),
+    ("freplace", "extension"),
+    ("lsm", "LSM"),
+    ("lsm.s", "LSM"),
+    ("lsm_cgroup", "LSM"),
+    ("iter", "iterator"),
+    ("iter.s", "iterator"),
+    ("syscall", "syscall"),
+    ("cgroup_skb", "cgroup"),
+    ("cgroup", "cgroup"),
+    ("sockops", "sockops"),
+    ("sk_skb", "sk_skb"),
+    ("sk_msg", "sk_msg"),
+    ("lirc_mode2", "lirc"),
+    ("flow_dissector", "flow dissector"),
+    ("sk_lookup", "sk_lookup"),
+    ("perf_event", "perf event"),
+    ("struct_ops", "struct_ops"),
+    ("struct_ops.s", "struct_ops"),
+    ("netfilter", "netfilter"),
+];
+
+impl SectionClass {
+    pub fn of(section: &str) -> SectionClass {
+        let (head, rest) = match section.split_once('/') {
+            Some((h, r)) => (h, Some(r)),
+            None => (section, None),
+        };
+        match (head, rest) {
+            ("xdp" | "xdp.frags", Some("devmap")) | ("xdp_devmap", _) => SectionClass::XdpOnRedirect { cpumap: false },
+            ("xdp" | "xdp.frags", Some("cpumap")) | ("xdp_cpumap", _) => SectionClass::XdpOnRedirect { cpumap: true },
+            ("xdp", _) => SectionClass::Xdp { frags: false },
+            ("xdp.frags", _) => SectionClass::Xdp { frags: true },
+            _ => match OTHER_SECTIONS.iter().find(|(prefix, _)| *prefix == head) {
+                Some((_, kind)) => SectionClass::Other { kind },
+                None => SectionClass::Legacy,
+            },
+        }
+    }
+
+    /// Whether a spec can run this program through BPF_PROG_TEST_RUN as XDP.
+    pub fn runs_as_xdp(self) -> bool {
+        matches!(self, SectionClass::Xdp { .. } | SectionClass::Legacy)
+    }
+
+    pub fn frags(self) -> bool {
+        matches!(self, SectionClass::Xdp { frags: true })
+    }
 }
 
 /// One BTF-defined map (`struct { __uint(type, ...); ... } name SEC(".maps")`).
@@ -285,8 +427,35 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectInfo, BtfError> {
         return Err(BtfError::LegacyMaps);
     }
     let btf = file.section_by_name(".BTF").ok_or(BtfError::NoBtf)?;
-    let maps = read_btf_maps(btf.data().map_err(elf)?)?;
-    Ok(ObjectInfo { programs, maps, helper_calls })
+    let data_sections = file
+        .sections()
+        .filter_map(|sec| {
+            let name = sec.name().ok()?;
+            let data = name.starts_with(".rodata") || name.starts_with(".data") || name.starts_with(".bss");
+            (data && sec.size() > 0).then(|| (name.to_string(), sec.size() as u32))
+        })
+        .collect();
+    let btf_data = btf.data().map_err(elf)?;
+    let maps = read_btf_maps(btf_data)?;
+    let raw = raw::Btf::parse(btf_data)?;
+    let mut globals = layout::globals(&raw)?;
+    // clang leaves the DATASEC offsets at 0 (the loader fills them in from the symbol table): take
+    // each variable's offset from its symbol.
+    for g in &mut globals {
+        let sym = file.symbols().find(|sym| {
+            sym.name() == Ok(g.name.as_str())
+                && sym
+                    .section_index()
+                    .and_then(|i| file.section_by_index(i).ok())
+                    .and_then(|s| s.name().ok().map(str::to_string))
+                    == Some(g.section.clone())
+        });
+        if let Some(sym) = sym {
+            g.offset = sym.address() as u32;
+        }
+    }
+    let structs = layout::structs(&raw);
+    Ok(ObjectInfo { programs, maps, helper_calls, globals, structs, data_sections })
 }
 
 /// Helper ids of `call` instructions (opcode 0x85 with source register 0; 1 is a BPF-to-BPF call and 2 a
@@ -364,10 +533,15 @@ fn line_info_files(btf: &[u8], ext: &[u8]) -> Option<Vec<String>> {
 pub fn describe_program(path: &Path, name: &str) -> Result<crate::fixture::Program, BtfError> {
     let bytes = std::fs::read(path).map_err(|source| BtfError::Io { path: path.to_path_buf(), source })?;
     let info = read_object(&bytes)?;
+    let section = info.program(name).map(|p| p.section.clone()).unwrap_or_default();
     Ok(crate::fixture::Program {
         object: path.display().to_string(),
         hook: "xdp".into(),
         name: name.into(),
+        frags: SectionClass::of(&section).frags(),
+        also: Vec::new(),
+        rodata: Vec::new(),
+        section,
         location: String::new(),
         facts: crate::fixture::ProgramFacts::new(info.helper_calls.clone(), source_files(&bytes)),
         maps: info.maps.iter().map(MapDef::info).collect(),

@@ -49,6 +49,22 @@ pub struct Program {
     pub hook: String,
     /// The program (function) name in the object.
     pub name: String,
+    /// Its ELF section, as written in `SEC()` (`xdp`, `xdp.frags`, or a legacy name like
+    /// `xdp_patch_ports`, which loads as XDP because the hook says so).
+    #[serde(default)]
+    pub section: String,
+    /// A multi-buffer program (`SEC("xdp.frags")`): loaded with `BPF_F_XDP_HAS_FRAGS`, it takes packets
+    /// larger than a page.
+    #[serde(default)]
+    pub frags: bool,
+    /// Other programs of the object the spec uses (tail-call targets in a `PROG_ARRAY`, or sent to),
+    /// loaded beside this one and sharing its maps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+    /// `.rodata` variables set before the load (`global NAME = VALUE` of `const volatile` knobs): fixed
+    /// at load, where the verifier prunes code on their values, so each distinct set is its own load.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rodata: Vec<GlobalInit>,
     /// `spec.pkt:LINE:COL` of the `program` line, where problems with the object are located.
     pub location: String,
     pub facts: ProgramFacts,
@@ -64,7 +80,11 @@ impl Program {
 
     /// Whether two programs are the same load: the same program of the same object.
     pub fn same_load(&self, other: &Program) -> bool {
-        self.object == other.object && self.name == other.name && self.hook == other.hook
+        self.object == other.object
+            && self.name == other.name
+            && self.hook == other.hook
+            && self.also == other.also
+            && self.rodata == other.rodata
     }
 }
 
@@ -345,6 +365,9 @@ pub enum Step {
     },
     /// Run one packet through the program and check what it did.
     Run { input: Bytes, ctx: Ctx, expect: Option<Expectation>, source: String },
+    /// Check the next record the sends so far emitted through a perf event array or ring buffer
+    /// (`None`: there must be none left).
+    CheckEvent { map: String, expected: Option<ExpectedEvent>, source: String },
     /// Check one map entry (`None`: the entry must not exist).
     CheckMap {
         map: String,
@@ -359,6 +382,13 @@ pub enum Step {
         ifaces: Vec<IfaceSlot>,
         source: String,
     },
+}
+
+/// A `.rodata` variable's value for a load: its symbol name and bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GlobalInit {
+    pub name: String,
+    pub bytes: Bytes,
 }
 
 /// Where an interface name stands in a map entry: `size` bytes (a host-order integer) at `offset` of
@@ -393,11 +423,40 @@ impl IfaceSlot {
     }
 }
 
-/// The `xdp_md` context passed with a run.
+/// The `xdp_md` context passed with a run, and where the run goes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ctx {
     pub ingress: Option<Iface>,
     pub rx_queue: Option<u32>,
+    /// Another program of the object to run (`send ... program NAME`); `None`: the spec's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+    /// XDP metadata in front of the packet (`send ... meta VALUE`), a multiple of 4 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Bytes>,
+}
+
+/// One record expected from an event map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectedEvent {
+    /// The record (without the packet bytes), masked.
+    pub record: Masked,
+    /// The record's fields, for readable differences (empty for raw bytes).
+    pub layout: Vec<ValueField>,
+    /// `+ packet(N)`: N bytes of the packet follow the record, checked against the packet sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packet: Option<u32>,
+}
+
+/// Where `XDP_REDIRECT` must send the frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RedirectTarget {
+    /// An interface (DEVMAP, DEVMAP_HASH or `bpf_redirect`).
+    Iface(Iface),
+    /// A CPU (CPUMAP).
+    Cpu(u32),
+    /// An AF_XDP socket slot (XSKMAP).
+    Xsk(u32),
 }
 
 /// An interface: by index, or by a name that the runner resolves in the spec's network stage.
@@ -414,6 +473,12 @@ pub struct Expectation {
     pub action: u32,
     /// The output packet; absent when the spec checks the action only.
     pub packet: Option<Masked>,
+    /// For `XDP_REDIRECT ... to TARGET`: where the frame must go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<RedirectTarget>,
+    /// The metadata the program must leave in front of the packet (`expect meta == ...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Masked>,
 }
 
 /// Bytes with a mask: a result byte `b` matches when `b & mask == bytes & mask`.
@@ -443,6 +508,13 @@ pub enum MapValue {
     All(Bytes),
     /// One value per CPU, CPU 0 first (per-CPU maps only).
     PerCpu(Vec<Bytes>),
+    /// `bytes` written at `offset` of the existing value, the rest kept: a global variable in its
+    /// section's map.
+    Patch { offset: u32, bytes: Bytes },
+    /// The file descriptor of a program of the object (a PROG_ARRAY entry).
+    Program(String),
+    /// The file descriptor of a map of the object (an ARRAY_OF_MAPS / HASH_OF_MAPS entry).
+    Map(String),
 }
 
 /// A map value to check.
@@ -670,6 +742,10 @@ mod tests {
             object: "p.o".into(),
             hook: "xdp".into(),
             name: "xdp_p".into(),
+            section: "xdp".into(),
+            frags: false,
+            also: Vec::new(),
+            rodata: Vec::new(),
             location: "x.pkt:1:1".into(),
             facts: ProgramFacts::new(vec![1, 6], vec!["p.c".into()]),
             maps: vec![MapInfo {
@@ -704,8 +780,13 @@ mod tests {
                 },
                 Step::Run {
                     input: Bytes(vec![0xde, 0xad]),
-                    ctx: Ctx { ingress: Some(Iface::Name("eth0".into())), rx_queue: Some(1) },
-                    expect: Some(Expectation { action: 3, packet: Some(Masked::exact(vec![0xbe, 0xef])) }),
+                    ctx: Ctx { ingress: Some(Iface::Name("eth0".into())), rx_queue: Some(1), ..Ctx::default() },
+                    expect: Some(Expectation {
+                        action: 3,
+                        packet: Some(Masked::exact(vec![0xbe, 0xef])),
+                        target: None,
+                        meta: None,
+                    }),
                     source: "x.pkt:3:3".into(),
                 },
             ],

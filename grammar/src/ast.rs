@@ -54,6 +54,7 @@ pub enum ItemKind {
     Env(Vec<EnvStmt>),
     Packet(PacketDef),
     Map(MapSet),
+    Global(GlobalSet),
     Scenario(Scenario),
 }
 
@@ -168,6 +169,12 @@ pub enum ValueKind {
     Call(Ident, Vec<Value>),
     /// `syn|ack`: names combined.
     Flags(Vec<Ident>),
+    /// `program NAME`: a program of the object (a PROG_ARRAY value).
+    ProgramRef(Ident),
+    /// `map NAME`: a map of the object (a map-of-maps value).
+    MapRef(Ident),
+    /// Nothing between the brackets of `map q[] = ...`: the key of a queue or stack, which has none.
+    Nothing,
 }
 
 impl ValueKind {
@@ -189,6 +196,9 @@ impl ValueKind {
             ValueKind::Struct(_) => "a struct `{ ... }`",
             ValueKind::List(_) => "a list `[ ... ]`",
             ValueKind::PerCpu(_) => "a per-CPU list",
+            ValueKind::ProgramRef(_) => "a program `program NAME`",
+            ValueKind::MapRef(_) => "a map `map NAME`",
+            ValueKind::Nothing => "an empty key `[]`",
         }
     }
 }
@@ -212,9 +222,18 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stmt {
     Map(MapSet),
+    Global(GlobalSet),
     Send(Send),
     ExpectPacket(ExpectPacket),
     ExpectMap(ExpectMap),
+    ExpectGlobal(ExpectGlobal),
+    ExpectEvent(ExpectEvent),
+    /// `expect no event [MAP]`.
+    ExpectNoEvent {
+        map: Option<Ident>,
+        span: Span,
+    },
+    ExpectMeta(ExpectMeta),
     /// `expect snapshot`: the scenario's report must match its stored snapshot.
     ExpectSnapshot(Span),
 }
@@ -225,7 +244,55 @@ pub struct Send {
     pub packet: PacketExpr,
     pub ingress: Option<Spanned<IfaceRef>>,
     pub queue: Option<Spanned<u64>>,
+    /// `program NAME`: another program of the object.
+    pub program: Option<Ident>,
+    /// `meta VALUE`: metadata in front of the packet.
+    pub meta: Option<Value>,
     pub span: Span,
+}
+
+/// `global NAME = VALUE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalSet {
+    pub name: Ident,
+    pub value: Value,
+    pub span: Span,
+}
+
+/// `expect global NAME == VALUE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectGlobal {
+    pub name: Ident,
+    pub expected: Value,
+    pub span: Span,
+}
+
+/// `expect event MAP [as struct NAME] == VALUE [+ packet(N)]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectEvent {
+    pub map: Ident,
+    /// The record's struct type in the object's BTF; `None`: raw bytes.
+    pub record: Option<Ident>,
+    pub expected: Value,
+    /// `+ packet(N)`: N bytes of the packet follow the record.
+    pub packet: Option<Spanned<u64>>,
+    pub span: Span,
+}
+
+/// `expect meta [as struct NAME] == VALUE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectMeta {
+    pub record: Option<Ident>,
+    pub expected: Value,
+    pub span: Span,
+}
+
+/// Where a redirect goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedirectTarget {
+    Iface(IfaceRef),
+    Cpu(u64),
+    Xsk(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,6 +305,8 @@ pub enum IfaceRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectPacket {
     pub action: Spanned<String>,
+    /// `to TARGET`, for `XDP_REDIRECT`.
+    pub target: Option<Spanned<RedirectTarget>>,
     pub packet: Option<PacketExpr>,
     pub span: Span,
 }

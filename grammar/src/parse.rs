@@ -129,10 +129,28 @@ fn rule_words(rule: &Rule) -> &'static str {
         Rule::selector | Rule::layer_name => "a layer name (e.g. `ipv4` or `ipv4:2`)",
         Rule::layer_index => "a layer occurrence number",
         Rule::map_set => "`map NAME[KEY] = VALUE`",
+        Rule::global_set => "`global NAME = VALUE`",
+        Rule::kw_global => "`global`",
+        Rule::expect_global => "`expect global NAME == VALUE`",
+        Rule::expect_event => "`expect event MAP == VALUE`",
+        Rule::kw_event => "`event`",
+        Rule::record_type | Rule::kw_as | Rule::kw_struct => "`as struct NAME`",
+        Rule::packet_tail => "`+ packet(N)`",
+        Rule::expect_no_event => "`expect no event`",
+        Rule::kw_no => "`no event`",
+        Rule::expect_meta => "`expect meta == VALUE`",
+        Rule::kw_meta => "`meta`",
+        Rule::send_program => "`program NAME`",
+        Rule::send_meta => "`meta VALUE`",
+        Rule::redirect_target | Rule::kw_to => "`to TARGET` (an interface, `cpu N` or `xsk N`)",
+        Rule::cpu_target | Rule::kw_cpu => "`cpu N`",
+        Rule::xsk_target | Rule::kw_xsk => "`xsk N`",
+        Rule::prog_ref => "`program NAME`",
+        Rule::map_ref => "`map NAME`",
         Rule::scenario => "`scenario \"name\" { ... }`",
         Rule::stmt => "a statement (`send`, `expect`, `map`) or `}`",
         Rule::send => "`send PACKET`",
-        Rule::send_option => "`ingress IFACE` or `queue N`",
+        Rule::send_option => "`ingress IFACE`, `queue N`, `program NAME` or `meta VALUE`",
         Rule::ingress | Rule::kw_ingress => "`ingress`",
         Rule::iface_name | Rule::dotted_name => "an interface name",
         Rule::queue | Rule::kw_queue => "`queue`",
@@ -291,6 +309,7 @@ impl Cx {
                     kind = Some(ItemKind::Packet(PacketDef { name, expr }));
                 }
                 Rule::map_set => kind = Some(ItemKind::Map(self.map_set(c))),
+                Rule::global_set => kind = Some(ItemKind::Global(self.global_set(c))),
                 Rule::scenario => kind = Some(ItemKind::Scenario(self.scenario(c))),
                 r => unreachable!("item child {r:?}"),
             }
@@ -318,9 +337,32 @@ impl Cx {
         let sp = span(&p);
         let mut it = p.into_inner();
         let map = spanned(&it.next().unwrap());
-        let key = self.value(it.next().unwrap());
-        let value = self.value(it.next().unwrap());
+        let values: Vec<Pair<Rule>> = it.collect();
+        let (key, value) = match values.len() {
+            2 => (self.value(values[0].clone()), self.value(values[1].clone())),
+            _ => (Value { kind: ValueKind::Nothing, span: sp }, self.value(values[0].clone())),
+        };
         MapSet { map, key, value, span: sp }
+    }
+
+    fn global_set(&mut self, p: Pair<Rule>) -> GlobalSet {
+        let sp = span(&p);
+        let mut it = p.into_inner().skip(1);
+        let name = spanned(&it.next().unwrap());
+        let value = self.value(it.next().unwrap());
+        GlobalSet { name, value, span: sp }
+    }
+
+    /// `as struct NAME`, when the next pair is one.
+    fn record_type<'i, I: Iterator<Item = Pair<'i, Rule>>>(
+        &mut self,
+        it: &mut std::iter::Peekable<I>,
+    ) -> Option<Ident> {
+        if it.peek().is_some_and(|p| p.as_rule() == Rule::record_type) {
+            let r = it.next().unwrap();
+            return r.into_inner().find(|c| c.as_rule() == Rule::ident).map(|n| spanned(&n));
+        }
+        None
     }
 
     fn scenario(&mut self, p: Pair<Rule>) -> Scenario {
@@ -334,15 +376,55 @@ impl Cx {
         let sp = span(&p);
         match p.as_rule() {
             Rule::map_set => Stmt::Map(self.map_set(p)),
+            Rule::global_set => Stmt::Global(self.global_set(p)),
+            Rule::expect_global => {
+                let mut it = p.into_inner().skip(1);
+                let name = spanned(&it.next().unwrap());
+                let expected = self.value(it.next().unwrap());
+                Stmt::ExpectGlobal(ExpectGlobal { name, expected, span: sp })
+            }
+            Rule::expect_event => {
+                let mut it = p.into_inner().skip(1).peekable();
+                let map = spanned(&it.next().unwrap());
+                let record = self.record_type(&mut it);
+                let expected = self.value(it.next().unwrap());
+                let packet = it.next().map(|t| {
+                    let n = t.into_inner().next().unwrap();
+                    Spanned { node: self.number(&n), span: span(&n) }
+                });
+                Stmt::ExpectEvent(ExpectEvent { map, record, expected, packet, span: sp })
+            }
+            Rule::expect_no_event => {
+                let map = p.into_inner().find(|c| c.as_rule() == Rule::ident).map(|n| spanned(&n));
+                Stmt::ExpectNoEvent { map, span: sp }
+            }
+            Rule::expect_meta => {
+                let mut it = p.into_inner().skip(1).peekable();
+                let record = self.record_type(&mut it);
+                let expected = self.value(it.next().unwrap());
+                Stmt::ExpectMeta(ExpectMeta { record, expected, span: sp })
+            }
             Rule::send => {
                 let mut it = p.into_inner();
                 let packet = self.packet_expr(it.next().unwrap());
-                let mut send = Send { packet, ingress: None, queue: None, span: sp };
+                let mut send = Send { packet, ingress: None, queue: None, program: None, meta: None, span: sp };
                 for opt in it {
                     let o = opt.into_inner().next().unwrap();
                     let osp = span(&o);
-                    let target = o.clone().into_inner().nth(1).unwrap();
+                    let target = o.clone().into_inner().last().unwrap();
                     match o.as_rule() {
+                        Rule::send_program => {
+                            if send.program.is_some() {
+                                self.error(osp, "`program` given twice", None);
+                            }
+                            send.program = Some(spanned(&target));
+                        }
+                        Rule::send_meta => {
+                            if send.meta.is_some() {
+                                self.error(osp, "`meta` given twice", None);
+                            }
+                            send.meta = Some(self.value(target));
+                        }
                         Rule::ingress => {
                             let node = if target.as_rule() == Rule::number {
                                 IfaceRef::Index(self.number(&target))
@@ -366,17 +448,35 @@ impl Cx {
                 Stmt::Send(send)
             }
             Rule::expect_packet => {
-                let mut it = p.into_inner();
+                let mut it = p.into_inner().peekable();
                 let action = spanned(&it.next().unwrap());
+                let target = if it.peek().is_some_and(|t| t.as_rule() == Rule::redirect_target) {
+                    let t = it.next().unwrap();
+                    let tsp = span(&t);
+                    let inner = t.into_inner().nth(1).unwrap();
+                    let node = match inner.as_rule() {
+                        Rule::cpu_target => RedirectTarget::Cpu(self.number(&inner.into_inner().nth(1).unwrap())),
+                        Rule::xsk_target => RedirectTarget::Xsk(self.number(&inner.into_inner().nth(1).unwrap())),
+                        Rule::number => RedirectTarget::Iface(IfaceRef::Index(self.number(&inner))),
+                        _ => RedirectTarget::Iface(IfaceRef::Name(inner.as_str().to_string())),
+                    };
+                    Some(Spanned { node, span: tsp })
+                } else {
+                    None
+                };
                 let packet = it.next().map(|e| self.packet_expr(e));
-                Stmt::ExpectPacket(ExpectPacket { action, packet, span: sp })
+                Stmt::ExpectPacket(ExpectPacket { action, target, packet, span: sp })
             }
             Rule::expect_snapshot => Stmt::ExpectSnapshot(sp),
             Rule::expect_map => {
-                let mut it = p.into_inner();
+                let mut it = p.into_inner().peekable();
                 let map = spanned(&it.next().unwrap());
-                let key = self.value(it.next().unwrap());
-                let last = it.next().unwrap();
+                let mut rest: Vec<Pair<Rule>> = it.collect();
+                let last = rest.pop().unwrap();
+                let key = match rest.pop() {
+                    Some(k) => self.value(k),
+                    None => Value { kind: ValueKind::Nothing, span: span(&last) },
+                };
                 let expected = (last.as_rule() == Rule::value).then(|| self.value(last));
                 Stmt::ExpectMap(ExpectMap { map, key, expected, span: sp })
             }
@@ -609,6 +709,8 @@ impl Cx {
                 }
                 ValueKind::Prefix6(addr, len.min(128) as u8)
             }
+            Rule::prog_ref => ValueKind::ProgramRef(spanned(&inner.into_inner().next().unwrap())),
+            Rule::map_ref => ValueKind::MapRef(spanned(&inner.into_inner().next().unwrap())),
             Rule::call => {
                 let mut it = inner.into_inner();
                 let name = spanned(&it.next().unwrap());

@@ -123,7 +123,7 @@ fn selectors_groups_push_and_env() {
 #[test]
 fn syntax_errors_are_located_and_worded() {
     insta::assert_snapshot!(errors("packet p = ipv4(src=1.2.3.4"), @"27..27: expected `)`, `,` or `/`, found end of file | help:");
-    insta::assert_snapshot!(errors("scenario \"x\" { send p\n expect xdp_tx }"), @"30..36: expected `snapshot` or an XDP action (XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT) or a number, found `xdp_tx` | help: write the action in capitals, e.g. `expect XDP_PASS`");
+    insta::assert_snapshot!(errors("scenario \"x\" { send p\n expect xdp_tx }"), @"30..36: expected `event`, `global`, `meta`, `no event`, `snapshot` or an XDP action (XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT) or a number, found `xdp_tx` | help: write the action in capitals, e.g. `expect XDP_PASS`");
     insta::assert_snapshot!(errors("// hello"), @"0..2: expected an item (`program`, `include`, `env`, `packet`, `map`, `scenario`), found `//` | help: comments start with `#`");
     insta::assert_snapshot!(errors("map m[1] = 300.1.1.1"), @"11..20: `300.1.1.1` is not an IPv4 address: `300` is above 255 | help:");
     insta::assert_snapshot!(errors("map m[1] = 99999999999999999999999"), @"11..34: `99999999999999999999999` is not a valid 64-bit number | help:");

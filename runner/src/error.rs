@@ -85,6 +85,8 @@ pub enum MapOp {
     Snapshot,
     /// Reading every entry, for a report.
     Dump,
+    /// Opening readers for a perf event array or ring buffer.
+    Events,
 }
 
 impl fmt::Display for MapOp {
@@ -95,6 +97,7 @@ impl fmt::Display for MapOp {
             MapOp::Reset => "resetting",
             MapOp::Snapshot => "reading the loaded state of",
             MapOp::Dump => "dumping",
+            MapOp::Events => "opening the event readers of",
         })
     }
 }
@@ -137,6 +140,9 @@ pub enum RunError {
     /// The program is of another type.
     #[error("`{program}` in {object} is not an XDP program")]
     NotXdp { object: String, location: String, program: String },
+    /// The private bpffs that object loads pin into could not be set up.
+    #[error("cannot load in isolation (`{step}`: {os}): xdptest pins maps only in a private bpffs")]
+    Isolation { step: String, os: OsError },
     /// The kernel could not create a map of the object.
     #[error("cannot create map `{map}` of {object}: {os}")]
     MapCreate { object: String, map: String, os: OsError },

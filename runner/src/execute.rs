@@ -17,6 +17,7 @@ use crate::error::{MapOp, OsError, RunError, SkipReason};
 use crate::events::{Cancel, RunEvent, RunStats, Target};
 use crate::program::{LoadedMap, LoadedProgram, MapsDump};
 use crate::stage::{self, Stage, StageError};
+use crate::verdict::EventDiff;
 use crate::verdict::{Failure, MapChange, MapDiff, RunRecord, ScenarioResult, Verdict};
 
 /// How to run.
@@ -73,6 +74,7 @@ pub fn run_results(
                 .thread_name(|i| format!("xdptest-worker-{i}"))
                 .build();
             let work = |tx: mpsc::Sender<_>| {
+                pin_to_one_cpu(rayon::current_thread_index().unwrap_or(0));
                 let mut worker = Worker::new(stages);
                 let mut group = None;
                 while let Some(idx) = queue.take(&mut group) {
@@ -111,6 +113,23 @@ pub fn run_results(
     });
     stats.wall = start.elapsed();
     stats
+}
+
+/// Keeps the calling worker on one CPU (the `index`-th this process may use). Everything a worker does
+/// to its maps then happens on one CPU: LRU maps keep their free lists per CPU, so their evictions only
+/// repeat from run to run, with any number of workers, when each worker's map stays on one CPU. Test
+/// runs execute on the caller's CPU, so the programs run there too. Best effort: without the
+/// permission to pin, workers move freely.
+fn pin_to_one_cpu(index: usize) {
+    use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
+    let Ok(allowed) = sched_getaffinity(None) else { return };
+    let cpus: Vec<usize> = (0..CpuSet::MAX_CPU).filter(|c| allowed.is_set(*c)).collect();
+    if cpus.is_empty() {
+        return;
+    }
+    let mut one = CpuSet::new();
+    one.set(cpus[index % cpus.len()]);
+    let _ = sched_setaffinity(None, &one);
 }
 
 /// Scenarios grouped by program. A worker keeps taking scenarios of the program it has loaded; when its
@@ -199,8 +218,9 @@ impl From<RunError> for Stop {
     }
 }
 
-/// A loaded program is keyed by its object and name.
-type LoadKey = (String, String);
+/// A loaded program is keyed by its object, its name, the programs loaded beside it and its `.rodata`
+/// values: each distinct set is a load of its own.
+type LoadKey = (String, String, Vec<String>, Vec<xdptest_compiler::fixture::GlobalInit>);
 
 struct Worker<'a> {
     programs: HashMap<LoadKey, Result<LoadedProgram, RunError>>,
@@ -221,6 +241,16 @@ struct Scenario<'w> {
     prog: &'w mut LoadedProgram,
     stage: Option<&'w Stage>,
     failures: Vec<Failure>,
+    /// Records the sends emitted that no `expect event` has taken yet, in order.
+    pending: std::collections::VecDeque<Pending>,
+}
+
+/// An emitted record, with the packet of the send that emitted it.
+struct Pending {
+    record: crate::emitted::Record,
+    input: Vec<u8>,
+    /// It came through a perf event array (whose samples are padded).
+    perf: bool,
 }
 
 impl<'a> Worker<'a> {
@@ -293,14 +323,38 @@ impl<'a> Worker<'a> {
             let _ = p.take();
         }
         let dump_maps = *dump_maps;
-        let mut sc = Scenario { prog, stage, failures: Vec::new() };
+        // Records left over from an earlier scenario are not this one's.
+        let _ = prog.events.drain();
+        let mut sc = Scenario { prog, stage, failures: Vec::new(), pending: std::collections::VecDeque::new() };
         for step in &f.steps {
             match step {
                 Step::SetMap { map, key, value, ifaces, location } => {
                     sc.set_map(map, key, value, ifaces, location)?;
                 }
                 Step::Run { input, ctx, expect, source } => {
-                    let record = sc.send(input, ctx, source, out, dump_maps, printk.as_deref_mut())?;
+                    let target = expect.as_ref().and_then(|e| e.target.as_ref());
+                    let before = match target {
+                        Some(_) => {
+                            sc.prog.sync()?;
+                            Some(sc.prog.dump()?)
+                        }
+                        None => None,
+                    };
+                    let mut record = sc.send(input, ctx, source, out, dump_maps, printk.as_deref_mut())?;
+                    if let (Some(target), Some(before)) = (target, before) {
+                        if record.action == 4 {
+                            let got = sc.redirect_target(input, ctx, source, &record.output, &before, target)?;
+                            let expected = target_text(target);
+                            if got != expected {
+                                sc.failures.push(Failure::Redirect {
+                                    source: source.clone(),
+                                    expected,
+                                    got: got.clone(),
+                                });
+                            }
+                            record.redirect = Some(got);
+                        }
+                    }
                     if let Some(exp) = expect {
                         if exp.action != record.action {
                             sc.failures.push(Failure::Action {
@@ -314,9 +368,24 @@ impl<'a> Worker<'a> {
                                 sc.failures.push(Failure::Packet { source: source.clone(), diff: d });
                             }
                         }
+                        if let Some(m) = &exp.meta {
+                            if !m.matches(&record.meta) {
+                                let mut fields = diff::value(&[], m, &record.meta);
+                                if record.meta.len() != m.bytes.0.len() {
+                                    fields.push(length_diff(m.bytes.0.len(), record.meta.len()));
+                                }
+                                sc.failures.push(Failure::Meta {
+                                    source: source.clone(),
+                                    fields,
+                                    expected: m.bytes.0.clone(),
+                                    got: record.meta.clone(),
+                                });
+                            }
+                        }
                     }
                     runs.push(record);
                 }
+                Step::CheckEvent { map, expected, source } => sc.check_event(map, expected.as_ref(), source),
                 Step::CheckMap { map, key, entry, expected, layout, ifaces, source } => {
                     sc.check_map(map, key, entry, expected.as_ref(), layout, ifaces, source)?;
                 }
@@ -326,7 +395,130 @@ impl<'a> Worker<'a> {
     }
 }
 
+/// A redirect target as reports show it: the interface's name, `cpu N`, `xsk N`.
+fn target_text(t: &xdptest_compiler::fixture::RedirectTarget) -> String {
+    use xdptest_compiler::fixture::RedirectTarget;
+    match t {
+        RedirectTarget::Iface(Iface::Name(n)) => n.clone(),
+        RedirectTarget::Iface(Iface::Index(i)) => format!("ifindex {i}"),
+        RedirectTarget::Cpu(c) => format!("cpu {c}"),
+        RedirectTarget::Xsk(q) => format!("xsk {q}"),
+    }
+}
+
+/// `length: expected N bytes, got M`.
+fn length_diff(expected: usize, got: usize) -> crate::verdict::FieldDiff {
+    crate::verdict::FieldDiff {
+        layer: String::new(),
+        field: "length".into(),
+        expected: format!("{expected} bytes"),
+        got: format!("{got} bytes"),
+    }
+}
+
 impl Scenario<'_> {
+    /// Where the frame of a send goes when it is really sent: the send again, in live mode, on the map
+    /// state it ran on (`before`), observed in the stage; then the maps are put back as the first run
+    /// left them.
+    fn redirect_target(
+        &mut self,
+        input: &Bytes,
+        ctx: &xdptest_compiler::fixture::Ctx,
+        source: &str,
+        frame: &[u8],
+        before: &MapsDump,
+        target: &xdptest_compiler::fixture::RedirectTarget,
+    ) -> Result<String, Stop> {
+        use xdptest_compiler::fixture::RedirectTarget;
+        let Some(stage) = self.stage else {
+            return Err(Stop::Error(RunError::TestRun {
+                location: source.into(),
+                os: OsError { op: "observe a redirect (the spec has no network stage)".into(), errno: 0 },
+            }));
+        };
+        let fail = |os: OsError| Stop::Error(RunError::TestRun { location: source.into(), os });
+        stage.make_receivers().map_err(fail)?;
+        let after = self.prog.dump()?;
+        self.prog.restore(before)?;
+        let mut capture = crate::redirect::Capture::open(self.prog.ncpus).map_err(fail)?;
+        let meta_in = ctx.meta.as_ref().map(|m| m.0.as_slice()).unwrap_or(&[]);
+        let with_meta = !meta_in.is_empty() || self.prog.adjusts_meta;
+        let md = xdp_md(ctx, self.stage, meta_in.len(), input.0.len(), with_meta, source)?;
+        let data = [meta_in, &input.0].concat();
+        let program = ctx.program.as_deref().unwrap_or(self.prog.name()).to_string();
+        self.prog.run_live(&program, &data, md.as_ref().map(|m| &m[..])).map_err(fail)?;
+        let arrival = capture.wait_for(frame);
+        // What the second run emitted is not the scenario's.
+        let _ = self.prog.events.drain();
+        self.prog.restore(&after)?;
+        let senders = crate::redirect::senders(&stage.ifindex, &stage.peers);
+        Ok(match (arrival, target) {
+            (None, _) => "nowhere (the frame did not arrive)".into(),
+            (Some(a), RedirectTarget::Cpu(_)) => format!("cpu {}", a.cpu),
+            (Some(a), _) => senders.get(&a.ifindex).cloned().unwrap_or_else(|| format!("ifindex {}", a.ifindex)),
+        })
+    }
+
+    /// `expect event MAP == ...` (the next record of MAP) or `expect no event [MAP]`.
+    fn check_event(&mut self, map: &str, expected: Option<&xdptest_compiler::fixture::ExpectedEvent>, source: &str) {
+        let of_map = |r: &Pending| map.is_empty() || r.record.map == map;
+        let Some(e) = expected else {
+            let left: Vec<String> = self
+                .pending
+                .iter()
+                .filter(|r| of_map(r))
+                .map(|r| xdptest_compiler::fixture::hex(&r.record.bytes))
+                .collect();
+            if !left.is_empty() {
+                self.pending.retain(|r| !of_map(r));
+                self.failures.push(Failure::Event {
+                    source: source.into(),
+                    map: map.into(),
+                    diff: EventDiff::Unexpected { records: left },
+                });
+            }
+            return;
+        };
+        let Some(i) = self.pending.iter().position(of_map) else {
+            self.failures.push(Failure::Event { source: source.into(), map: map.into(), diff: EventDiff::Missing });
+            return;
+        };
+        let Pending { record, input, perf } = self.pending.remove(i).expect("found above");
+        let got = &record.bytes;
+        let record_len = e.record.bytes.0.len();
+        let packet_len = e.packet.unwrap_or(0) as usize;
+        let want = record_len + packet_len;
+        let mut fields = Vec::new();
+        // Perf samples carry the kernel's padding to 8 bytes; ring buffer records are exact.
+        let slack = if perf { 7 } else { 0 };
+        if got.len() < want || got.len() > want + slack {
+            fields.push(length_diff(want, got.len()));
+        }
+        let head = &got[..record_len.min(got.len())];
+        if !e.record.matches(head) || head.len() < record_len {
+            fields.extend(diff::value(&e.layout, &e.record, head));
+        }
+        if packet_len > 0 {
+            let appended = got.get(record_len..(record_len + packet_len).min(got.len())).unwrap_or(&[]);
+            let sent = &input[..packet_len.min(input.len())];
+            if appended != sent {
+                fields.push(crate::verdict::FieldDiff {
+                    layer: String::new(),
+                    field: "packet".into(),
+                    expected: xdptest_compiler::fixture::hex(sent),
+                    got: xdptest_compiler::fixture::hex(appended),
+                });
+            }
+        }
+        if !fields.is_empty() {
+            self.failures.push(Failure::Event {
+                source: source.into(),
+                map: record.map,
+                diff: EventDiff::Fields { fields },
+            });
+        }
+    }
+
     fn map(&mut self, name: &str) -> Result<&mut LoadedMap, RunError> {
         let available: Vec<String> = self.prog.maps.keys().cloned().collect();
         self.prog.maps.get_mut(name).ok_or_else(|| RunError::NoMap { map: name.into(), available })
@@ -354,8 +546,44 @@ impl Scenario<'_> {
         location: &str,
     ) -> Result<(), RunError> {
         let key = self.resolve(&key.0, EntryPart::Key, slots, location)?;
+        let ncpus = self.prog.ncpus;
         let (values, list): (Vec<Vec<u8>>, bool) = match value {
             MapValue::All(v) => (vec![self.resolve(&v.0, EntryPart::Value, slots, location)?], false),
+            // A global variable: its bytes patched into the section's one value.
+            MapValue::Patch { offset, bytes } => {
+                let m = self.map(map)?;
+                let mut current = m
+                    .read(&key, ncpus)
+                    .map_err(|e| e.into_run(map, MapOp::Read, Some(location)))?
+                    .and_then(|v| v.into_iter().next())
+                    .unwrap_or_else(|| vec![0; m.value_size]);
+                let at = *offset as usize;
+                match current.get_mut(at..at + bytes.0.len()) {
+                    Some(dst) => dst.copy_from_slice(&bytes.0),
+                    None => {
+                        return Err(RunError::EntrySize {
+                            map: map.into(),
+                            part: crate::error::EntryPart::Value,
+                            got: at + bytes.0.len(),
+                            want: current.len(),
+                        })
+                    }
+                }
+                (vec![current], false)
+            }
+            MapValue::Program(name) => {
+                let fd = self.prog.program_fd(name).ok_or_else(|| RunError::NoProgram {
+                    object: String::new(),
+                    location: location.into(),
+                    program: name.clone(),
+                    available: self.prog.program_names(),
+                })?;
+                (vec![(fd as u32).to_ne_bytes().to_vec()], false)
+            }
+            MapValue::Map(name) => {
+                let fd = self.map(name)?.fd();
+                (vec![(fd as u32).to_ne_bytes().to_vec()], false)
+            }
             MapValue::PerCpu(vs) => {
                 let mut out = Vec::with_capacity(vs.len());
                 for (cpu, v) in vs.iter().enumerate() {
@@ -364,7 +592,6 @@ impl Scenario<'_> {
                 (out, true)
             }
         };
-        let ncpus = self.prog.ncpus;
         let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
         self.map(map)?.write(&key, &refs, ncpus, list).map_err(|e| e.into_run(map, MapOp::Write, Some(location)))
     }
@@ -378,12 +605,34 @@ impl Scenario<'_> {
         dump_maps: bool,
         printk: Option<&mut Result<crate::printk::Printk, crate::error::PrintkError>>,
     ) -> Result<RunRecord, Stop> {
-        let ctx_bytes = xdp_md(ctx, self.stage, input.0.len(), source)?;
+        let meta_in = ctx.meta.as_ref().map(|m| m.0.as_slice()).unwrap_or(&[]);
+        // With metadata in or possibly out, the context says where the packet starts in the output.
+        let with_meta = !meta_in.is_empty() || self.prog.adjusts_meta;
+        let ctx_bytes = xdp_md(ctx, self.stage, meta_in.len(), input.0.len(), with_meta, source)?;
+        let data_in;
+        let data: &[u8] = if meta_in.is_empty() {
+            &input.0
+        } else {
+            data_in = [meta_in, &input.0].concat();
+            &data_in
+        };
+        self.prog.sync()?;
         let before = if dump_maps { Some(self.prog.dump()?) } else { None };
-        let action = self
+        let program = ctx.program.as_deref().unwrap_or(self.prog.name());
+        let (action, meta_len) = self
             .prog
-            .test_run(&input.0, ctx_bytes.as_ref().map(|c| &c[..]), out)
+            .run(program, data, ctx_bytes.as_ref().map(|c| &c[..]), out)
             .map_err(|os| test_run_error(os, ctx_bytes.is_some(), source))?;
+        let meta = out.drain(..meta_len.min(out.len())).collect::<Vec<u8>>();
+        let records = self.prog.events.drain();
+        let events: Vec<crate::verdict::EventRecord> = records
+            .iter()
+            .map(|r| crate::verdict::EventRecord { map: r.map.clone(), bytes: r.bytes.clone() })
+            .collect();
+        for record in records {
+            let perf = self.prog.is_perf_map(&record.map);
+            self.pending.push_back(Pending { record, input: input.0.clone(), perf });
+        }
         let (printk_lines, printk_error) = match printk {
             None => (Vec::new(), None),
             Some(Ok(p)) => match p.take() {
@@ -401,6 +650,9 @@ impl Scenario<'_> {
             input: input.0.clone(),
             action,
             output: out.clone(),
+            meta,
+            events,
+            redirect: None,
             printk: printk_lines,
             printk_error,
             maps,
@@ -420,6 +672,7 @@ impl Scenario<'_> {
     ) -> Result<(), RunError> {
         let key = self.resolve(&key.0, EntryPart::Key, slots, source)?;
         let ncpus = self.prog.ncpus;
+        self.prog.sync()?;
         let got = self.map(map)?.read(&key, ncpus).map_err(|e| e.into_run(map, MapOp::Read, Some(source)))?;
         let mut fail = |diff| self.failures.push(Failure::Map { source: source.into(), entry: entry.into(), diff });
         let (exp, values) = match (expected, got) {
@@ -482,7 +735,7 @@ fn load<'p>(
     stats: &mut WorkerStats,
     p: &Program,
 ) -> Result<&'p mut LoadedProgram, Stop> {
-    let key = (p.object.clone(), p.name.clone());
+    let key = (p.object.clone(), p.name.clone(), p.also.clone(), p.rodata.clone());
     let loaded = programs.entry(key).or_insert_with(|| {
         let t = Instant::now();
         let loaded = LoadedProgram::load(p);
@@ -522,13 +775,17 @@ fn map_changes(before: &MapsDump, after: &MapsDump, prog: &LoadedProgram) -> Vec
 }
 
 /// `struct xdp_md` for the run's context, when the spec sets one.
+/// The `struct xdp_md` to pass with a run, when one is needed: an ingress interface or queue, or
+/// metadata (`meta_len` bytes of it precede the `len`-byte packet).
 fn xdp_md(
     ctx: &xdptest_compiler::fixture::Ctx,
     stage: Option<&Stage>,
+    meta_len: usize,
     len: usize,
+    with_meta: bool,
     source: &str,
 ) -> Result<Option<[u8; 24]>, RunError> {
-    if ctx.ingress.is_none() && ctx.rx_queue.is_none() {
+    if ctx.ingress.is_none() && ctx.rx_queue.is_none() && !with_meta {
         return Ok(None);
     }
     let ifindex = match &ctx.ingress {
@@ -540,9 +797,11 @@ fn xdp_md(
         },
     };
     // The kernel reads `data_end` as the size of the linear part (the rest would become fragments, out
-    // of the program's direct reach): the whole packet. `data`, `data_meta`, `egress_ifindex` stay 0.
+    // of the program's direct reach): the whole input, metadata included. `data` is where the packet
+    // starts after the metadata; `data_meta` and `egress_ifindex` stay 0.
     let mut md = [0u8; 24];
-    md[4..8].copy_from_slice(&(len as u32).to_ne_bytes());
+    md[0..4].copy_from_slice(&(meta_len as u32).to_ne_bytes());
+    md[4..8].copy_from_slice(&((meta_len + len) as u32).to_ne_bytes());
     md[12..16].copy_from_slice(&ifindex.to_ne_bytes());
     md[16..20].copy_from_slice(&ctx.rx_queue.unwrap_or(0).to_ne_bytes());
     Ok(Some(md))

@@ -14,13 +14,17 @@
 // buys nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod bpffs;
 pub mod diff;
+pub mod elf;
+pub mod emitted;
 pub mod error;
 pub mod events;
 pub mod execute;
 pub mod netlink;
 pub mod printk;
 pub mod program;
+pub mod redirect;
 pub mod select;
 pub mod stage;
 mod sys;

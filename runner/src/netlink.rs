@@ -27,6 +27,11 @@ const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
 const IFLA_LINK: u16 = 5;
 const IFLA_LINKINFO: u16 = 18;
+const IFLA_XDP: u16 = 43;
+const IFLA_XDP_FD: u16 = 1;
+const IFLA_XDP_FLAGS: u16 = 3;
+/// XDP_FLAGS_DRV_MODE: native XDP, which veth has.
+const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
 const VETH_INFO_PEER: u16 = 1;
@@ -69,6 +74,11 @@ pub enum Op {
     SetMtu {
         dev: String,
         mtu: u32,
+    },
+    /// Attach XDP program `fd` to `dev` in native mode.
+    AttachXdp {
+        dev: String,
+        fd: i32,
     },
     /// An IPv4 or IPv6 address (4 or 16 bytes); IPv6 ones skip duplicate address detection, so they
     /// are usable at once.
@@ -207,6 +217,7 @@ impl Op {
             }
             Op::SetMac { dev, mac } => format!("ip link set dev {dev} address {}", colons(mac)),
             Op::SetMtu { dev, mtu } => format!("ip link set dev {dev} mtu {mtu}"),
+            Op::AttachXdp { dev, .. } => format!("ip link set dev {dev} xdpdrv (an XDP_PASS program)"),
             Op::AddAddr { dev, addr, len } => {
                 let nodad = if addr.len() == 16 { " nodad" } else { "" };
                 format!("ip addr add {}/{len} dev {dev}{nodad}", show_ip(addr))
@@ -366,6 +377,15 @@ fn message(op: &Op) -> Result<Vec<u8>, OsError> {
         Op::SetMtu { dev, mtu } => {
             let mut m = Msg::new(RTM_NEWLINK, 0);
             m.bytes(&ifinfo(index(dev)?, 0, 0)).attr(IFLA_MTU, &mtu.to_ne_bytes());
+            m
+        }
+        Op::AttachXdp { dev, fd } => {
+            let mut m = Msg::new(RTM_NEWLINK, 0);
+            m.bytes(&ifinfo(index(dev)?, 0, 0))
+                .begin(IFLA_XDP)
+                .attr(IFLA_XDP_FD, &fd.to_ne_bytes())
+                .attr(IFLA_XDP_FLAGS, &XDP_FLAGS_DRV_MODE.to_ne_bytes())
+                .end();
             m
         }
         Op::AddLink { name, kind } => {

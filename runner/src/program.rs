@@ -1,15 +1,25 @@
-//! A program under test, loaded into the kernel with aya, and its maps: written, read, and reset to the
-//! state they had right after loading, so that no scenario sees another's map state. What the program
-//! can do to maps (whether it adds or removes keys) comes from the fixture, which the compiler filled in.
+//! A program under test, loaded into the kernel, and its maps: written, read, and reset to the state they
+//! had right after loading, so that no scenario sees another's map state. What the program can do to maps
+//! (whether it adds or removes keys) comes from the fixture, which the compiler filled in.
+//!
+//! Loading: the program's section is renamed so that aya accepts it whatever the object calls it
+//! ([`crate::elf`]), and everything happens in a private bpffs ([`crate::bpffs`]), so that maps pinned by
+//! name never touch the host. aya creates the maps and loads the main program; the other programs a spec
+//! uses (tail-call targets) are loaded from the same object by aya-obj's relocations onto those maps, so
+//! all programs of the object share them, as they do when the object is loaded for real.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use std::os::fd::OwnedFd;
+
 use aya::maps::{Map, MapData};
-use aya::programs::{ProgramError, TestRun, TestRunOptions, Xdp};
+use aya::programs::{ProgramError, Xdp};
 use aya::{Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
+use xdptest_compiler::btf::{self, SectionClass};
 use xdptest_compiler::fixture::{MapKind, Program};
 
 use crate::error::{EntryPart, OsError, RunError};
@@ -79,18 +89,48 @@ pub struct LoadedMap {
     written: Vec<Vec<u8>>,
     /// Batch commands work on this map (checked on first use).
     batch_ok: bool,
+    /// For maps whose values are file descriptors of programs or maps: the entries the kernel has and
+    /// the ones the scenario wants. Writing such an entry from user space waits for an RCU grace period
+    /// (milliseconds), so entries are reconciled just before a run needs them and left in place across
+    /// scenarios that set them alike, instead of being deleted at every reset and written again.
+    fd_entries: Option<FdEntries>,
+}
+
+#[derive(Default)]
+struct FdEntries {
+    current: BTreeMap<Vec<u8>, Vec<u8>>,
+    desired: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 pub struct LoadedProgram {
-    ebpf: Ebpf,
+    /// Keeps the maps and the main program alive.
+    _ebpf: Ebpf,
     name: String,
+    /// The main program and the others the spec uses, by function name.
+    programs: HashMap<String, RawFd>,
+    /// Programs loaded beside the main one (their descriptors; `programs` lends them out).
+    _extra: Vec<OwnedFd>,
     pub maps: HashMap<String, LoadedMap>,
     pub ncpus: usize,
     /// How long loading (object parse, map creation, verifier) took.
     pub load_time: Duration,
     /// The program calls `bpf_trace_printk` or `bpf_trace_vprintk` (what `bpf_printk` compiles to).
     pub prints: bool,
+    /// The object calls `bpf_xdp_adjust_meta`: runs read the context back to find the metadata.
+    pub adjusts_meta: bool,
+    /// Readers of the object's perf event arrays and ring buffers.
+    pub events: crate::emitted::Sources,
 }
+
+/// `bpf_xdp_adjust_meta` in `enum bpf_func_id`.
+const XDP_ADJUST_META: u32 = 54;
+
+/// `BPF_XDP` in `enum bpf_attach_type`.
+const BPF_XDP: u32 = 37;
+/// XDP in `enum bpf_prog_type`.
+const BPF_PROG_TYPE_XDP: u32 = 6;
+/// `BPF_F_XDP_HAS_FRAGS`: a multi-buffer program.
+const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
 
 impl LoadedProgram {
     pub fn load(program: &Program) -> Result<LoadedProgram, RunError> {
@@ -101,37 +141,54 @@ impl LoadedProgram {
             location: location.into(),
             os: OsError::new("read", &e),
         })?;
-        let mut ebpf = EbpfLoader::new()
-            // Verbose logs only matter when loading fails; aya retries with a log buffer then.
-            .verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS)
-            .load(&bytes)
-            .map_err(|e| ebpf_error(program, e))?;
-        let programs: Vec<String> = ebpf.programs().map(|(n, _)| n.to_string()).collect();
-        let prog = ebpf.program_mut(&program.name).ok_or_else(|| RunError::NoProgram {
-            object: object.into(),
-            location: location.into(),
-            program: program.name.clone(),
-            available: programs,
-        })?;
-        let xdp: &mut Xdp = prog.try_into().map_err(|_| RunError::NotXdp {
-            object: object.into(),
-            location: location.into(),
-            program: program.name.clone(),
-        })?;
-        xdp.load().map_err(|e| program_error(program, e))?;
-        let ncpus = aya::util::nr_cpus().map_err(|(what, e)| RunError::ObjectInvalid {
-            object: object.into(),
-            location: location.into(),
-            reason: format!("{what}: {e}"),
-        })?;
+        let invalid =
+            |reason: String| RunError::ObjectInvalid { object: object.into(), location: location.into(), reason };
+        let info = btf::read_object(&bytes).map_err(|e| invalid(e.to_string()))?;
+        // The main program first, then the others, each found in the object the way `check` finds it.
+        let mut wanted = Vec::new();
+        for name in std::iter::once(&program.name).chain(&program.also) {
+            let Some(sym) = info.program(name) else {
+                return Err(RunError::NoProgram {
+                    object: object.into(),
+                    location: location.into(),
+                    program: name.clone(),
+                    available: info.programs.iter().map(|p| p.name.clone()).collect(),
+                });
+            };
+            if !sym.class().runs_as_xdp() {
+                return Err(RunError::NotXdp {
+                    object: object.into(),
+                    location: location.into(),
+                    program: name.clone(),
+                });
+            }
+            wanted.push(sym.clone());
+        }
+        let ncpus = aya::util::nr_cpus().map_err(|(what, e)| invalid(format!("{what}: {e}")))?;
+        let (ebpf, programs, extra) = crate::bpffs::isolated(|pins| load_all(program, &bytes, &wanted, pins))??;
         let mut maps = HashMap::new();
+        let mut events = crate::emitted::Sources::default();
         for (map_name, map) in ebpf.maps() {
+            let events_fail = |os: OsError| RunError::Map {
+                map: map_name.to_string(),
+                op: crate::error::MapOp::Events,
+                location: None,
+                os,
+            };
+            match map {
+                Map::PerfEventArray(d) => {
+                    events.add_perf_array(map_name, d.fd().as_fd().as_raw_fd(), ncpus).map_err(events_fail)?;
+                    continue;
+                }
+                Map::RingBuf(d) => {
+                    let size = d.info().map_err(|e| invalid(format!("map {map_name}: {e}")))?.max_entries() as usize;
+                    events.add_ringbuf(map_name, d.fd().as_fd().as_raw_fd(), size).map_err(events_fail)?;
+                    continue;
+                }
+                _ => {}
+            }
             let Some(data) = map_data(map) else { continue };
-            let info = data.info().map_err(|e| RunError::ObjectInvalid {
-                object: object.into(),
-                location: location.into(),
-                reason: format!("map {map_name}: {e}"),
-            })?;
+            let info = data.info().map_err(|e| invalid(format!("map {map_name}: {e}")))?;
             let kind = MapKind::from_raw(info.map_type().map(|t| t as u32).unwrap_or(0));
             let mut m = LoadedMap {
                 name: map_name.to_string(),
@@ -143,41 +200,100 @@ impl LoadedProgram {
                 flags: info.map_flags(),
                 initial: None,
                 array_keys: Vec::new(),
-                tracked: kind == MapKind::Devmap || (kind.is_hash_like() && !program.facts.changes_keys),
+                // Maps whose entries programs cannot change (devices, CPUs, sockets, programs, maps):
+                // resetting deletes what the scenario wrote.
+                tracked: matches!(
+                    kind,
+                    MapKind::Devmap
+                        | MapKind::Cpumap
+                        | MapKind::Xskmap
+                        | MapKind::ProgArray
+                        | MapKind::ArrayOfMaps
+                        | MapKind::HashOfMaps
+                ) || (kind.is_hash_like() && !program.facts.changes_keys),
                 written: Vec::new(),
                 batch_ok: true,
+                fd_entries: matches!(kind, MapKind::ProgArray | MapKind::ArrayOfMaps | MapKind::HashOfMaps)
+                    .then(FdEntries::default),
             };
             m.snapshot(ncpus).map_err(|e| e.into_run(map_name, crate::error::MapOp::Snapshot, None))?;
             maps.insert(map_name.to_string(), m);
         }
         Ok(LoadedProgram {
-            ebpf,
+            _ebpf: ebpf,
             name: program.name.clone(),
+            programs,
+            _extra: extra,
             maps,
             ncpus,
             load_time: start.elapsed(),
             prints: program.facts.prints,
+            adjusts_meta: program.facts.helpers.contains(&XDP_ADJUST_META),
+            events,
         })
     }
 
-    /// Runs one packet. `ctx` is the raw `struct xdp_md`, when the scenario gives one.
+    /// Whether `map` is one of the object's perf event arrays.
+    pub fn is_perf_map(&self, map: &str) -> bool {
+        self.events.is_perf(map)
+    }
+
+    /// The main program's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The programs loaded, by name.
+    pub fn program_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.programs.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// The file descriptor of program `name` (the main program or one loaded beside it).
+    pub fn program_fd(&self, name: &str) -> Option<RawFd> {
+        self.programs.get(name).copied()
+    }
+
+    /// Runs one packet through the main program. `ctx` is the raw `struct xdp_md`, when the scenario
+    /// gives one.
     pub fn test_run(&self, input: &[u8], ctx: Option<&[u8]>, out: &mut Vec<u8>) -> Result<u32, OsError> {
-        let prog: &Xdp = self
-            .ebpf
-            .program(&self.name)
-            .and_then(|p| p.try_into().ok())
-            .expect("the program was found and loaded as XDP");
+        self.test_run_of(&self.name, input, ctx, out)
+    }
+
+    /// Runs one packet through program `name`.
+    pub fn test_run_of(&self, name: &str, input: &[u8], ctx: Option<&[u8]>, out: &mut Vec<u8>) -> Result<u32, OsError> {
+        Ok(self.run(name, input, ctx, out)?.0)
+    }
+
+    /// Runs `input` through program `name` in live mode (`BPF_F_TEST_XDP_LIVE_FRAMES`): redirected
+    /// frames are really sent. Nothing comes back but an error.
+    pub fn run_live(&self, name: &str, input: &[u8], ctx: Option<&[u8]>) -> Result<(), OsError> {
+        let fd = self.program_fd(name).ok_or_else(|| OsError { op: format!("no program {name} loaded"), errno: 0 })?;
+        sys::test_run(fd, input, &mut [], ctx, None, sys::BPF_F_TEST_XDP_LIVE_FRAMES, 1)?;
+        Ok(())
+    }
+
+    /// Runs `input` (metadata, then the packet) through program `name`; returns the action and how many
+    /// leading bytes of `out` are metadata. With a context, it is read back: after the run its `data`
+    /// field says where the packet starts in the output.
+    pub fn run(
+        &self,
+        name: &str,
+        input: &[u8],
+        ctx: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> Result<(u32, usize), OsError> {
+        let fd = self.program_fd(name).ok_or_else(|| OsError { op: format!("no program {name} loaded"), errno: 0 })?;
         // Room for what the program may add in front (XDP headroom is 256 bytes) or behind.
         out.clear();
         out.resize(input.len() + 512, 0);
-        let r = prog
-            .test_run(TestRunOptions { data_in: Some(input), data_out: Some(out), ctx_in: ctx, ..Default::default() })
-            .map_err(|e| match e {
-                ProgramError::SyscallError(s) => OsError::new("BPF_PROG_TEST_RUN", &s.io_error),
-                other => OsError { op: format!("BPF_PROG_TEST_RUN ({other})"), errno: 0 },
-            })?;
+        let mut ctx_out = [0u8; 24];
+        let r = sys::test_run(fd, input, out, ctx, ctx.map(|_| &mut ctx_out[..]), 0, 1)?;
         out.truncate(r.data_size_out as usize);
-        Ok(r.return_value)
+        let meta_len =
+            if ctx.is_some() { u32::from_ne_bytes(ctx_out[0..4].try_into().expect("4 bytes")) as usize } else { 0 };
+        Ok((r.retval, meta_len))
     }
 
     /// Reads every map (see [`MapsDump`]). Costs a few syscalls per map and one per hash entry: only for
@@ -192,6 +308,43 @@ impl LoadedProgram {
         Ok(out)
     }
 
+    /// Brings maps of program and map descriptors to what the scenario wrote (see `fd_entries`). Runs,
+    /// reads and dumps call it first.
+    pub fn sync(&mut self) -> Result<(), RunError> {
+        for m in self.maps.values_mut() {
+            m.sync().map_err(|e| e.into_run(&m.name, crate::error::MapOp::Write, None))?;
+        }
+        Ok(())
+    }
+
+    /// Puts every map that [`dump`](Self::dump) reads back to `state` (a dump taken earlier): entries
+    /// added since are deleted (zeroed in arrays), changed ones written back.
+    pub fn restore(&mut self, state: &MapsDump) -> Result<(), RunError> {
+        let ncpus = self.ncpus;
+        let now = self.dump()?;
+        for (name, m) in self.maps.iter_mut() {
+            let Some(want) = state.get(name) else { continue };
+            let have = now.get(name);
+            let fail = |e: MapError| e.into_run(name, crate::error::MapOp::Write, None);
+            for key in have.into_iter().flat_map(|h| h.keys()).filter(|k| !want.contains_key(*k)) {
+                if m.is_array() {
+                    let zeros = vec![0u8; m.value_size];
+                    m.write(key, &[&zeros], ncpus, false).map_err(fail)?;
+                } else {
+                    sys::delete(m.fd, key).map_err(|os| fail(MapError::Os(os)))?;
+                }
+            }
+            for (key, values) in want {
+                if have.and_then(|h| h.get(key)) == Some(values) {
+                    continue;
+                }
+                let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+                m.write(key, &refs, ncpus, m.is_per_cpu()).map_err(fail)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Resets every map to its state right after loading.
     pub fn reset(&mut self) -> Result<(), RunError> {
         let ncpus = self.ncpus;
@@ -199,6 +352,151 @@ impl LoadedProgram {
             m.reset(ncpus).map_err(|e| e.into_run(&m.name, crate::error::MapOp::Reset, None))?;
         }
         Ok(())
+    }
+}
+
+/// What a load returns: the object (maps and main program), every wanted program's descriptor, and the
+/// descriptors of the programs loaded beside the main one.
+type Loaded = (Ebpf, HashMap<String, RawFd>, Vec<OwnedFd>);
+
+/// Loads the object for `wanted[0]` with aya (maps pinned, if the object asks, in `pins`), then the other
+/// wanted programs onto the same maps. Runs in the private bpffs thread.
+fn load_all(program: &Program, bytes: &[u8], wanted: &[btf::ProgramSym], pins: &Path) -> Result<Loaded, RunError> {
+    let invalid = |reason: String| RunError::ObjectInvalid {
+        object: program.object.clone(),
+        location: program.location.clone(),
+        reason,
+    };
+    let main = &wanted[0];
+    let load_as =
+        |s: &btf::ProgramSym| if s.class() == (SectionClass::Xdp { frags: true }) { "xdp.frags" } else { "xdp" };
+    let renamed = crate::elf::rename_for_load(bytes, &main.section, load_as(main)).map_err(|e| invalid(e.0))?;
+    let mut loader = EbpfLoader::new();
+    // Verbose logs only matter when loading fails; aya retries with a log buffer then.
+    loader.verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS).default_map_pin_directory(pins);
+    // `.rodata` configuration, written into the section before it becomes a frozen map.
+    for init in &program.rodata {
+        loader.override_global(init.name.as_str(), init.bytes.0.as_slice(), true);
+    }
+    let mut ebpf = loader.load(&renamed).map_err(|e| ebpf_error(program, e))?;
+    let xdp: &mut Xdp = ebpf
+        .program_mut(&main.name)
+        .and_then(|p| p.try_into().ok())
+        .ok_or_else(|| invalid(format!("aya does not see `{}` as an XDP program", main.name)))?;
+    xdp.load().map_err(|e| program_error(program, &main.name, e))?;
+    let fd = xdp.fd().map_err(|e| invalid(e.to_string()))?.as_fd().as_raw_fd();
+    let mut programs = HashMap::from([(main.name.clone(), fd)]);
+    let mut extra = Vec::new();
+    let map_fds: HashMap<String, RawFd> = ebpf
+        .maps()
+        .filter_map(|(name, m)| any_map_data(m).map(|d| (name.to_string(), d.fd().as_fd().as_raw_fd())))
+        .collect();
+    for other in &wanted[1..] {
+        if programs.contains_key(&other.name) {
+            continue;
+        }
+        let fd = load_beside(program, bytes, other, load_as(other), &map_fds)?;
+        programs.insert(other.name.clone(), fd.as_raw_fd());
+        extra.push(fd);
+    }
+    Ok((ebpf, programs, extra))
+}
+
+/// Loads program `sym` of the object onto maps that already exist (`map_fds`, by name): aya-obj parses
+/// and relocates the object, the kernel gets it through `BPF_PROG_LOAD` with the object's BTF.
+fn load_beside(
+    program: &Program,
+    bytes: &[u8],
+    sym: &btf::ProgramSym,
+    load_as: &str,
+    map_fds: &HashMap<String, RawFd>,
+) -> Result<OwnedFd, RunError> {
+    let invalid = |reason: String| RunError::ObjectInvalid {
+        object: program.object.clone(),
+        location: program.location.clone(),
+        reason: format!("loading `{}`: {reason}", sym.name),
+    };
+    let renamed = crate::elf::rename_for_load(bytes, &sym.section, load_as).map_err(|e| invalid(e.0))?;
+    let mut obj = aya_obj::Object::parse(&renamed).map_err(|e| invalid(e.to_string()))?;
+    // BTF as the kernel takes it (DATASEC sizes and offsets filled in, as aya does for the main load).
+    let features = aya_obj::btf::BtfFeatures::new(true, true, true, true, true, true, true, true);
+    let btf_fd = match obj.fixup_and_sanitize_btf(&features).map_err(|e| invalid(e.to_string()))? {
+        Some(btf) => Some(sys::btf_load(&btf.to_bytes()).map_err(|os| invalid(os.to_string()))?),
+        None => None,
+    };
+    let maps: Vec<(String, RawFd, aya_obj::Map)> =
+        obj.maps.iter().filter_map(|(name, m)| map_fds.get(name).map(|fd| (name.clone(), *fd, m.clone()))).collect();
+    let text_sections = obj.functions.keys().map(|(section, _)| *section).collect();
+    obj.relocate_maps(maps.iter().map(|(n, fd, m)| (n.as_str(), *fd, m)), &text_sections)
+        .map_err(|e| invalid(e.to_string()))?;
+    obj.relocate_calls(&text_sections).map_err(|e| invalid(e.to_string()))?;
+    let prog = obj.programs.get(&sym.name).ok_or_else(|| invalid("not in the object".into()))?;
+    let function = obj.functions.get(&prog.function_key()).ok_or_else(|| invalid("no code".into()))?;
+    let insns: Vec<u8> = function
+        .instructions
+        .iter()
+        .flat_map(|i| {
+            // SAFETY: `bpf_insn` is a plain 8-byte C struct.
+            unsafe { std::slice::from_raw_parts(i as *const _ as *const u8, std::mem::size_of_val(i)) }.to_vec()
+        })
+        .collect();
+    let records = |v: &[u8], size: usize, count: u32| (v.to_vec(), size as u32, count);
+    let func_info: Vec<u8> = function
+        .func_info
+        .func_info
+        .iter()
+        .flat_map(|r| {
+            unsafe { std::slice::from_raw_parts(r as *const _ as *const u8, std::mem::size_of_val(r)) }.to_vec()
+        })
+        .collect();
+    let line_info: Vec<u8> = function
+        .line_info
+        .line_info
+        .iter()
+        .flat_map(|r| {
+            unsafe { std::slice::from_raw_parts(r as *const _ as *const u8, std::mem::size_of_val(r)) }.to_vec()
+        })
+        .collect();
+    // Counted from the records themselves: aya-obj keeps the section's `num_info` after filtering.
+    let (fi, li) = (
+        records(&func_info, function.func_info_rec_size, function.func_info.func_info.len() as u32),
+        records(&line_info, function.line_info_rec_size, function.line_info.line_info.len() as u32),
+    );
+    let with_btf = btf_fd.is_some();
+    let load = sys::ProgLoad {
+        prog_type: BPF_PROG_TYPE_XDP,
+        // As aya loads the main program: PROG_ARRAY entries must agree with the programs calling them.
+        expected_attach_type: BPF_XDP,
+        name: &sym.name,
+        insns: &insns,
+        license: &obj.license,
+        flags: if load_as == "xdp.frags" { BPF_F_XDP_HAS_FRAGS } else { 0 },
+        btf_fd: btf_fd.as_ref().map(|f| f.as_raw_fd()),
+        func_info: if with_btf { (&fi.0, fi.1, fi.2) } else { (&[], 0, 0) },
+        line_info: if with_btf { (&li.0, li.1, li.2) } else { (&[], 0, 0) },
+    };
+    sys::prog_load(&load).map_err(|(os, log)| {
+        if RunError::is_denied(&os) && log.trim().is_empty() {
+            return RunError::permission(os);
+        }
+        let r = crate::verifier::parse(&log);
+        RunError::Verifier {
+            object: program.object.clone(),
+            program: sym.name.clone(),
+            location: program.location.clone(),
+            os,
+            log,
+            complaint: r.complaint,
+            at: r.at,
+        }
+    })
+}
+
+/// Any map's data, event maps included (for relocating programs loaded beside the main one).
+fn any_map_data(map: &Map) -> Option<&MapData> {
+    match map {
+        Map::PerfEventArray(d) | Map::RingBuf(d) => Some(d),
+        other => map_data(other),
     }
 }
 
@@ -216,7 +514,11 @@ fn map_data(map: &Map) -> Option<&MapData> {
         | Map::CpuMap(d)
         | Map::BloomFilter(d)
         | Map::Queue(d)
-        | Map::Stack(d) => Some(d),
+        | Map::Stack(d)
+        | Map::ProgramArray(d)
+        | Map::ArrayOfMaps(d)
+        | Map::HashOfMaps(d)
+        | Map::XskMap(d) => Some(d),
         _ => None,
     }
 }
@@ -235,7 +537,7 @@ fn os_cause(e: &(dyn std::error::Error + 'static), op: &str) -> Option<OsError> 
 
 fn ebpf_error(p: &Program, e: EbpfError) -> RunError {
     if let EbpfError::ProgramError(pe) = e {
-        return program_error(p, pe);
+        return program_error(p, &p.name, pe);
     }
     if let EbpfError::MapError(aya::maps::MapError::CreateError { name, io_error }) = &e {
         let os = OsError::new("BPF_MAP_CREATE", io_error);
@@ -252,7 +554,7 @@ fn ebpf_error(p: &Program, e: EbpfError) -> RunError {
     }
 }
 
-fn program_error(p: &Program, e: ProgramError) -> RunError {
+fn program_error(p: &Program, name: &str, e: ProgramError) -> RunError {
     match e {
         ProgramError::LoadError { io_error, verifier_log } => {
             let os = OsError::new("BPF_PROG_LOAD", &io_error);
@@ -263,7 +565,7 @@ fn program_error(p: &Program, e: ProgramError) -> RunError {
             let r = crate::verifier::parse(&log);
             RunError::Verifier {
                 object: p.object.clone(),
-                program: p.name.clone(),
+                program: name.to_string(),
                 location: p.location.clone(),
                 os,
                 log,
@@ -297,6 +599,16 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 impl LoadedMap {
+    /// The map's file descriptor (a map-of-maps value).
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Queues and stacks: no keys, values pushed and popped.
+    pub fn is_keyless(&self) -> bool {
+        matches!(self.kind, MapKind::Queue | MapKind::Stack)
+    }
+
     pub fn is_per_cpu(&self) -> bool {
         self.kind.is_per_cpu()
     }
@@ -348,10 +660,31 @@ impl LoadedMap {
         Ok(())
     }
 
+    fn sync(&mut self) -> Result<(), MapError> {
+        let Some(e) = &mut self.fd_entries else { return Ok(()) };
+        if e.current == e.desired {
+            return Ok(());
+        }
+        for k in e.current.keys().filter(|k| !e.desired.contains_key(*k)) {
+            sys::delete(self.fd, k)?;
+        }
+        for (k, v) in &e.desired {
+            if e.current.get(k) != Some(v) {
+                sys::update(self.fd, k, v)?;
+            }
+        }
+        e.current = e.desired.clone();
+        Ok(())
+    }
+
     /// Note `BPF_F_RDONLY_PROG` only says the *program* cannot write: the kernel sets it on every DEVMAP,
     /// which scenarios do write, so it is no reason to skip a reset (regression: a DEVMAP entry of one
     /// scenario leaked into the next).
     fn reset(&mut self, ncpus: usize) -> Result<(), MapError> {
+        if let Some(e) = &mut self.fd_entries {
+            e.desired.clear();
+            return Ok(());
+        }
         if let Some(initial) = &self.initial {
             let per = self.value_buffer_len(ncpus);
             if self.batch_ok {
@@ -375,6 +708,10 @@ impl LoadedMap {
         }
         if self.kind.is_hash_like() {
             return self.clear(ncpus);
+        }
+        if self.is_keyless() {
+            let mut v = vec![0u8; self.value_size];
+            while sys::pop(self.fd, &mut v)? {}
         }
         Ok(())
     }
@@ -416,6 +753,10 @@ impl LoadedMap {
     pub fn write(&mut self, key: &[u8], values: &[&[u8]], ncpus: usize, per_cpu_list: bool) -> Result<(), MapError> {
         let first = values.first().copied().unwrap_or(&[]);
         self.check_sizes(key, first)?;
+        if let Some(e) = &mut self.fd_entries {
+            e.desired.insert(key.to_vec(), first.to_vec());
+            return Ok(());
+        }
         if self.tracked {
             self.written.push(key.to_vec());
         }
@@ -445,7 +786,11 @@ impl LoadedMap {
 
     /// Every entry, or `None` for maps that have no keys to list or cannot change (see [`MapsDump`]).
     fn dump(&self, ncpus: usize) -> Result<Option<MapEntries>, MapError> {
-        if matches!(self.kind, MapKind::Queue | MapKind::Stack | MapKind::BloomFilter)
+        // Maps without keys to list, read-only arrays, and maps of descriptors, whose contents only
+        // the spec sets (and which the kernel does not read back as written).
+        if self.is_keyless()
+            || self.fd_entries.is_some()
+            || matches!(self.kind, MapKind::BloomFilter | MapKind::Xskmap)
             || (self.is_array() && self.flags & BPF_F_RDONLY_PROG != 0)
         {
             return Ok(None);
@@ -513,7 +858,9 @@ impl LoadedMap {
             return Err(MapError::Size { part: EntryPart::Key, got: key.len(), want: self.key_size });
         }
         let mut buf = vec![0u8; self.value_buffer_len(ncpus)];
-        if !sys::lookup(self.fd, key, &mut buf)? {
+        // Queues and stacks are read by popping: consecutive checks see consecutive elements.
+        let found = if self.is_keyless() { sys::pop(self.fd, &mut buf)? } else { sys::lookup(self.fd, key, &mut buf)? };
+        if !found {
             return Ok(None);
         }
         if !self.is_per_cpu() {

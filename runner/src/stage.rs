@@ -14,11 +14,16 @@ use xdptest_compiler::fixture::{EnvDecl, LinkKind};
 use crate::error::{OsError, RunError, SkipReason};
 use crate::netlink;
 
-/// A built namespace and the ifindex of each declared interface in it.
+/// A built namespace and the ifindex of each declared interface in it (veth peers included).
 #[derive(Debug)]
 pub struct Stage {
     netns: OwnedFd,
     pub ifindex: HashMap<String, u32>,
+    /// Veth pairs, (name, peer).
+    pub peers: Vec<(String, String)>,
+    /// Whether both ends of every veth pair have an XDP program, so that frames redirected into one
+    /// end are received by the other (veth hands redirected frames only to a peer running XDP).
+    receivers: std::sync::Mutex<bool>,
 }
 
 /// Why a stage cannot be built: an error, or a link type this kernel has no driver for (a skip).
@@ -36,12 +41,22 @@ impl Stage {
             .any(|d| matches!(&d.item, xdptest_compiler::fixture::EnvItem::Link { kind: LinkKind::Dummy, .. }));
         let dummy_driver = !needs_dummy || dummy_supported();
         let ops = netlink::ops(decls, dummy_driver);
+        let peers: Vec<(String, String)> = decls
+            .iter()
+            .filter_map(|d| match &d.item {
+                xdptest_compiler::fixture::EnvItem::Link { name, kind: LinkKind::Veth { peer }, .. } => {
+                    Some((name.clone(), peer.clone()))
+                }
+                _ => None,
+            })
+            .collect();
         let names: Vec<String> = decls
             .iter()
             .filter_map(|d| match &d.item {
                 xdptest_compiler::fixture::EnvItem::Link { name, .. } => Some(name.clone()),
                 _ => None,
             })
+            .chain(peers.iter().map(|(_, p)| p.clone()))
             .collect();
         let locations: Vec<String> = decls.iter().map(|d| d.location.clone()).collect();
         let ipv6 = netlink::has_ipv6(decls);
@@ -78,7 +93,7 @@ impl Stage {
                 })?;
                 ifindex.insert(n.clone(), idx);
             }
-            Ok(Stage { netns, ifindex })
+            Ok(Stage { netns, ifindex, peers, receivers: std::sync::Mutex::new(false) })
         })
         .join()
         .unwrap_or_else(|_| {
@@ -88,6 +103,29 @@ impl Stage {
                 os: OsError::errno("the stage builder thread panicked", 0),
             }))
         })
+    }
+
+    /// Gives every veth end an XDP program that passes everything, once: a frame redirected out of one
+    /// end then arrives, unchanged, at the other. The calling thread must be in the stage.
+    pub fn make_receivers(&self) -> Result<(), OsError> {
+        use std::os::fd::AsRawFd;
+        let mut done = self.receivers.lock().unwrap_or_else(|e| e.into_inner());
+        if *done {
+            return Ok(());
+        }
+        let pass = crate::sys::xdp_pass_program()?;
+        let ops: Vec<netlink::Step> = self
+            .peers
+            .iter()
+            .flat_map(|(a, b)| [a, b])
+            .map(|dev| netlink::Step {
+                op: netlink::Op::AttachXdp { dev: dev.clone(), fd: pass.as_raw_fd() },
+                decl: None,
+            })
+            .collect();
+        netlink::apply(&ops).map_err(|f| f.os)?;
+        *done = true;
+        Ok(())
     }
 
     /// Moves the calling thread into this stage's namespace.

@@ -1,6 +1,7 @@
-//! Raw `bpf(2)` map commands on byte keys and values of any size. aya's typed maps need a Rust type per
-//! key and value; fixtures carry plain bytes whose layout only the compiler knew, so the runner talks to
-//! the kernel directly for map I/O (aya still creates the maps and loads the program).
+//! Raw `bpf(2)` commands: map commands on byte keys and values of any size (aya's typed maps need a Rust
+//! type per key and value; fixtures carry plain bytes whose layout only the compiler knew), test runs
+//! with every option the kernel has (live frames, contexts in and out), and the program and BTF loads
+//! of the programs an object shares maps with. aya creates the maps and loads the main program.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -11,6 +12,7 @@ const BPF_MAP_LOOKUP_ELEM: u32 = 1;
 const BPF_MAP_UPDATE_ELEM: u32 = 2;
 const BPF_MAP_DELETE_ELEM: u32 = 3;
 const BPF_MAP_GET_NEXT_KEY: u32 = 4;
+const BPF_MAP_LOOKUP_AND_DELETE_ELEM: u32 = 21;
 const BPF_MAP_LOOKUP_BATCH: u32 = 24;
 const BPF_MAP_LOOKUP_AND_DELETE_BATCH: u32 = 25;
 const BPF_MAP_UPDATE_BATCH: u32 = 26;
@@ -47,9 +49,13 @@ fn command_name(cmd: u32) -> &'static str {
         BPF_MAP_UPDATE_ELEM => "BPF_MAP_UPDATE_ELEM",
         BPF_MAP_DELETE_ELEM => "BPF_MAP_DELETE_ELEM",
         BPF_MAP_GET_NEXT_KEY => "BPF_MAP_GET_NEXT_KEY",
+        BPF_MAP_LOOKUP_AND_DELETE_ELEM => "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
         BPF_MAP_LOOKUP_BATCH => "BPF_MAP_LOOKUP_BATCH",
         BPF_MAP_LOOKUP_AND_DELETE_BATCH => "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
         BPF_MAP_UPDATE_BATCH => "BPF_MAP_UPDATE_BATCH",
+        BPF_PROG_LOAD => "BPF_PROG_LOAD",
+        BPF_PROG_TEST_RUN => "BPF_PROG_TEST_RUN",
+        BPF_BTF_LOAD => "BPF_BTF_LOAD",
         _ => "bpf",
     }
 }
@@ -72,12 +78,31 @@ fn raw_bpf<T>(cmd: u32, attr: &mut T) -> io::Result<()> {
     }
 }
 
+/// A key's address for the kernel: NULL for the empty keys of queues and stacks, which have none.
+fn key_ptr(key: &[u8]) -> u64 {
+    if key.is_empty() {
+        0
+    } else {
+        key.as_ptr() as u64
+    }
+}
+
+/// Pops the head of a queue or stack into `value`; false when it is empty.
+pub fn pop(fd: RawFd, value: &mut [u8]) -> Result<bool, OsError> {
+    let mut a = ElemAttr { map_fd: fd as u32, value_or_next_key: value.as_mut_ptr() as u64, ..Default::default() };
+    match bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &mut a) {
+        Ok(()) => Ok(true),
+        Err(e) if e.errno == libc::ENOENT => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Looks up `key`; `value` must hold the full value size (for per-CPU maps: all CPUs' slots).
 /// Returns false when the key is absent.
 pub fn lookup(fd: RawFd, key: &[u8], value: &mut [u8]) -> Result<bool, OsError> {
     let mut a = ElemAttr {
         map_fd: fd as u32,
-        key: key.as_ptr() as u64,
+        key: key_ptr(key),
         value_or_next_key: value.as_mut_ptr() as u64,
         ..Default::default()
     };
@@ -91,7 +116,7 @@ pub fn lookup(fd: RawFd, key: &[u8], value: &mut [u8]) -> Result<bool, OsError> 
 pub fn update(fd: RawFd, key: &[u8], value: &[u8]) -> Result<(), OsError> {
     let mut a = ElemAttr {
         map_fd: fd as u32,
-        key: key.as_ptr() as u64,
+        key: key_ptr(key),
         value_or_next_key: value.as_ptr() as u64,
         flags: 0, /* BPF_ANY */
         ..Default::default()
@@ -101,7 +126,7 @@ pub fn update(fd: RawFd, key: &[u8], value: &[u8]) -> Result<(), OsError> {
 
 /// Deletes `key`; absent keys are fine.
 pub fn delete(fd: RawFd, key: &[u8]) -> Result<(), OsError> {
-    let mut a = ElemAttr { map_fd: fd as u32, key: key.as_ptr() as u64, ..Default::default() };
+    let mut a = ElemAttr { map_fd: fd as u32, key: key_ptr(key), ..Default::default() };
     match bpf(BPF_MAP_DELETE_ELEM, &mut a) {
         Err(e) if e.errno == libc::ENOENT => Ok(()),
         r => r,
@@ -171,4 +196,220 @@ const ENOTSUPP: i32 = 524;
 /// The kernel's "operation not supported" answers, for falling back to element-wise commands.
 pub fn unsupported(e: &OsError) -> bool {
     matches!(e.errno, libc::EINVAL | ENOTSUPP | libc::EOPNOTSUPP)
+}
+
+const BPF_PROG_LOAD: u32 = 5;
+const BPF_PROG_TEST_RUN: u32 = 10;
+const BPF_BTF_LOAD: u32 = 18;
+
+/// `union bpf_attr` as used by `BPF_PROG_TEST_RUN`.
+#[repr(C)]
+#[derive(Default)]
+struct TestRunAttr {
+    prog_fd: u32,
+    retval: u32,
+    data_size_in: u32,
+    data_size_out: u32,
+    data_in: u64,
+    data_out: u64,
+    repeat: u32,
+    duration: u32,
+    ctx_size_in: u32,
+    ctx_size_out: u32,
+    ctx_in: u64,
+    ctx_out: u64,
+    flags: u32,
+    cpu: u32,
+    batch_size: u32,
+    _pad: u32,
+}
+
+/// What one `BPF_PROG_TEST_RUN` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestRunOut {
+    pub retval: u32,
+    /// Bytes the kernel wrote to `data_out` (its whole output when it fits).
+    pub data_size_out: u32,
+    pub ctx_size_out: u32,
+}
+
+/// `BPF_F_TEST_XDP_LIVE_FRAMES`: the frames are really sent (redirects happen), no output comes back.
+pub const BPF_F_TEST_XDP_LIVE_FRAMES: u32 = 1 << 1;
+
+/// Runs `prog_fd` once on `data_in`. `ctx_in`/`ctx_out` are `struct xdp_md`, when given.
+pub fn test_run(
+    prog_fd: RawFd,
+    data_in: &[u8],
+    data_out: &mut [u8],
+    ctx_in: Option<&[u8]>,
+    ctx_out: Option<&mut [u8]>,
+    flags: u32,
+    repeat: u32,
+) -> Result<TestRunOut, OsError> {
+    let (ctx_out_ptr, ctx_out_len) = match ctx_out {
+        Some(c) => (c.as_mut_ptr() as u64, c.len() as u32),
+        None => (0, 0),
+    };
+    let mut a = TestRunAttr {
+        prog_fd: prog_fd as u32,
+        data_size_in: data_in.len() as u32,
+        data_size_out: data_out.len() as u32,
+        data_in: data_in.as_ptr() as u64,
+        data_out: if data_out.is_empty() { 0 } else { data_out.as_mut_ptr() as u64 },
+        repeat,
+        ctx_size_in: ctx_in.map(|c| c.len() as u32).unwrap_or(0),
+        ctx_size_out: ctx_out_len,
+        ctx_in: ctx_in.map(|c| c.as_ptr() as u64).unwrap_or(0),
+        ctx_out: ctx_out_ptr,
+        flags,
+        ..Default::default()
+    };
+    match raw_bpf(BPF_PROG_TEST_RUN, &mut a) {
+        Ok(()) => Ok(TestRunOut { retval: a.retval, data_size_out: a.data_size_out, ctx_size_out: a.ctx_size_out }),
+        // ENOSPC: the output did not fit `data_out`; the kernel still ran the program and says how
+        // much there was.
+        Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+            Err(OsError::new(format!("BPF_PROG_TEST_RUN (output of {} bytes)", a.data_size_out), &e))
+        }
+        Err(e) => Err(OsError::new("BPF_PROG_TEST_RUN", &e)),
+    }
+}
+
+/// `union bpf_attr` as used by `BPF_BTF_LOAD`.
+#[repr(C)]
+#[derive(Default)]
+struct BtfLoadAttr {
+    btf: u64,
+    btf_log_buf: u64,
+    btf_size: u32,
+    btf_log_size: u32,
+    btf_log_level: u32,
+    btf_log_true_size: u32,
+}
+
+/// Loads raw BTF into the kernel; returns its file descriptor.
+pub fn btf_load(btf: &[u8]) -> Result<std::os::fd::OwnedFd, OsError> {
+    let mut a = BtfLoadAttr { btf: btf.as_ptr() as u64, btf_size: btf.len() as u32, ..Default::default() };
+    fd_from(BPF_BTF_LOAD, &mut a)
+}
+
+/// `union bpf_attr` as used by `BPF_PROG_LOAD` (up to `core_relo_rec_size`).
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+    prog_btf_fd: u32,
+    func_info_rec_size: u32,
+    func_info: u64,
+    func_info_cnt: u32,
+    line_info_rec_size: u32,
+    line_info: u64,
+    line_info_cnt: u32,
+    attach_btf_id: u32,
+    attach_prog_fd: u32,
+    core_relo_cnt: u32,
+    fd_array: u64,
+    core_relos: u64,
+    core_relo_rec_size: u32,
+    log_true_size: u32,
+}
+
+/// A program to load: its code and what the kernel needs to check and describe it.
+pub struct ProgLoad<'a> {
+    pub prog_type: u32,
+    pub expected_attach_type: u32,
+    pub name: &'a str,
+    /// Instructions, 8 bytes each.
+    pub insns: &'a [u8],
+    pub license: &'a std::ffi::CStr,
+    pub flags: u32,
+    pub btf_fd: Option<RawFd>,
+    /// Records of `func_info_rec_size` / `line_info_rec_size` bytes.
+    pub func_info: (&'a [u8], u32, u32),
+    pub line_info: (&'a [u8], u32, u32),
+}
+
+/// `BPF_PROG_LOAD`. On failure, the error and the verifier's log.
+pub fn prog_load(p: &ProgLoad) -> Result<std::os::fd::OwnedFd, (OsError, String)> {
+    let mut name = [0u8; 16];
+    for (d, s) in name.iter_mut().zip(p.name.bytes().take(15)) {
+        *d = s;
+    }
+    let attr = |log: &mut Vec<u8>, level: u32| ProgLoadAttr {
+        prog_type: p.prog_type,
+        insn_cnt: (p.insns.len() / 8) as u32,
+        insns: p.insns.as_ptr() as u64,
+        license: p.license.as_ptr() as u64,
+        log_level: level,
+        log_size: if level == 0 { 0 } else { log.len() as u32 },
+        log_buf: if level == 0 { 0 } else { log.as_mut_ptr() as u64 },
+        prog_flags: p.flags,
+        prog_name: name,
+        expected_attach_type: p.expected_attach_type,
+        prog_btf_fd: p.btf_fd.unwrap_or(0) as u32,
+        func_info_rec_size: p.func_info.1,
+        func_info: if p.func_info.2 == 0 { 0 } else { p.func_info.0.as_ptr() as u64 },
+        func_info_cnt: p.func_info.2,
+        line_info_rec_size: p.line_info.1,
+        line_info: if p.line_info.2 == 0 { 0 } else { p.line_info.0.as_ptr() as u64 },
+        line_info_cnt: p.line_info.2,
+        ..Default::default()
+    };
+    let mut none = Vec::new();
+    match fd_from(BPF_PROG_LOAD, &mut attr(&mut none, 0)) {
+        Ok(fd) => Ok(fd),
+        Err(first) => {
+            // Again with a log, as large as the kernel allows, to say why.
+            let mut log = vec![0u8; 16 * 1024 * 1024];
+            let err = match fd_from(BPF_PROG_LOAD, &mut attr(&mut log, 1 | 4)) {
+                Ok(fd) => return Ok(fd),
+                Err(e) => e,
+            };
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            let _ = first;
+            Err((err, String::from_utf8_lossy(&log[..end]).into_owned()))
+        }
+    }
+}
+
+/// A two-instruction XDP program that returns XDP_PASS (`r0 = 2; exit`).
+pub fn xdp_pass_program() -> Result<std::os::fd::OwnedFd, OsError> {
+    const INSNS: [u8; 16] = [0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    let p = ProgLoad {
+        prog_type: 6,
+        expected_attach_type: 0,
+        name: "xdptest_pass",
+        insns: &INSNS,
+        license: c"GPL",
+        flags: 0,
+        btf_fd: None,
+        func_info: (&[], 0, 0),
+        line_info: (&[], 0, 0),
+    };
+    prog_load(&p).map_err(|(os, _)| os)
+}
+
+fn fd_from<T>(cmd: u32, attr: &mut T) -> Result<std::os::fd::OwnedFd, OsError> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: as in `raw_bpf`; the commands here return a new file descriptor on success.
+    let r = unsafe {
+        libc::syscall(libc::SYS_bpf, cmd as libc::c_long, attr as *mut T, std::mem::size_of::<T>() as libc::c_long)
+    };
+    if r < 0 {
+        Err(OsError::new(command_name(cmd), &io::Error::last_os_error()))
+    } else {
+        // SAFETY: a fresh descriptor the kernel just gave us, owned by nobody else.
+        Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(r as RawFd) })
+    }
 }

@@ -67,6 +67,15 @@ pub struct RunRecord {
     pub action: u32,
     #[serde(with = "hex")]
     pub output: Vec<u8>,
+    /// The XDP metadata in front of the output packet (empty when there is none).
+    #[serde(default, with = "hex", skip_serializing_if = "Vec::is_empty")]
+    pub meta: Vec<u8>,
+    /// Records the run emitted through perf event arrays and ring buffers, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventRecord>,
+    /// Where an `XDP_REDIRECT` went, when the spec asked (`expect XDP_REDIRECT to ...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
     /// Lines the program wrote with `bpf_printk` during this run (captured for programs that call
     /// `bpf_trace_printk`/`bpf_trace_vprintk`; empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -123,6 +132,28 @@ pub enum Failure {
         entry: String,
         diff: MapDiff,
     },
+    /// Records of an event map (`map` empty: any) that do not meet `expect event` / `expect no event`.
+    Event {
+        source: String,
+        map: String,
+        diff: EventDiff,
+    },
+    /// `expect XDP_REDIRECT to TARGET`: where the frame went instead (`got` says "nowhere" when the
+    /// redirect failed).
+    Redirect {
+        source: String,
+        expected: String,
+        got: String,
+    },
+    /// `expect meta == ...`: the metadata the program left differs.
+    Meta {
+        source: String,
+        fields: Vec<FieldDiff>,
+        #[serde(with = "hex")]
+        expected: Vec<u8>,
+        #[serde(with = "hex")]
+        got: Vec<u8>,
+    },
     /// The scenario's report differs from its accepted snapshot (`snapshot`), or there is none yet
     /// (`missing`, a failure in CI); the new report was written to `pending` for review. `diff` is
     /// line-based: `-` accepted, `+` now.
@@ -157,6 +188,27 @@ pub struct FieldDiff {
     pub field: String,
     pub expected: String,
     pub got: String,
+}
+
+/// An event record that does not match.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum EventDiff {
+    /// A record was expected, none is left.
+    Missing,
+    /// Records nothing expected, as hex.
+    Unexpected { records: Vec<String> },
+    /// The next record differs, field by field (`(bytes)` for raw records, `packet` for the appended
+    /// packet bytes, `length` for its size).
+    Fields { fields: Vec<FieldDiff> },
+}
+
+/// A record a run emitted through an event map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub map: String,
+    #[serde(with = "hex")]
+    pub bytes: Vec<u8>,
 }
 
 /// A map entry that does not match.

@@ -9,7 +9,7 @@ use std::io::Write;
 
 use anstyle::{AnsiColor, Effects, Style};
 use xdptest_compiler::fixture::action_name;
-use xdptest_runner::verdict::{Failure, FieldDiff, MapDiff, PacketDiff};
+use xdptest_runner::verdict::{EventDiff, Failure, FieldDiff, MapDiff, PacketDiff};
 use xdptest_runner::{RunError, RunEvent, ScenarioResult, Verdict};
 
 use super::{Reporter, RunView, Summary, Tally};
@@ -235,8 +235,43 @@ pub fn headline(failures: &[Failure]) -> String {
             MapDiff::Present { value } => format!("{source}: map {entry}: expected no entry, found {value}"),
             _ => format!("{source}: map {entry} differs"),
         },
+        Failure::Event { source, map, diff } => format!("{source}: {}", event_headline(map, diff)),
+        Failure::Redirect { source, expected, got } => {
+            format!("{source}: redirect target: expected {expected}, got {got}")
+        }
+        Failure::Meta { source, fields, .. } => match fields.first() {
+            Some(fd) => format!("{source}: metadata {}: expected {}, got {}", fd.field, fd.expected, fd.got),
+            None => format!("{source}: the metadata differs"),
+        },
         Failure::Snapshot { snapshot, missing: true, .. } => format!("snapshot {snapshot}: none accepted yet"),
         Failure::Snapshot { snapshot, .. } => format!("snapshot {snapshot}: the report differs"),
+    }
+}
+
+/// `events`, or `any event map` for `expect no event` without a map.
+fn event_map_name(map: &str) -> String {
+    if map.is_empty() {
+        "any event map".into()
+    } else {
+        format!("event map {map}")
+    }
+}
+
+fn event_headline(map: &str, diff: &EventDiff) -> String {
+    let on = event_map_name(map);
+    match diff {
+        EventDiff::Missing => format!("{on}: expected a record, there is none"),
+        EventDiff::Unexpected { records } => {
+            format!(
+                "{on}: expected no record, found {} ({})",
+                records.len(),
+                records.first().cloned().unwrap_or_default()
+            )
+        }
+        EventDiff::Fields { fields } => match fields.first() {
+            Some(fd) => format!("{on}: {}: expected {}, got {}", fd.field, fd.expected, fd.got),
+            None => format!("{on}: the record differs"),
+        },
     }
 }
 
@@ -275,6 +310,34 @@ fn render_failures(failures: &[Failure], p: Palette) -> String {
                 );
             }
             Failure::Map { source, entry, diff } => render_map_diff(&mut s, source, entry, diff, p),
+            Failure::Event { source, map, diff } => match diff {
+                EventDiff::Fields { fields } => {
+                    let _ = writeln!(s, "{source}: the next record of {} differs:", event_map_name(map));
+                    for fd in fields {
+                        let _ =
+                            writeln!(s, "    {}: expected {}, got {}", fd.field, p.green(&fd.expected), p.red(&fd.got));
+                    }
+                }
+                EventDiff::Unexpected { records } => {
+                    let _ =
+                        writeln!(s, "{source}: {}: expected no record, found {}:", event_map_name(map), records.len());
+                    for r in records {
+                        let _ = writeln!(s, "    {}", p.red(r));
+                    }
+                }
+                EventDiff::Missing => {
+                    let _ = writeln!(s, "{source}: {}", event_headline(map, diff));
+                }
+            },
+            Failure::Redirect { source, expected, got } => {
+                let _ = writeln!(s, "{source}: redirect target: expected {}, got {}", p.green(expected), p.red(got));
+            }
+            Failure::Meta { source, fields, .. } => {
+                let _ = writeln!(s, "{source}: the metadata differs:");
+                for fd in fields {
+                    let _ = writeln!(s, "    {}: expected {}, got {}", fd.field, p.green(&fd.expected), p.red(&fd.got));
+                }
+            }
         }
     }
     s

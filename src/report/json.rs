@@ -72,6 +72,12 @@ struct SendJson<'a> {
     printk_error: Option<&'a xdptest_runner::error::PrintkError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     maps: Option<Vec<MapChangeJson<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<String>,
+    #[serde(skip_serializing_if = "<[xdptest_runner::verdict::EventRecord]>::is_empty")]
+    events: &'a [xdptest_runner::verdict::EventRecord],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirect: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -113,6 +119,22 @@ enum FailureJson<'a> {
         pending: &'a str,
         missing: bool,
         diff: &'a str,
+    },
+    Event {
+        source: &'a str,
+        map: &'a str,
+        diff: &'a xdptest_runner::verdict::EventDiff,
+    },
+    Redirect {
+        source: &'a str,
+        expected: &'a str,
+        got: &'a str,
+    },
+    Meta {
+        source: &'a str,
+        fields: &'a [FieldDiff],
+        expected: String,
+        got: String,
     },
 }
 
@@ -233,6 +255,9 @@ fn send(run: &RunRecord) -> SendJson<'_> {
         printk: &run.printk,
         printk_error: run.printk_error.as_ref(),
         maps: run.maps.as_ref().map(|changes| changes.iter().map(map_change).collect()),
+        meta: (!run.meta.is_empty()).then(|| hex(&run.meta)),
+        events: &run.events,
+        redirect: run.redirect.as_deref(),
     }
 }
 
@@ -262,6 +287,11 @@ fn failure(f: &Failure) -> FailureJson<'_> {
         Failure::Map { source, entry, diff } => FailureJson::Map { source, entry, diff },
         Failure::Snapshot { snapshot, pending, missing, diff } => {
             FailureJson::Snapshot { snapshot, pending, missing: *missing, diff }
+        }
+        Failure::Event { source, map, diff } => FailureJson::Event { source, map, diff },
+        Failure::Redirect { source, expected, got } => FailureJson::Redirect { source, expected, got },
+        Failure::Meta { source, fields, expected, got } => {
+            FailureJson::Meta { source, fields, expected: hex(expected), got: hex(got) }
         }
     }
 }

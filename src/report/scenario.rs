@@ -254,6 +254,10 @@ mod tests {
             object: "x.o".into(),
             hook: "xdp".into(),
             name: "xdp_x".into(),
+            section: "xdp".into(),
+            frags: false,
+            also: Vec::new(),
+            rodata: Vec::new(),
             location: "x.pkt:1:1".into(),
             facts: ProgramFacts::default(),
             maps: vec![MapInfo {

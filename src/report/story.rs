@@ -72,6 +72,30 @@ impl Teller<'_> {
                 self.writes_shown = false;
                 self.check(entry, source, expected.is_some());
             }
+            Step::CheckEvent { map, expected, source } => {
+                self.writes_shown = false;
+                let what = match (map.is_empty(), expected.is_some()) {
+                    (_, true) => format!("check event {map} ({source})"),
+                    (true, false) => format!("check no event ({source})"),
+                    (false, false) => format!("check no event {map} ({source})"),
+                };
+                let mine: Vec<Failure> = self
+                    .failures
+                    .iter()
+                    .filter(|x| matches!(x, Failure::Event { source: s, .. } if s == source))
+                    .cloned()
+                    .collect();
+                if !self.s.ends_with("\n\n") && !self.last_was_check {
+                    self.s.push('\n');
+                }
+                self.last_was_check = true;
+                if mine.is_empty() {
+                    let _ = writeln!(self.s, "{what}: as expected");
+                } else {
+                    let _ = writeln!(self.s, "{what}: differs");
+                    self.s.push_str(&indent(&describe_failures(&mine), 2));
+                }
+            }
         }
     }
 
@@ -101,9 +125,10 @@ impl Teller<'_> {
         let mine: Vec<Failure> = self
             .failures
             .iter()
-            .filter(
-                |x| matches!(x, Failure::Action { source: s, .. } | Failure::Packet { source: s, .. } if s == source),
-            )
+            .filter(|x| {
+                matches!(x, Failure::Action { source: s, .. } | Failure::Packet { source: s, .. }
+                    | Failure::Redirect { source: s, .. } | Failure::Meta { source: s, .. } if s == source)
+            })
             .cloned()
             .collect();
         match expect.and_then(|e| e.packet.as_ref()) {
@@ -113,6 +138,22 @@ impl Teller<'_> {
             }
             Some(_) => s.push_str("  the output matches the expected packet\n"),
             None => s.push_str("  the output packet is not checked\n"),
+        }
+        if !run.meta.is_empty() {
+            let _ = writeln!(s, "  metadata: {} bytes: {}", run.meta.len(), xdptest_compiler::fixture::hex(&run.meta));
+        }
+        if let Some(r) = &run.redirect {
+            let _ = writeln!(s, "  redirected to {r}");
+        }
+        if !run.events.is_empty() {
+            s.push_str(
+                "  events emitted
+",
+            );
+            for e in &run.events {
+                let _ =
+                    writeln!(s, "    {}: {} bytes: {}", e.map, e.bytes.len(), xdptest_compiler::fixture::hex(&e.bytes));
+            }
         }
         match &run.maps {
             Some(changes) if !changes.is_empty() => {
@@ -191,6 +232,9 @@ fn map_write(map: &str, key: &[u8], value: &MapValue, ifaces: &[IfaceSlot], info
     let vf = def.map(|d| d.value.clone()).unwrap_or_default();
     let v = match value {
         MapValue::All(v) => entry_text(&vf, &v.0, EntryPart::Value, ifaces),
+        MapValue::Patch { offset, bytes } => format!("bytes {offset}.. = {}", xdptest_compiler::fixture::hex(&bytes.0)),
+        MapValue::Program(p) => format!("program {p}"),
+        MapValue::Map(m) => format!("map {m}"),
         MapValue::PerCpu(vs) => format!(
             "per_cpu [{}]",
             vs.iter()

@@ -354,7 +354,9 @@ fn run_task(plan: &Plan, task: &Task, t: usize, tx: &mpsc::Sender<Msg>) {
                 initrd,
                 dir: dir.clone(),
                 memory_mib: plan.mem_per_vm,
-                cpus: 1,
+                // Two CPUs, as the smallest host has: per-CPU maps, CPU redirects and LRU lists need more
+                // than one to behave as they do in production.
+                cpus: 2,
                 accel: plan.accel,
                 boot_timeout: secs(if plan.accel == Accel::Kvm { 60.0 } else { 120.0 } * plan.scale),
                 run_timeout: secs((60.0 + 3.0 * programs as f64 + 0.1 * task.items.len() as f64) * plan.scale),

@@ -198,6 +198,54 @@ pub(super) fn maps(btf: &Btf<'_>) -> Result<Vec<MapDef>, BtfError> {
     Ok(out)
 }
 
+/// Every variable of the global data sections (`.rodata*`, `.data*`, `.bss*`), in declaration order.
+/// Variables whose type cannot be laid out (functions, void) are left out: a spec cannot set them.
+pub(super) fn globals(btf: &Btf<'_>) -> Result<Vec<super::GlobalVar>, BtfError> {
+    let mut out = Vec::new();
+    for ty in btf.types() {
+        let Ty::Datasec { name_off, vars } = ty else {
+            continue;
+        };
+        let section = btf.name(*name_off)?;
+        if !(section.starts_with(".rodata") || section.starts_with(".data") || section.starts_with(".bss")) {
+            continue;
+        }
+        for v in vars {
+            let Some(Ty::Var { name_off, ty }) = btf.get(v.ty)? else { continue };
+            let mut r = Resolver::new(btf);
+            let Ok(layout) = r.layout(*ty, 0) else { continue };
+            if layout.size() != v.size {
+                continue;
+            }
+            out.push(super::GlobalVar {
+                name: btf.name(*name_off)?.to_string(),
+                section: section.to_string(),
+                offset: v.offset,
+                ty: layout,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Every named struct of the object's BTF with a layout (for event and metadata records). Unnamed and
+/// broken ones are left out; the first definition of a name wins.
+pub(super) fn structs(btf: &Btf<'_>) -> Vec<(String, TypeLayout)> {
+    let mut out: Vec<(String, TypeLayout)> = Vec::new();
+    for (i, ty) in btf.types().iter().enumerate() {
+        let Ty::Composite { name_off, union: false, .. } = ty else { continue };
+        let Ok(name) = btf.name(*name_off) else { continue };
+        if name.is_empty() || out.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let mut r = Resolver::new(btf);
+        if let Ok(layout) = r.layout(i as u32 + 1, 0) {
+            out.push((name.to_string(), layout));
+        }
+    }
+    out
+}
+
 /// Reads a `__uint(field, N)` member: `int (*field)[N]`.
 fn uint_field(r: &Resolver<'_, '_>, map: &str, field: &str, id: u32) -> Result<u32, BtfError> {
     let bad = || malformed(format!("map '{map}': field '{field}' is not declared with __uint()"));

@@ -52,6 +52,9 @@ pub(super) struct RawMember {
 #[derive(Debug, Clone)]
 pub(super) struct SecInfo {
     pub ty: u32,
+    /// Offset of the variable in its section (clang writes the real one for data sections).
+    pub offset: u32,
+    pub size: u32,
 }
 
 /// One decoded BTF type record. Names are string-section offsets.
@@ -341,9 +344,9 @@ fn parse_types(data: &[u8]) -> Result<Vec<Ty>, BtfError> {
                 let mut vars = Vec::new();
                 for _ in 0..vlen {
                     let ty = cur.u32()?;
-                    let _offset = cur.u32()?;
-                    let _size = cur.u32()?;
-                    vars.push(SecInfo { ty });
+                    let offset = cur.u32()?;
+                    let size = cur.u32()?;
+                    vars.push(SecInfo { ty, offset, size });
                 }
                 Ty::Datasec { name_off, vars }
             }

@@ -6,7 +6,7 @@ use xdptest_grammar::ast::{self, ValueKind};
 use super::SpecCx;
 use crate::btf::{MapDef, TypeLayout};
 use crate::diagnostic::{did_you_mean, one_of, Diag, SourceFile};
-use crate::fixture::{Bytes, EntryPart, ExpectedValue, IfaceSlot, MapValue, Masked, Step};
+use crate::fixture::{Bytes, EntryPart, ExpectedValue, IfaceSlot, MapKind, MapValue, Masked, Step};
 use crate::mapvalue::{leaf_fields, with_hints, Encoded, Mode, Typer};
 
 impl SpecCx<'_> {
@@ -29,12 +29,111 @@ impl SpecCx<'_> {
         None
     }
 
+    /// The key of a statement on `def`: nothing for queues and stacks (`q[]`), else typed.
+    fn key_of(&mut self, def: &MapDef, key: &ast::Value, src: &SourceFile) -> Option<Encoded> {
+        let keyless = matches!(def.kind(), MapKind::Queue | MapKind::Stack);
+        match (&key.kind, keyless) {
+            (ValueKind::Nothing, true) => Some(Encoded::default()),
+            (ValueKind::Nothing, false) => {
+                self.diags.push(
+                    Diag::new("compile::map_key", src, key.span, format!("`{}` needs a key", def.name)).help(format!(
+                        "it is a {} map: write `{}[KEY]`",
+                        def.type_name(),
+                        def.name
+                    )),
+                );
+                None
+            }
+            (_, true) => {
+                self.diags.push(
+                    Diag::new("compile::map_key", src, key.span, format!("`{}` has no keys", def.name)).help(format!(
+                        "it is a {} map: `map {name}[] = V` pushes V, `expect map {name}[] == V` pops and compares",
+                        def.type_name(),
+                        name = def.name
+                    )),
+                );
+                None
+            }
+            _ => self.typed(&def.key, key, src, Mode::Write, &format!("the key of `{}`", def.name)),
+        }
+    }
+
+    /// `program NAME` or `map NAME` as the value of a PROG_ARRAY or map-of-maps entry.
+    fn reference(&mut self, def: &MapDef, v: &ast::Value, src: &SourceFile) -> Option<Option<MapValue>> {
+        let object = self.object?;
+        match (&v.kind, def.kind()) {
+            (ValueKind::ProgramRef(name), MapKind::ProgArray) => {
+                let runnable: Vec<&str> =
+                    object.programs.iter().filter(|p| p.class().runs_as_xdp()).map(|p| p.name.as_str()).collect();
+                if !runnable.contains(&name.node.as_str()) {
+                    let help = match did_you_mean(&name.node, runnable.iter().copied()) {
+                        Some(m) => format!("did you mean `{m}`?"),
+                        None => format!("its XDP programs: {}", one_of(&runnable)),
+                    };
+                    self.diags.push(
+                        Diag::new(
+                            "compile::unknown_program",
+                            src,
+                            name.span,
+                            format!("the object has no XDP program `{}`", name.node),
+                        )
+                        .help(help),
+                    );
+                    return None;
+                }
+                self.also.insert(name.node.clone());
+                Some(Some(MapValue::Program(name.node.clone())))
+            }
+            (ValueKind::MapRef(name), MapKind::ArrayOfMaps | MapKind::HashOfMaps) => {
+                self.map_def(name, src)?;
+                Some(Some(MapValue::Map(name.node.clone())))
+            }
+            (ValueKind::ProgramRef(_) | ValueKind::MapRef(_), kind) => {
+                let what = if matches!(v.kind, ValueKind::ProgramRef(_)) { "a program" } else { "a map" };
+                self.diags.push(
+                    Diag::new(
+                        "compile::map_value",
+                        src,
+                        v.span,
+                        format!("`{}` is a {} map: its values are not {what}", def.name, kind.name()),
+                    )
+                    .help("`program NAME` goes into PROG_ARRAY maps, `map NAME` into ARRAY_OF_MAPS and HASH_OF_MAPS"),
+                );
+                None
+            }
+            (_, MapKind::ProgArray) => {
+                self.diags.push(
+                    Diag::new("compile::map_value", src, v.span, format!("`{}` holds programs", def.name))
+                        .help(format!("write `map {}[KEY] = program NAME`", def.name)),
+                );
+                None
+            }
+            (_, MapKind::ArrayOfMaps | MapKind::HashOfMaps) => {
+                self.diags.push(
+                    Diag::new("compile::map_value", src, v.span, format!("`{}` holds maps", def.name))
+                        .help(format!("write `map {}[KEY] = map NAME`", def.name)),
+                );
+                None
+            }
+            _ => Some(None),
+        }
+    }
+
     /// `map NAME[KEY] = VALUE`.
     pub(super) fn map_set(&mut self, m: &ast::MapSet, src: &SourceFile) -> Option<Step> {
         let def = self.map_def(&m.map, src)?;
-        let key = self.typed(&def.key, &m.key, src, Mode::Write, &format!("the key of `{}`", def.name))?;
+        let key = self.key_of(&def, &m.key, src)?;
         let entry = entry_text(&def.name, &m.key, src);
         let mut ifaces = slots(EntryPart::Key, &key);
+        if let Some(value) = self.reference(&def, &m.value, src)? {
+            return Some(Step::SetMap {
+                map: def.name.clone(),
+                key: Bytes(key.bytes),
+                value,
+                ifaces,
+                location: src.location(m.span),
+            });
+        }
         let value = match &m.value.kind {
             ValueKind::PerCpu(items) => {
                 self.require_per_cpu(&def, &m.value, src, "give one value")?;
@@ -64,7 +163,7 @@ impl SpecCx<'_> {
     /// `expect map NAME[KEY] == VALUE` or `... missing`.
     pub(super) fn expect_map(&mut self, e: &ast::ExpectMap, src: &SourceFile) -> Option<Step> {
         let def = self.map_def(&e.map, src)?;
-        let key = self.typed(&def.key, &e.key, src, Mode::Write, &format!("the key of `{}`", def.name))?;
+        let key = self.key_of(&def, &e.key, src)?;
         let what = entry_text(&def.name, &e.key, src);
         let mut ifaces = slots(EntryPart::Key, &key);
         let mut hints = Vec::new();

@@ -3,7 +3,9 @@
 //! map statements ([`maps`]), and lowering each scenario ([`scenario`]). Errors are collected, never
 //! thrown: one pass reports all of them.
 
+mod events;
 mod files;
+mod globals;
 mod maps;
 mod packets;
 mod program;
@@ -43,6 +45,12 @@ struct SpecCx<'a> {
     diags: &'a mut Vec<Diag>,
     /// Interfaces the spec's `env` declares: names that may stand for ifindexes in map entries.
     iface_names: &'a [String],
+    /// Whether the program takes multi-buffer frames (`None`: the program is unknown).
+    program_frags: Option<bool>,
+    /// Other programs of the object that map values or sends name: loaded with the spec's.
+    also: std::collections::BTreeSet<String>,
+    /// `.rodata` values set at top level (for every scenario's load).
+    rodata: Vec<crate::fixture::GlobalInit>,
 }
 
 /// Compiles one spec file. `path` is shown in messages and stored in fixtures as given.
@@ -70,7 +78,17 @@ pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>)
         .iter()
         .filter_map(|e| if let EnvItem::Link { name, .. } = &e.item { Some(name.clone()) } else { None })
         .collect();
-    let mut cx = SpecCx { files: &files, slots, object: object.as_ref(), diags, iface_names: &iface_names };
+    let program_frags = program.as_ref().map(|p| p.frags);
+    let mut cx = SpecCx {
+        files: &files,
+        slots,
+        object: object.as_ref(),
+        diags,
+        iface_names: &iface_names,
+        program_frags,
+        also: Default::default(),
+        rodata: Vec::new(),
+    };
     let defaults = cx.map_defaults();
     cx.evaluate_all_packets();
     let (fixtures, packets) = cx.scenarios(path, program, Arc::new(env), &defaults);
@@ -87,8 +105,17 @@ impl SpecCx<'_> {
         let mut defaults = Vec::new();
         for f in files.iter().rev() {
             for item in &f.ast.items {
-                if let ItemKind::Map(m) = &item.kind {
-                    defaults.extend(self.map_set(m, &f.src));
+                match &item.kind {
+                    ItemKind::Map(m) => defaults.extend(self.map_set(m, &f.src)),
+                    ItemKind::Global(g) => match self.global_set(g, &f.src) {
+                        Some(globals::GlobalWrite::Rodata(init)) => {
+                            self.rodata.retain(|r| r.name != init.name);
+                            self.rodata.push(init);
+                        }
+                        Some(globals::GlobalWrite::Step(step)) => defaults.push(*step),
+                        None => {}
+                    },
+                    _ => {}
                 }
             }
         }
@@ -106,6 +133,7 @@ impl SpecCx<'_> {
         let main = &self.files[0];
         let mut fixtures = Vec::new();
         let mut packets = Vec::new();
+        let mut rodata = Vec::new();
         let mut names = Names::default();
         for item in &main.ast.items {
             let ItemKind::Scenario(s) = &item.kind else { continue };
@@ -124,7 +152,28 @@ impl SpecCx<'_> {
                 steps: lowered.steps,
                 snapshot: lowered.snapshot,
             });
+            rodata.push(lowered.rodata);
             packets.extend(lowered.packets);
+        }
+        // Every scenario loads the programs any part of the spec uses, with the spec's `.rodata` values
+        // and its own on top; scenarios with the same values share one program (and one load).
+        let mut loads: HashMap<Vec<crate::fixture::GlobalInit>, Arc<crate::fixture::Program>> = HashMap::new();
+        let also: Vec<String> =
+            self.also.iter().filter(|n| program.as_ref().is_some_and(|p| p.name != **n)).cloned().collect();
+        for (f, own) in fixtures.iter_mut().zip(rodata) {
+            let mut values = self.rodata.clone();
+            for init in own {
+                values.retain(|r| r.name != init.name);
+                values.push(init);
+            }
+            values.sort_by(|a, b| a.name.cmp(&b.name));
+            let base = &f.program;
+            f.program = loads
+                .entry(values.clone())
+                .or_insert_with(|| {
+                    Arc::new(crate::fixture::Program { also: also.clone(), rodata: values, ..(**base).clone() })
+                })
+                .clone();
         }
         (fixtures, packets)
     }

@@ -94,14 +94,18 @@ pub(super) fn resolve(
             return (None, None);
         }
     };
-    let Some(name) = program_name(p, &object_path, &info, src, diags) else {
+    let Some(sym) = program_name(p, &object_path, &info, src, diags) else {
         return (None, Some(info));
     };
     let (line, col) = src.line_col(p.object.span.start);
     let program = Program {
         object: object_path.display().to_string(),
         hook: p.hook.node.clone(),
-        name,
+        name: sym.name.clone(),
+        section: sym.section.clone(),
+        frags: sym.class().frags(),
+        also: Vec::new(),
+        rodata: Vec::new(),
         location: format!("{}:{line}:{col}", src.name),
         facts: ProgramFacts::new(info.helper_calls.clone(), sources),
         maps: info.maps.iter().map(btf::MapDef::info).collect(),
@@ -109,45 +113,93 @@ pub(super) fn resolve(
     (Some(Arc::new(program)), Some(info))
 }
 
-/// The program the line names, or the object's only XDP program.
-fn program_name(
+/// The program the line names (by function, or by a section that holds exactly one program, as
+/// iproute2's `sec NAME` does), or the object's only XDP program.
+fn program_name<'i>(
     p: &ast::Program,
     object_path: &Path,
-    info: &ObjectInfo,
+    info: &'i ObjectInfo,
     src: &SourceFile,
     diags: &mut Vec<Diag>,
-) -> Option<String> {
-    let xdp: Vec<&btf::ProgramSym> = info.programs.iter().filter(|s| s.section.starts_with("xdp")).collect();
-    let names: Vec<&str> = xdp.iter().map(|s| s.name.as_str()).collect();
-    match &p.name {
-        Some(n) if xdp.iter().any(|s| s.name == n.node) => Some(n.node.clone()),
-        Some(n) => {
-            let help = match did_you_mean(&n.node, names.iter().copied()) {
+) -> Option<&'i btf::ProgramSym> {
+    let runnable: Vec<&btf::ProgramSym> = info.programs.iter().filter(|s| s.class().runs_as_xdp()).collect();
+    let listing = |list: &[&btf::ProgramSym]| -> String {
+        if list.is_empty() {
+            "none".into()
+        } else {
+            list.iter().map(|s| format!("{} (section `{}`)", s.name, s.section)).collect::<Vec<_>>().join(", ")
+        }
+    };
+    let Some(n) = &p.name else {
+        if let [one] = runnable.as_slice() {
+            return Some(one);
+        }
+        diags.push(
+            Diag::new(
+                "compile::ambiguous_program",
+                src,
+                p.object.span,
+                format!("{} has {} XDP programs: name one", object_path.display(), runnable.len()),
+            )
+            .help(format!("its XDP programs: {}", listing(&runnable))),
+        );
+        return None;
+    };
+    if let Some(sym) = info.program(&n.node) {
+        let problem = match sym.class() {
+            c if c.runs_as_xdp() => return Some(sym),
+            btf::SectionClass::XdpOnRedirect { cpumap } => (
+                "compile::redirect_program",
+                format!(
+                    "`{}` (section `{}`) runs on frames redirected into a {}: BPF_PROG_TEST_RUN cannot run it",
+                    sym.name,
+                    sym.section,
+                    if cpumap { "CPUMAP" } else { "DEVMAP" }
+                ),
+                "test the program that redirects; this one is attached through the map's entries".to_string(),
+            ),
+            btf::SectionClass::Other { kind } => (
+                "compile::not_xdp",
+                format!("`{}` is a {kind} program (section `{}`), not XDP", sym.name, sym.section),
+                format!("its XDP programs: {}", listing(&runnable)),
+            ),
+            _ => unreachable!("runnable classes returned above"),
+        };
+        diags.push(Diag::new(problem.0, src, n.span, problem.1).help(problem.2));
+        return None;
+    }
+    // Not a function: a section, as iproute2 names programs.
+    let in_section: Vec<&btf::ProgramSym> = runnable.iter().copied().filter(|s| s.section == n.node).collect();
+    match in_section.as_slice() {
+        [one] => Some(one),
+        [] => {
+            let candidates =
+                runnable.iter().map(|s| s.name.as_str()).chain(runnable.iter().map(|s| s.section.as_str()));
+            let help = match did_you_mean(&n.node, candidates) {
                 Some(m) => format!("did you mean \"{m}\"?"),
-                None if names.is_empty() => "the object has no program in an `xdp` section".into(),
-                None => format!("its XDP programs: {}", names.join(", ")),
+                None if runnable.is_empty() => "the object has no XDP program".into(),
+                None => format!("its XDP programs: {}", listing(&runnable)),
             };
             diags.push(
                 Diag::new(
                     "compile::unknown_program",
                     src,
                     n.span,
-                    format!("{} has no XDP program `{}`", object_path.display(), n.node),
+                    format!("{} has no XDP program or section `{}`", object_path.display(), n.node),
                 )
                 .help(help),
             );
             None
         }
-        None if xdp.len() == 1 => Some(xdp[0].name.clone()),
-        None => {
+        several => {
             diags.push(
                 Diag::new(
                     "compile::ambiguous_program",
                     src,
-                    p.object.span,
-                    format!("{} has {} XDP programs: name one", object_path.display(), xdp.len()),
+                    n.span,
+                    format!("section `{}` holds {} programs: name one by its function", n.node, several.len()),
                 )
-                .help(format!("its XDP programs: {}", if names.is_empty() { "none".into() } else { names.join(", ") })),
+                .help(format!("in it: {}", several.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))),
             );
             None
         }

@@ -4,10 +4,14 @@
 
 use xdptest_grammar::ast::{self, Span, Stmt};
 
+use super::globals::GlobalWrite;
 use super::SpecCx;
 use crate::diagnostic::{did_you_mean, error_count, one_of, Diag, SourceFile};
-use crate::fixture::{action_name, Bytes, Ctx, Expectation, Iface, Step, XDP_ACTIONS};
+use crate::fixture::{
+    action_name, Bytes, Ctx, Expectation, GlobalInit, Iface, Masked, RedirectTarget, Step, XDP_ACTIONS,
+};
 use crate::lint;
+use crate::mapvalue::{Mode, Typer};
 use crate::packet::{encode_exact, encode_failure, encode_masked, MaskError, Packet, Role};
 use crate::pcap::PcapPacket;
 
@@ -16,6 +20,8 @@ pub(super) struct Lowered {
     pub steps: Vec<Step>,
     pub packets: Vec<PcapPacket>,
     pub snapshot: bool,
+    /// `.rodata` values this scenario sets (on top of the spec's): a load of its own.
+    pub rodata: Vec<GlobalInit>,
 }
 
 /// State while lowering one scenario.
@@ -31,6 +37,9 @@ struct Lowering<'s> {
     open_run: Option<usize>,
     /// The last `send` failed to compile: its `expect` is not checked again (no cascade errors).
     failed_send: bool,
+    /// Index in `steps` of the last `send`, for `expect meta`.
+    last_run: Option<usize>,
+    rodata: Vec<GlobalInit>,
 }
 
 impl SpecCx<'_> {
@@ -45,6 +54,8 @@ impl SpecCx<'_> {
             sends: 0,
             open_run: None,
             failed_send: false,
+            last_run: None,
+            rodata: Vec::new(),
         };
         for stmt in &s.stmts {
             match stmt {
@@ -55,6 +66,49 @@ impl SpecCx<'_> {
                     l.failed_send = false;
                     l.steps.extend(self.map_set(m, src));
                 }
+                Stmt::Global(g) => {
+                    l.open_run = None;
+                    l.failed_send = false;
+                    match self.global_set(g, src) {
+                        Some(GlobalWrite::Rodata(init)) if l.sends > 0 => {
+                            let _ = init;
+                            self.diags.push(
+                                Diag::new(
+                                    "compile::rodata_late",
+                                    src,
+                                    g.span,
+                                    format!(
+                                        "`{}` is read-only configuration, fixed when the program loads",
+                                        g.name.node
+                                    ),
+                                )
+                                .help("set it before the scenario's first `send` (it applies to the whole scenario)"),
+                            );
+                        }
+                        Some(GlobalWrite::Rodata(init)) => {
+                            l.rodata.retain(|r| r.name != init.name);
+                            l.rodata.push(init);
+                        }
+                        Some(GlobalWrite::Step(step)) => l.steps.push(*step),
+                        None => {}
+                    }
+                }
+                Stmt::ExpectGlobal(e) => {
+                    l.open_run = None;
+                    l.failed_send = false;
+                    l.steps.extend(self.expect_global(e, src));
+                }
+                Stmt::ExpectEvent(e) => {
+                    l.open_run = None;
+                    l.failed_send = false;
+                    l.steps.extend(self.expect_event(e, src));
+                }
+                Stmt::ExpectNoEvent { map, span } => {
+                    l.open_run = None;
+                    l.failed_send = false;
+                    l.steps.extend(self.expect_no_event(map.as_ref(), *span, src));
+                }
+                Stmt::ExpectMeta(e) => self.expect_meta(&mut l, e, src),
                 Stmt::Send(send) => self.send(&mut l, send, src),
                 Stmt::ExpectPacket(e) => self.expect_packet(&mut l, e, src),
                 Stmt::ExpectMap(e) => {
@@ -78,7 +132,7 @@ impl SpecCx<'_> {
         if error_count(self.diags) > before {
             return None;
         }
-        Some(Lowered { steps: l.steps, packets: l.packets, snapshot: l.snapshot.is_some() })
+        Some(Lowered { steps: l.steps, packets: l.packets, snapshot: l.snapshot.is_some(), rodata: l.rodata })
     }
 
     fn expect_snapshot(&mut self, l: &mut Lowering, span: Span, src: &SourceFile) {
@@ -111,10 +165,29 @@ impl SpecCx<'_> {
                 return;
             }
         };
+        if !self.frame_fits(bytes.len(), send.packet.span, src) {
+            return;
+        }
+        let program = match &send.program {
+            Some(p) => match self.send_program(p, src) {
+                Some(name) => Some(name),
+                None => return,
+            },
+            None => None,
+        };
+        let meta = match &send.meta {
+            Some(v) => match self.meta_bytes(v, src) {
+                Some(b) => Some(Bytes(b)),
+                None => return,
+            },
+            None => None,
+        };
         l.sends += 1;
         let ctx = Ctx {
             ingress: send.ingress.as_ref().map(|i| self.ingress(i, src)),
             rx_queue: send.queue.as_ref().map(|q| q.node.min(u32::MAX as u64) as u32),
+            program,
+            meta,
         };
         l.packets
             .push(PcapPacket {
@@ -122,8 +195,47 @@ impl SpecCx<'_> {
             });
         l.steps.push(Step::Run { input: Bytes(bytes), ctx, expect: None, source: src.location(send.span) });
         l.open_run = Some(l.steps.len() - 1);
+        l.last_run = l.open_run;
         l.failed_send = false;
         l.last_input = Some(packet);
+    }
+
+    /// Whether a frame of `len` bytes can go through BPF_PROG_TEST_RUN: at least an Ethernet header,
+    /// and at most what fits one page beside the XDP headroom and the shared info, unless the program
+    /// takes multi-buffer frames.
+    fn frame_fits(&mut self, len: usize, span: ast::Span, src: &SourceFile) -> bool {
+        /// ETH_HLEN: the kernel refuses shorter test-run input with EINVAL.
+        const MIN: usize = 14;
+        /// PAGE_SIZE - XDP_PACKET_HEADROOM (256) - SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) (320).
+        const MAX_LINEAR: usize = 4096 - 256 - 320;
+        /// MAX_SKB_FRAGS (17) pages after the linear part.
+        const MAX_FRAGS: usize = MAX_LINEAR + 17 * 4096;
+        let frags = self.program_frags == Some(true);
+        let problem = if len < MIN {
+            Some((
+                format!("a frame of {len} bytes is shorter than an Ethernet header (14 bytes)"),
+                "BPF_PROG_TEST_RUN refuses frames under 14 bytes: start the packet with `ether`".to_string(),
+            ))
+        } else if len > MAX_LINEAR && !frags {
+            Some((
+                format!("a frame of {len} bytes does not fit one page ({MAX_LINEAR} bytes at most)"),
+                "larger frames need a multi-buffer program, SEC(\"xdp.frags\")".to_string(),
+            ))
+        } else if len > MAX_FRAGS {
+            Some((
+                format!("a frame of {len} bytes is more than a multi-buffer test run takes ({MAX_FRAGS} bytes)"),
+                "the kernel builds at most 17 fragments after the first page".to_string(),
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some((msg, help)) => {
+                self.diags.push(Diag::new("compile::frame_size", src, span, msg).help(help));
+                false
+            }
+            None => true,
+        }
     }
 
     /// `ingress eth0` or `ingress 3`; a name must be declared in `env`.
@@ -197,8 +309,125 @@ impl SpecCx<'_> {
                 }
             }
         };
+        let target = match &e.target {
+            None => None,
+            Some(t) if action != 4 => {
+                self.diags.push(
+                    Diag::new("compile::redirect_target", src, t.span, "only XDP_REDIRECT has a target")
+                        .help("write `expect XDP_REDIRECT to eth1` (or `to cpu N`, `to xsk N`)"),
+                );
+                return;
+            }
+            Some(t) if self.iface_names.is_empty() => {
+                self.diags.push(
+                    Diag::new("compile::redirect_target", src, t.span, "a redirect target needs a network stage").help(
+                        "xdptest sends the frame for real to see where it goes, inside the spec's `env`: \
+                             declare the interfaces there (and send with `ingress` one of them)",
+                    ),
+                );
+                return;
+            }
+            Some(t) if matches!(t.node, ast::RedirectTarget::Xsk(_)) => {
+                self.diags.push(
+                    Diag::new("compile::redirect_target", src, t.span, "AF_XDP socket targets cannot be observed yet")
+                        .help(
+                            "a redirect into an XSKMAP needs a bound AF_XDP socket, which xdptest does not \
+                             create: check the action alone (`expect XDP_REDIRECT`)",
+                        ),
+                );
+                return;
+            }
+            Some(t) => Some(match &t.node {
+                ast::RedirectTarget::Cpu(n) => RedirectTarget::Cpu(*n as u32),
+                ast::RedirectTarget::Xsk(n) => RedirectTarget::Xsk(*n as u32),
+                ast::RedirectTarget::Iface(i) => {
+                    RedirectTarget::Iface(self.ingress(&ast::Spanned { node: i.clone(), span: t.span }, src))
+                }
+            }),
+        };
         if let Step::Run { expect, .. } = &mut l.steps[idx] {
-            *expect = Some(Expectation { action, packet });
+            *expect = Some(Expectation { action, packet, target, meta: None });
+        }
+    }
+
+    /// `program NAME` of a send: another XDP program of the object.
+    fn send_program(&mut self, p: &ast::Ident, src: &SourceFile) -> Option<String> {
+        let object = self.object?;
+        let runnable: Vec<&str> =
+            object.programs.iter().filter(|s| s.class().runs_as_xdp()).map(|s| s.name.as_str()).collect();
+        if runnable.contains(&p.node.as_str()) {
+            self.also.insert(p.node.clone());
+            return Some(p.node.clone());
+        }
+        let help = match did_you_mean(&p.node, runnable.iter().copied()) {
+            Some(m) => format!("did you mean `{m}`?"),
+            None => format!("its XDP programs: {}", one_of(&runnable)),
+        };
+        self.diags.push(
+            Diag::new("compile::unknown_program", src, p.span, format!("the object has no XDP program `{}`", p.node))
+                .help(help),
+        );
+        None
+    }
+
+    /// XDP metadata bytes: `hex"..."`, a multiple of 4 bytes, at most 32 (what every kernel takes).
+    fn meta_bytes(&mut self, v: &ast::Value, src: &SourceFile) -> Option<Vec<u8>> {
+        let ast::ValueKind::Bytes(b) = &v.kind else {
+            self.diags.push(
+                Diag::new("compile::meta", src, v.span, format!("metadata is bytes, found {}", v.kind.describe()))
+                    .help("write `meta hex\"00000001\"`"),
+            );
+            return None;
+        };
+        if b.len() % 4 != 0 || b.len() > 32 || b.is_empty() {
+            self.diags.push(Diag::new("compile::meta", src, v.span, format!("metadata of {} bytes", b.len())).help(
+                "XDP metadata is 4 to 32 bytes, a multiple of 4 (the kernel aligns it; older kernels take 32 at most)",
+            ));
+            return None;
+        }
+        Some(b.clone())
+    }
+
+    /// `expect meta [as struct NAME] == VALUE`: the metadata the last send's program left.
+    fn expect_meta(&mut self, l: &mut Lowering, e: &ast::ExpectMeta, src: &SourceFile) {
+        let Some(idx) = l.last_run else {
+            self.diags.push(
+                Diag::new("compile::expect_without_send", src, e.span, "this `expect meta` follows no `send`")
+                    .help("write it after the `expect XDP_...` of the send"),
+            );
+            return;
+        };
+        let masked = match &e.record {
+            Some(name) => {
+                let Some(ty) = self.record_type(name, src) else { return };
+                let mut typer = Typer { src, diags: self.diags, mode: Mode::Check, ifaces: &[] };
+                let Ok(enc) = typer.encode(&ty, &e.expected, "the metadata") else { return };
+                Masked { bytes: Bytes(enc.bytes), mask: Bytes(enc.mask) }
+            }
+            None => match &e.expected.kind {
+                ast::ValueKind::Bytes(b) => Masked::exact(b.clone()),
+                other => {
+                    self.diags.push(
+                        Diag::new(
+                            "compile::meta",
+                            src,
+                            e.expected.span,
+                            format!("metadata is bytes, found {}", other.describe()),
+                        )
+                        .help("write `expect meta == hex\"...\"`, or `expect meta as struct NAME == { ... }`"),
+                    );
+                    return;
+                }
+            },
+        };
+        match &mut l.steps[idx] {
+            Step::Run { expect: Some(x), .. } => x.meta = Some(masked),
+            _ => {
+                self.diags.push(
+                    Diag::new("compile::expect_meta", src, e.span, "`expect meta` needs the send's action first")
+                        .help("write `expect XDP_PASS` (or the action the program returns) before `expect meta`"),
+                );
+            }
         }
     }
 

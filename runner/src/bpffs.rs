@@ -1,0 +1,57 @@
+//! A private bpffs for loading one object. Maps declared with `LIBBPF_PIN_BY_NAME` ask the loader to pin
+//! them, and to reuse whatever is already pinned under that name: done on the host's `/sys/fs/bpf`,
+//! that shares state between runs and with programs xdptest did not load. Loads therefore run in a
+//! thread of their own that leaves the process's mount namespace, mounts a fresh bpffs on an empty
+//! directory nobody else can see, and pins there; when the thread ends the namespace goes, the bpffs
+//! with it, and the pins with that. The maps live on through the file descriptors the load returned.
+//!
+//! The host's `/sys/fs/bpf` is never opened, read or written: the loader is pointed at the private
+//! directory for every pin.
+
+use std::path::Path;
+
+use rustix::mount::{mount, mount_change, unmount, MountFlags, MountPropagationFlags, UnmountFlags};
+
+use crate::error::{OsError, RunError};
+
+/// Runs `load` with a private bpffs mounted at the path it is given, in a thread of its own.
+pub fn isolated<T: Send>(load: impl FnOnce(&Path) -> T + Send) -> Result<T, RunError> {
+    std::thread::scope(|s| {
+        s.spawn(|| -> Result<T, RunError> {
+            let fail = |step: &str, e: std::io::Error| {
+                let os = OsError::new(step.to_string(), &e);
+                if RunError::is_denied(&os) {
+                    return RunError::permission(os);
+                }
+                RunError::Isolation { step: step.to_string(), os }
+            };
+            // SAFETY: CLONE_FS gives this thread its own root/cwd/umask and CLONE_NEWNS its own mount
+            // table; neither touches memory or file descriptors shared with other threads.
+            unsafe {
+                rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FS | rustix::thread::UnshareFlags::NEWNS)
+            }
+            .map_err(|e| fail("unshare(CLONE_FS | CLONE_NEWNS)", e.into()))?;
+            // Nothing mounted from here on propagates back to the host's namespace.
+            mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
+                .map_err(|e| fail("mount --make-rprivate /", e.into()))?;
+            let dir = tempfile::Builder::new()
+                .prefix("xdptest-bpffs-")
+                .tempdir()
+                .map_err(|e| fail("create a directory for the private bpffs", e))?;
+            mount("bpf", dir.path(), "bpf", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, None)
+                .map_err(|e| fail("mount -t bpf", e.into()))?;
+            let out = load(dir.path());
+            // Unpinning happens when the namespace goes; unmounting now also frees the directory.
+            let _ = unmount(dir.path(), UnmountFlags::DETACH);
+            drop(dir);
+            Ok(out)
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(RunError::Isolation {
+                step: "load in a private mount namespace".into(),
+                os: OsError::errno("the loader thread panicked", 0),
+            })
+        })
+    })
+}
