@@ -23,6 +23,8 @@
  *       last byte of the frame (read with bpf_xdp_load_bytes, in the last
  *       fragment of a large frame) is 0xff
  *   SEC("tc")              tc_pass               -> a tc program, never XDP
+ *   SEC("xdp/devmap")      xdp_devmap_mark       -> runs on frames redirected
+ *       through a DEVMAP entry that names it; XDP_PASS
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -158,6 +160,12 @@ int xdp_frags_len(struct xdp_md *ctx)
 	if (len == 0 || bpf_xdp_load_bytes(ctx, len - 1, &last, 1))
 		return record(len, XDP_ABORTED);
 	return record(len, last == 0xff ? XDP_DROP : XDP_PASS);
+}
+
+SEC("xdp/devmap")
+int xdp_devmap_mark(struct xdp_md *ctx)
+{
+	return XDP_PASS;
 }
 
 SEC("tc")

@@ -11,7 +11,9 @@
  *   watch_port    only SYNs to this destination port (0: every port)
  *   sample_bytes  how many packet bytes follow each syn_event (at most 128)
  * Statistics, in .bss: syns_seen, rsts_seen; in .data: last_dport (starts at
- * 0xffff: "none yet").
+ * 0xffff: "none yet"). The destination ports of the last 4 SYNs are kept in the
+ * queue `recent_ports` (the oldest overwritten), the source ports of resets on
+ * the stack `reset_ports`.
  *
  * Ethernet, then IPv4 (with options) or IPv6 (no extension headers), then TCP.
  * Anything else, or a truncated header: XDP_PASS, nothing reported.
@@ -61,6 +63,18 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4096);
 } rst_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 4);
+	__type(value, __u16);
+} recent_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK);
+	__uint(max_entries, 4);
+	__type(value, __u16);
+} reset_ports SEC(".maps");
 
 /* Makes `struct syn_event` part of the object's BTF, so specs can name it. */
 struct syn_event *syn_event_type __attribute__((unused));
@@ -135,6 +149,8 @@ int xdp_syn_dump(struct xdp_md *ctx)
 		struct rst_event *r = bpf_ringbuf_reserve(&rst_events, sizeof(*r), 0);
 
 		rsts_seen++;
+		ev.sport = bpf_ntohs(tcp->source);
+		bpf_map_push_elem(&reset_ports, &ev.sport, BPF_EXIST);
 		if (r) {
 			r->sport = bpf_ntohs(tcp->source);
 			r->dport = bpf_ntohs(tcp->dest);
@@ -149,6 +165,7 @@ int xdp_syn_dump(struct xdp_md *ctx)
 
 	syns_seen++;
 	last_dport = bpf_ntohs(tcp->dest);
+	bpf_map_push_elem(&recent_ports, &last_dport, BPF_EXIST);
 	ev.flags = ((__u8 *)tcp)[13];
 	ev.sport = bpf_ntohs(tcp->source);
 	ev.dport = bpf_ntohs(tcp->dest);

@@ -648,3 +648,35 @@ fn check_links(root: &Path, dir: &Path, broken: &mut Vec<String>) {
         }
     }
 }
+
+/// The words of the language (every literal of `grammar/src/pkt.pest`) appear in code the book
+/// shows from checked example files, so every construct has an example that CI runs.
+#[test]
+fn every_keyword_of_the_language_has_an_example() {
+    let grammar = std::fs::read_to_string(repo().join("grammar/src/pkt.pest")).unwrap();
+    let mut words = std::collections::BTreeSet::new();
+    for line in grammar.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        for (i, part) in line.split('"').enumerate() {
+            if i % 2 == 1 && part.len() > 1 && part.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                words.insert(part.to_string());
+            }
+        }
+    }
+    assert!(words.contains("scenario") && words.contains("global"), "no keywords found: {words:?}");
+    let mut pages = Vec::new();
+    md_pages(&book_dir().join("src"), &mut pages);
+    let mut shown = std::collections::BTreeSet::new();
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for block in text.split("```pkt").skip(1) {
+            let block = block.split("```").next().unwrap_or_default();
+            let code = expand_includes(page, block);
+            for line in code.lines() {
+                let code = line.split('#').next().unwrap_or_default();
+                shown.extend(code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map(str::to_string));
+            }
+        }
+    }
+    let missing: Vec<_> = words.iter().filter(|w| !shown.contains(*w)).collect();
+    assert!(missing.is_empty(), "keywords of the grammar no `pkt` block of the book shows: {missing:?}");
+}

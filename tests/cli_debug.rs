@@ -173,6 +173,12 @@ fn explain_tells_the_whole_story() {
     let o = xdptest(&["explain", "tests/specs/run/failing.pkt::wrong output"]);
     let t = text(&o);
     assert!(t.contains("  differs from the spec:\n") && t.contains("vlan.vid: expected 301, got 300"), "{t}");
+    // Values as the spec wrote them: an address written into a `__u32` is shown as one.
+    let o = xdptest(&["explain", "tests/specs/run/shown_as.pkt::an address in a __u32"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("  sessions[1] = { ue_ip: 10.0.0.1, peer_ip: 0.0.0.0, teid_out: 10.0.0.2, "), "{t}");
+    assert!(t.contains("  ue_sessions[10.0.0.9] = 10.0.0.3\n"), "{t}");
     // printk lines, per send.
     let o = xdptest(&["explain", "specs/printk/printk.pkt::VLAN-tagged"]);
     let t = text(&o);

@@ -362,6 +362,10 @@ pub enum Step {
         ifaces: Vec<IfaceSlot>,
         /// `spec.pkt:LINE:COL` of the `map` statement, for errors the kernel gives when writing.
         location: String,
+        /// Where the spec wrote an address or a MAC into a field of another type (`10.0.0.1` into a
+        /// `__u32`), so that reports show it as written.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        shown: Vec<ShownAs>,
     },
     /// Run one packet through the program and check what it did.
     Run { input: Bytes, ctx: Ctx, expect: Option<Expectation>, source: String },
@@ -399,6 +403,15 @@ pub struct IfaceSlot {
     pub offset: u32,
     pub size: u32,
     pub iface: String,
+}
+
+/// Bytes `offset..offset + size` of one part of a map entry were written as `repr` (an address, a MAC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownAs {
+    pub part: EntryPart,
+    pub offset: u32,
+    pub size: u32,
+    pub repr: FieldRepr,
 }
 
 /// A part of a map entry.
@@ -777,6 +790,7 @@ mod tests {
                     value: MapValue::All(Bytes(vec![2])),
                     ifaces: vec![IfaceSlot { part: EntryPart::Value, offset: 0, size: 4, iface: "eth0".into() }],
                     location: "specs/x.pkt:4:3".into(),
+                    shown: vec![],
                 },
                 Step::Run {
                     input: Bytes(vec![0xde, 0xad]),

@@ -170,9 +170,18 @@ pub enum RunError {
     /// The spec gives values for more CPUs than this machine has.
     #[error("{location}: the spec gives {given} per-CPU values for map {map}, this machine has {cpus} CPUs")]
     CpuCount { map: String, location: String, given: usize, cpus: usize },
-    /// A map operation failed.
-    #[error("{}{op} map {map}: {os}", .location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default())]
-    Map { map: String, op: MapOp, location: Option<String>, os: OsError },
+    /// A map operation failed. `hint` says what the kernel's errno means for this kind of map, when
+    /// that is known (a full hash map, a DEVMAP value that is not an interface).
+    #[error("{}{op} map {map}: {os}{}", .location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default(),
+        .hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+    Map {
+        map: String,
+        op: MapOp,
+        location: Option<String>,
+        os: OsError,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hint: Option<String>,
+    },
     /// A map entry names an interface the stage does not have.
     #[error("{location}: interface {iface} is not part of the spec's network stage")]
     UnknownInterface { location: String, iface: String },
@@ -205,6 +214,14 @@ impl RunError {
     /// Whether this is an `EPERM`/`EACCES` from the kernel (callers turn these into [`RunError::Permission`]).
     pub fn is_denied(os: &OsError) -> bool {
         matches!(os.errno, ::libc::EPERM | ::libc::EACCES)
+    }
+
+    /// Adds what a map error means, when that is known (see [`RunError::Map`]).
+    pub fn with_hint(mut self, with: Option<String>) -> RunError {
+        if let RunError::Map { hint, .. } = &mut self {
+            *hint = with;
+        }
+        self
     }
 
     /// The object this error is about, with its location in the spec, for reporters that point there.
@@ -335,6 +352,7 @@ mod tests {
             op: MapOp::Write,
             location: Some("s.pkt:3:3".into()),
             os: OsError::errno("BPF_MAP_UPDATE_ELEM", libc::E2BIG),
+            hint: None,
         };
         assert_eq!(e.to_string(), "s.pkt:3:3: writing map stats: BPF_MAP_UPDATE_ELEM: Argument list too long (E2BIG)");
         let json = serde_json::to_string(&e).unwrap();

@@ -328,7 +328,7 @@ impl<'a> Worker<'a> {
         let mut sc = Scenario { prog, stage, failures: Vec::new(), pending: std::collections::VecDeque::new() };
         for step in &f.steps {
             match step {
-                Step::SetMap { map, key, value, ifaces, location } => {
+                Step::SetMap { map, key, value, ifaces, location, .. } => {
                     sc.set_map(map, key, value, ifaces, location)?;
                 }
                 Step::Run { input, ctx, expect, source } => {
@@ -593,7 +593,17 @@ impl Scenario<'_> {
             }
         };
         let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-        self.map(map)?.write(&key, &refs, ncpus, list).map_err(|e| e.into_run(map, MapOp::Write, Some(location)))
+        let m = self.map(map)?;
+        match m.write(&key, &refs, ncpus, list) {
+            Ok(()) => {
+                m.written_at(&key, location);
+                Ok(())
+            }
+            Err(e) => {
+                let hint = m.refusal_hint(&e);
+                Err(e.into_run(map, MapOp::Write, Some(location)).with_hint(hint))
+            }
+        }
     }
 
     fn send(

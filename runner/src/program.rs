@@ -58,7 +58,9 @@ impl MapError {
     pub fn into_run(self, map: &str, op: crate::error::MapOp, location: Option<&str>) -> RunError {
         match self {
             MapError::Os(os) if RunError::is_denied(&os) => RunError::permission(os),
-            MapError::Os(os) => RunError::Map { map: map.into(), op, location: location.map(str::to_string), os },
+            MapError::Os(os) => {
+                RunError::Map { map: map.into(), op, location: location.map(str::to_string), os, hint: None }
+            }
             MapError::Size { part, got, want } => RunError::EntrySize { map: map.into(), part, got, want },
             MapError::CpuCount { given, cpus } => {
                 RunError::CpuCount { map: map.into(), location: location.unwrap_or_default().to_string(), given, cpus }
@@ -100,6 +102,9 @@ pub struct LoadedMap {
 struct FdEntries {
     current: BTreeMap<Vec<u8>, Vec<u8>>,
     desired: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The spec line that wrote each desired entry: the kernel only judges the entry when it is
+    /// written, later, and its refusal must point there.
+    written_at: HashMap<Vec<u8>, String>,
 }
 
 pub struct LoadedProgram {
@@ -174,6 +179,7 @@ impl LoadedProgram {
                 op: crate::error::MapOp::Events,
                 location: None,
                 os,
+                hint: None,
             };
             match map {
                 Map::PerfEventArray(d) => {
@@ -312,7 +318,10 @@ impl LoadedProgram {
     /// reads and dumps call it first.
     pub fn sync(&mut self) -> Result<(), RunError> {
         for m in self.maps.values_mut() {
-            m.sync().map_err(|e| e.into_run(&m.name, crate::error::MapOp::Write, None))?;
+            if let Err((e, location)) = m.sync() {
+                let hint = m.refusal_hint(&e);
+                return Err(e.into_run(&m.name, crate::error::MapOp::Write, location.as_deref()).with_hint(hint));
+            }
         }
         Ok(())
     }
@@ -660,21 +669,75 @@ impl LoadedMap {
         Ok(())
     }
 
-    fn sync(&mut self) -> Result<(), MapError> {
+    /// On failure, the error and the spec line that wrote the refused entry.
+    fn sync(&mut self) -> Result<(), (MapError, Option<String>)> {
         let Some(e) = &mut self.fd_entries else { return Ok(()) };
         if e.current == e.desired {
             return Ok(());
         }
         for k in e.current.keys().filter(|k| !e.desired.contains_key(*k)) {
-            sys::delete(self.fd, k)?;
+            sys::delete(self.fd, k).map_err(|os| (os.into(), None))?;
         }
         for (k, v) in &e.desired {
             if e.current.get(k) != Some(v) {
-                sys::update(self.fd, k, v)?;
+                if let Err(os) = sys::update(self.fd, k, v) {
+                    // What the kernel has now is unknown: forget it, so the next sync writes again.
+                    let at = e.written_at.get(k).cloned();
+                    e.current.clear();
+                    for k in e.desired.keys() {
+                        let _ = sys::delete(self.fd, k);
+                    }
+                    return Err((os.into(), at));
+                }
             }
         }
         e.current = e.desired.clone();
         Ok(())
+    }
+
+    /// Remembers the spec line that wrote `key`, for maps whose writes the kernel judges later (see
+    /// `fd_entries`).
+    pub fn written_at(&mut self, key: &[u8], location: &str) {
+        if let Some(e) = &mut self.fd_entries {
+            e.written_at.insert(key.to_vec(), location.to_string());
+        }
+    }
+
+    /// What the kernel's refusal `e` of a write means for this map, in the spec's terms.
+    pub fn refusal_hint(&self, e: &MapError) -> Option<String> {
+        let MapError::Os(os) = e else { return None };
+        let n = self.max_entries;
+        let hint = match (self.kind, os.errno) {
+            (k, libc::E2BIG) if k.is_array() || k == MapKind::ProgArray || k == MapKind::ArrayOfMaps => {
+                format!("the index is out of range: its indexes are 0 to {}", n.saturating_sub(1))
+            }
+            (MapKind::Queue | MapKind::Stack, libc::E2BIG) => {
+                format!("the {} is full: it holds {n} values; pop some first", self.kind.name())
+            }
+            (MapKind::Cpumap, libc::E2BIG) => format!("the map has {n} entries, CPUs 0 to {}", n.saturating_sub(1)),
+            (_, libc::E2BIG) => format!(
+                "the map is full: it holds at most {n} entries (max_entries), and the writes before this one filled it"
+            ),
+            (MapKind::Devmap | MapKind::DevmapHash, libc::EINVAL | libc::ENODEV) => "a DEVMAP value is an interface \
+                 (its ifindex, and optionally a program of type `xdp/devmap`): write the name of an interface of the \
+                 spec's `env`"
+                .into(),
+            (MapKind::Cpumap, libc::ENODEV) => "no such CPU on this machine".into(),
+            (MapKind::Cpumap, libc::EINVAL | libc::EOVERFLOW) => {
+                "a CPUMAP value needs a queue size (`{ qsize: 64 }`, 1 to 16384)".into()
+            }
+            (MapKind::ProgArray, libc::EINVAL) => "a tail-call target must be an XDP program of the same object, \
+                 loaded like the caller (a `xdp.frags` program only calls `xdp.frags` programs)"
+                .into(),
+            (MapKind::ArrayOfMaps | MapKind::HashOfMaps, libc::EINVAL) => {
+                "the inner map must have the type, key and value sizes of the outer map's `__array(values, ...)`".into()
+            }
+            (MapKind::LpmTrie, libc::EINVAL) => {
+                "an LPM key starts with a prefix length no larger than the key's address bits".into()
+            }
+            _ => return None,
+        };
+        Some(hint)
     }
 
     /// Note `BPF_F_RDONLY_PROG` only says the *program* cannot write: the kernel sets it on every DEVMAP,

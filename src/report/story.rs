@@ -5,7 +5,10 @@
 
 use std::fmt::Write as _;
 
-use xdptest_compiler::fixture::{action_name, EntryPart, Fixture, IfaceSlot, MapValue, Program, Step, ValueField};
+use xdptest_compiler::fixture::{
+    action_name, EntryPart, Fixture, IfaceSlot, MapValue, Program, ShownAs, Step, ValueField,
+};
+use xdptest_compiler::mapvalue::with_hints;
 use xdptest_runner::verdict::Failure;
 use xdptest_runner::{ScenarioResult, Verdict};
 
@@ -52,7 +55,7 @@ impl Teller<'_> {
             self.last_was_check = false;
         }
         match step {
-            Step::SetMap { map, key, value, ifaces, .. } => {
+            Step::SetMap { map, key, value, ifaces, shown, .. } => {
                 if !self.writes_shown {
                     self.s.push_str(if self.sends == 0 {
                         "\nmap entries written first\n"
@@ -61,7 +64,7 @@ impl Teller<'_> {
                     });
                     self.writes_shown = true;
                 }
-                let _ = writeln!(self.s, "  {}", map_write(map, &key.0, value, ifaces, Some(&self.f.program)));
+                let _ = writeln!(self.s, "  {}", map_write(map, &key.0, value, ifaces, shown, Some(&self.f.program)));
             }
             Step::Run { expect, source, .. } => {
                 self.writes_shown = false;
@@ -226,10 +229,22 @@ impl Teller<'_> {
 }
 
 /// `sessions[2] = { ue_ip: 192.168.100.200, ... }`, interface names where the spec wrote them.
-fn map_write(map: &str, key: &[u8], value: &MapValue, ifaces: &[IfaceSlot], info: Option<&Program>) -> String {
+fn map_write(
+    map: &str,
+    key: &[u8],
+    value: &MapValue,
+    ifaces: &[IfaceSlot],
+    shown: &[ShownAs],
+    info: Option<&Program>,
+) -> String {
     let def = info.and_then(|i| i.map(map));
-    let kf = def.map(|d| d.key.clone()).unwrap_or_default();
-    let vf = def.map(|d| d.value.clone()).unwrap_or_default();
+    // Each part's fields, shown the way the spec wrote them.
+    let fields = |part: EntryPart, of: Option<&Vec<ValueField>>| {
+        let hints: Vec<_> = shown.iter().filter(|s| s.part == part).map(|s| (s.offset, s.size, s.repr)).collect();
+        with_hints(of.cloned().unwrap_or_default(), &hints)
+    };
+    let kf = fields(EntryPart::Key, def.map(|d| &d.key));
+    let vf = fields(EntryPart::Value, def.map(|d| &d.value));
     let v = match value {
         MapValue::All(v) => entry_text(&vf, &v.0, EntryPart::Value, ifaces),
         MapValue::Patch { offset, bytes } => format!("bytes {offset}.. = {}", xdptest_compiler::fixture::hex(&bytes.0)),
@@ -239,7 +254,10 @@ fn map_write(map: &str, key: &[u8], value: &MapValue, ifaces: &[IfaceSlot], info
             "per_cpu [{}]",
             vs.iter()
                 .enumerate()
-                .map(|(cpu, v)| entry_text(&vf, &v.0, EntryPart::CpuValue(cpu as u32), ifaces))
+                .map(|(cpu, v)| {
+                    let part = EntryPart::CpuValue(cpu as u32);
+                    entry_text(&fields(part, def.map(|d| &d.value)), &v.0, part, ifaces)
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

@@ -55,6 +55,7 @@ impl SpecCx<'_> {
             value: MapValue::Patch { offset: var.offset, bytes: Bytes(enc.bytes) },
             ifaces: Vec::new(),
             location: src.location(g.span),
+            shown: Vec::new(),
         })))
     }
 

@@ -6,7 +6,7 @@ use xdptest_grammar::ast::{self, ValueKind};
 use super::SpecCx;
 use crate::btf::{MapDef, TypeLayout};
 use crate::diagnostic::{did_you_mean, one_of, Diag, SourceFile};
-use crate::fixture::{Bytes, EntryPart, ExpectedValue, IfaceSlot, MapKind, MapValue, Masked, Step};
+use crate::fixture::{Bytes, EntryPart, ExpectedValue, IfaceSlot, MapKind, MapValue, Masked, ShownAs, Step};
 use crate::mapvalue::{leaf_fields, with_hints, Encoded, Mode, Typer};
 
 impl SpecCx<'_> {
@@ -123,8 +123,10 @@ impl SpecCx<'_> {
     pub(super) fn map_set(&mut self, m: &ast::MapSet, src: &SourceFile) -> Option<Step> {
         let def = self.map_def(&m.map, src)?;
         let key = self.key_of(&def, &m.key, src)?;
+        self.index_in_range(&def, &key, &m.key, src)?;
         let entry = entry_text(&def.name, &m.key, src);
         let mut ifaces = slots(EntryPart::Key, &key);
+        let mut shown = shown_as(EntryPart::Key, &key, &def.key);
         if let Some(value) = self.reference(&def, &m.value, src)? {
             return Some(Step::SetMap {
                 map: def.name.clone(),
@@ -132,6 +134,7 @@ impl SpecCx<'_> {
                 value,
                 ifaces,
                 location: src.location(m.span),
+                shown,
             });
         }
         let value = match &m.value.kind {
@@ -141,6 +144,7 @@ impl SpecCx<'_> {
                 for (cpu, v) in items.iter().enumerate() {
                     let e = self.typed(&def.value, v, src, Mode::Write, &entry)?;
                     ifaces.extend(slots(EntryPart::CpuValue(cpu as u32), &e));
+                    shown.extend(shown_as(EntryPart::CpuValue(cpu as u32), &e, &def.value));
                     values.push(Bytes(e.bytes));
                 }
                 MapValue::PerCpu(values)
@@ -148,6 +152,7 @@ impl SpecCx<'_> {
             _ => {
                 let e = self.typed(&def.value, &m.value, src, Mode::Write, &entry)?;
                 ifaces.extend(slots(EntryPart::Value, &e));
+                shown.extend(shown_as(EntryPart::Value, &e, &def.value));
                 MapValue::All(Bytes(e.bytes))
             }
         };
@@ -157,6 +162,7 @@ impl SpecCx<'_> {
             value,
             ifaces,
             location: src.location(m.span),
+            shown,
         })
     }
 
@@ -205,6 +211,41 @@ impl SpecCx<'_> {
         })
     }
 
+    /// Maps indexed `0..max_entries` (arrays, PROG_ARRAY, DEVMAP, CPUMAP, ARRAY_OF_MAPS) refuse writes
+    /// past their end: say so here rather than as the kernel's `E2BIG` at run time.
+    fn index_in_range(&mut self, def: &MapDef, key: &Encoded, v: &ast::Value, src: &SourceFile) -> Option<()> {
+        let indexed = def.kind().is_array()
+            || matches!(def.kind(), MapKind::ProgArray | MapKind::ArrayOfMaps | MapKind::Devmap | MapKind::Cpumap);
+        let Ok(bytes) = <[u8; 4]>::try_from(key.bytes.as_slice()) else { return Some(()) };
+        // Interface names are placeholders until the stage exists: their index is not known yet.
+        if !indexed || def.max_entries == 0 || !key.ifaces.is_empty() {
+            return Some(());
+        }
+        let index = u32::from_le_bytes(bytes);
+        if index < def.max_entries {
+            return Some(());
+        }
+        self.diags.push(
+            Diag::new(
+                "compile::map_key",
+                src,
+                v.span,
+                format!(
+                    "index {index} is out of range: `{}` has {} {}",
+                    def.name,
+                    def.max_entries,
+                    if def.max_entries == 1 { "entry" } else { "entries" }
+                ),
+            )
+            .help(format!(
+                "its indexes are 0 to {} (max_entries {})",
+                def.max_entries - 1,
+                def.max_entries
+            )),
+        );
+        None
+    }
+
     fn require_per_cpu(&mut self, def: &MapDef, v: &ast::Value, src: &SourceFile, help: &str) -> Option<()> {
         if def.is_per_cpu() {
             return Some(());
@@ -232,6 +273,19 @@ fn slots(part: EntryPart, e: &Encoded) -> Vec<IfaceSlot> {
     e.ifaces
         .iter()
         .map(|(offset, size, iface)| IfaceSlot { part, offset: *offset, size: *size, iface: iface.clone() })
+        .collect()
+}
+
+/// How the spec wrote the fields of one encoded part of an entry (of type `ty`), where that says more
+/// than their type: an address in a `__u32`, not in a `__be32`.
+fn shown_as(part: EntryPart, e: &Encoded, ty: &TypeLayout) -> Vec<ShownAs> {
+    let natural = leaf_fields(ty);
+    e.hints
+        .iter()
+        .filter(|&&(offset, size, repr)| {
+            !natural.iter().any(|f| f.offset == offset && f.size == size && f.kind == repr)
+        })
+        .map(|&(offset, size, repr)| ShownAs { part, offset, size, repr })
         .collect()
 }
 
