@@ -18,6 +18,10 @@
  *       anything else (NOT_FWDED: no route or local destination,
  *       FWD_DISABLED, FRAG_NEEDED, UNSUPP_LWT, NO_SRC_ADDR, errors)
  *                    -> XDP_PASS, uncounted
+ *
+ * xdp_router_hash: the same, with its egress ports in the DEVMAP_HASH
+ * tx_ports_hash (keyed by any ifindex, not bounded by max_entries), as
+ * forwarding programs that serve many devices keep them.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -44,6 +48,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } tx_ports SEC(".maps");
+
+/* The same ports for xdp_router_hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} tx_ports_hash SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -89,15 +101,15 @@ static __always_inline int fib_verdict(long rc)
 	}
 }
 
-static __always_inline int forward(struct ethhdr *eth, struct bpf_fib_lookup *fib)
+static __always_inline int forward(struct ethhdr *eth, struct bpf_fib_lookup *fib, void *ports)
 {
 	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
 	count(STAT_FORWARDED);
-	return bpf_redirect_map(&tx_ports, fib->ifindex, 0);
+	return bpf_redirect_map(ports, fib->ifindex, 0);
 }
 
-static __always_inline int route_ipv4(struct xdp_md *ctx, struct ethhdr *eth, void *data_end)
+static __always_inline int route_ipv4(struct xdp_md *ctx, struct ethhdr *eth, void *data_end, void *ports)
 {
 	struct bpf_fib_lookup fib = {};
 	struct iphdr *iph = (void *)(eth + 1);
@@ -132,10 +144,10 @@ static __always_inline int route_ipv4(struct xdp_md *ctx, struct ethhdr *eth, vo
 	old_word = *(__u16 *)&iph->ttl;
 	iph->ttl--;
 	csum_replace2(&iph->check, old_word, *(__u16 *)&iph->ttl);
-	return forward(eth, &fib);
+	return forward(eth, &fib, ports);
 }
 
-static __always_inline int route_ipv6(struct xdp_md *ctx, struct ethhdr *eth, void *data_end)
+static __always_inline int route_ipv6(struct xdp_md *ctx, struct ethhdr *eth, void *data_end, void *ports)
 {
 	struct bpf_fib_lookup fib = {};
 	struct ipv6hdr *ip6h = (void *)(eth + 1);
@@ -164,11 +176,10 @@ static __always_inline int route_ipv6(struct xdp_md *ctx, struct ethhdr *eth, vo
 		return verdict;
 
 	ip6h->hop_limit--; /* IPv6 has no header checksum to update */
-	return forward(eth, &fib);
+	return forward(eth, &fib, ports);
 }
 
-SEC("xdp")
-int xdp_router(struct xdp_md *ctx)
+static __always_inline int route(struct xdp_md *ctx, void *ports)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -177,10 +188,22 @@ int xdp_router(struct xdp_md *ctx)
 	if ((void *)(eth + 1) > data_end)
 		return XDP_PASS;
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
-		return route_ipv4(ctx, eth, data_end);
+		return route_ipv4(ctx, eth, data_end, ports);
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		return route_ipv6(ctx, eth, data_end);
+		return route_ipv6(ctx, eth, data_end, ports);
 	return XDP_PASS;
+}
+
+SEC("xdp")
+int xdp_router(struct xdp_md *ctx)
+{
+	return route(ctx, &tx_ports);
+}
+
+SEC("xdp")
+int xdp_router_hash(struct xdp_md *ctx)
+{
+	return route(ctx, &tx_ports_hash);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -144,6 +144,20 @@ fn a_wrong_redirect_target_fails() {
     let o = xdptest(&["run", &path.display().to_string(), "--color", "never"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("redirect target: expected cpu 0, got cpu 1"), "{}", text(&o));
+    // AF_XDP: the frame reaches the socket of another XSKMAP entry than the one expected.
+    let xsk = std::fs::read_to_string(repo().join("specs/xsk_steer/xsk_steer.pkt"))
+        .unwrap()
+        .replace(
+            "\"../../programs/build/xsk_steer.o\"",
+            &format!("\"{}\"", repo().join("programs/build/xsk_steer.o").display()),
+        )
+        .replacen("expect XDP_REDIRECT to xsk 1", "expect XDP_REDIRECT to xsk 0", 1);
+    let path = dir.path().join("xsk.pkt");
+    std::fs::write(&path, xsk).unwrap();
+    let o = xdptest(&["run", &path.display().to_string(), "--color", "never"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("redirect target: expected xsk 0, got xsk 1"), "{}", text(&o));
+    assert!(text(&o).contains("3 passed, 1 failed"), "{}", text(&o));
 }
 
 /// Packets for the differential check, per example program (object, program, packets). The maps are
@@ -170,6 +184,8 @@ fn differential_cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> 
         ),
         ("upf.o", "xdp_upf", vec!["ether / ipv4 / udp / gtpu(teid=5) / ipv4 / icmp.echo_request", syn]),
         ("counter.o", "xdp_counter", vec![syn]),
+        ("xsk_steer.o", "xdp_xsk_steer", vec![syn, "ether / ipv6 / udp(dport=53)"]),
+        ("cpu_spread.o", "xdp_cpu_spread", vec![syn]),
     ]
 }
 
@@ -234,7 +250,7 @@ fn example_programs_agree_with_bpftool() {
         assert_eq!(theirs, bytes, "{program} #{i}: the output bytes differ");
         checked += 1;
     }
-    assert!(checked >= 12, "only {checked} sends compared");
+    assert!(checked >= 15, "only {checked} sends compared");
 }
 
 fn unhex(s: &str) -> Vec<u8> {

@@ -528,6 +528,8 @@ pub enum MapValue {
     Program(String),
     /// The file descriptor of a map of the object (an ARRAY_OF_MAPS / HASH_OF_MAPS entry).
     Map(String),
+    /// An AF_XDP socket the runner opens on `queue` of `iface` (an XSKMAP entry).
+    Xsk { iface: String, queue: u32 },
 }
 
 /// A map value to check.

@@ -173,6 +173,11 @@ pub enum ValueKind {
     ProgramRef(Ident),
     /// `map NAME`: a map of the object (a map-of-maps value).
     MapRef(Ident),
+    /// `xsk IFACE [queue N]`: an AF_XDP socket on a queue of an interface (an XSKMAP value).
+    XskRef {
+        iface: Ident,
+        queue: Option<Spanned<u64>>,
+    },
     /// Nothing between the brackets of `map q[] = ...`: the key of a queue or stack, which has none.
     Nothing,
 }
@@ -198,6 +203,7 @@ impl ValueKind {
             ValueKind::PerCpu(_) => "a per-CPU list",
             ValueKind::ProgramRef(_) => "a program `program NAME`",
             ValueKind::MapRef(_) => "a map `map NAME`",
+            ValueKind::XskRef { .. } => "an AF_XDP socket `xsk IFACE`",
             ValueKind::Nothing => "an empty key `[]`",
         }
     }

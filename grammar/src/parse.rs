@@ -147,6 +147,7 @@ fn rule_words(rule: &Rule) -> &'static str {
         Rule::xsk_target | Rule::kw_xsk => "`xsk N`",
         Rule::prog_ref => "`program NAME`",
         Rule::map_ref => "`map NAME`",
+        Rule::xsk_ref => "`xsk IFACE [queue N]`",
         Rule::scenario => "`scenario \"name\" { ... }`",
         Rule::stmt => "a statement (`send`, `expect`, `map`) or `}`",
         Rule::send => "`send PACKET`",
@@ -711,6 +712,15 @@ impl Cx {
             }
             Rule::prog_ref => ValueKind::ProgramRef(spanned(&inner.into_inner().next().unwrap())),
             Rule::map_ref => ValueKind::MapRef(spanned(&inner.into_inner().next().unwrap())),
+            Rule::xsk_ref => {
+                let mut it = inner.into_inner().skip(1);
+                let iface = spanned(&it.next().unwrap());
+                let queue = it.next().map(|q| {
+                    let n = q.into_inner().nth(1).unwrap();
+                    Spanned { node: self.number(&n), span: span(&n) }
+                });
+                ValueKind::XskRef { iface, queue }
+            }
             Rule::call => {
                 let mut it = inner.into_inner();
                 let name = spanned(&it.next().unwrap());

@@ -243,6 +243,8 @@ struct Scenario<'w> {
     failures: Vec<Failure>,
     /// Records the sends emitted that no `expect event` has taken yet, in order.
     pending: std::collections::VecDeque<Pending>,
+    /// The stage's AF_XDP sockets, held from the scenario's first XSKMAP write to its end.
+    xsk: Option<std::sync::MutexGuard<'w, crate::xsk::Sockets>>,
 }
 
 /// An emitted record, with the packet of the send that emitted it.
@@ -325,7 +327,8 @@ impl<'a> Worker<'a> {
         let dump_maps = *dump_maps;
         // Records left over from an earlier scenario are not this one's.
         let _ = prog.events.drain();
-        let mut sc = Scenario { prog, stage, failures: Vec::new(), pending: std::collections::VecDeque::new() };
+        let mut sc =
+            Scenario { prog, stage, failures: Vec::new(), pending: std::collections::VecDeque::new(), xsk: None };
         for step in &f.steps {
             match step {
                 Step::SetMap { map, key, value, ifaces, location, .. } => {
@@ -406,6 +409,20 @@ fn target_text(t: &xdptest_compiler::fixture::RedirectTarget) -> String {
     }
 }
 
+/// The target a frame received by an AF_XDP socket went to: `xsk KEY`, the XSKMAP entry holding the
+/// socket (the expected one when it holds the socket too).
+fn socket_target(holders: &[(String, Vec<u8>)], expected: &xdptest_compiler::fixture::RedirectTarget) -> String {
+    let key = |k: &[u8]| <[u8; 4]>::try_from(k).ok().map(u32::from_le_bytes);
+    let keys: Vec<u32> = holders.iter().filter_map(|(_, k)| key(k)).collect();
+    match expected {
+        xdptest_compiler::fixture::RedirectTarget::Xsk(n) if keys.contains(n) => format!("xsk {n}"),
+        _ => match keys.first() {
+            Some(k) => format!("xsk {k}"),
+            None => "an AF_XDP socket no XSKMAP entry holds any more".into(),
+        },
+    }
+}
+
 /// `length: expected N bytes, got M`.
 fn length_diff(expected: usize, got: usize) -> crate::verdict::FieldDiff {
     crate::verdict::FieldDiff {
@@ -441,18 +458,30 @@ impl Scenario<'_> {
         let after = self.prog.dump()?;
         self.prog.restore(before)?;
         let mut capture = crate::redirect::Capture::open(self.prog.ncpus).map_err(fail)?;
+        // Frames an earlier send left in the AF_XDP sockets are not this one's.
+        if let Some(x) = &mut self.xsk {
+            x.take();
+        }
         let meta_in = ctx.meta.as_ref().map(|m| m.0.as_slice()).unwrap_or(&[]);
         let with_meta = !meta_in.is_empty() || self.prog.adjusts_meta;
         let md = xdp_md(ctx, self.stage, meta_in.len(), input.0.len(), with_meta, source)?;
         let data = [meta_in, &input.0].concat();
         let program = ctx.program.as_deref().unwrap_or(self.prog.name()).to_string();
         self.prog.run_live(&program, &data, md.as_ref().map(|m| &m[..])).map_err(fail)?;
-        let arrival = capture.wait_for(frame);
+        // An AF_XDP socket has the frame as soon as the run returns (the run flushes its redirects).
+        let to_socket = self.xsk.as_mut().and_then(|x| x.take().into_iter().find(|r| r.bytes == frame));
+        let arrival = if to_socket.is_some() { None } else { capture.wait_for(frame) };
         // What the second run emitted is not the scenario's.
         let _ = self.prog.events.drain();
         self.prog.restore(&after)?;
         let senders = crate::redirect::senders(&stage.ifindex, &stage.peers);
+        if let Some(r) = to_socket {
+            return Ok(socket_target(&r.holders, target));
+        }
         Ok(match (arrival, target) {
+            (None, RedirectTarget::Xsk(_)) => "nowhere (the frame did not arrive; an AF_XDP socket receives only \
+                 frames of the interface and queue it is bound to: send with `ingress` that interface)"
+                .into(),
             (None, _) => "nowhere (the frame did not arrive)".into(),
             (Some(a), RedirectTarget::Cpu(_)) => format!("cpu {}", a.cpu),
             (Some(a), _) => senders.get(&a.ifindex).cloned().unwrap_or_else(|| format!("ifindex {}", a.ifindex)),
@@ -582,6 +611,20 @@ impl Scenario<'_> {
             }
             MapValue::Map(name) => {
                 let fd = self.map(name)?.fd();
+                (vec![(fd as u32).to_ne_bytes().to_vec()], false)
+            }
+            MapValue::Xsk { iface, queue } => {
+                let unknown = || RunError::UnknownInterface { location: location.into(), iface: iface.clone() };
+                let stage = self.stage.ok_or_else(unknown)?;
+                let ifindex = stage.ifindex.get(iface).copied().ok_or_else(unknown)?;
+                let sockets = self.xsk.get_or_insert_with(|| stage.xsk_sockets());
+                let fd = sockets.open(map, &key, ifindex, *queue).map_err(|os| RunError::Map {
+                    map: map.into(),
+                    op: MapOp::Write,
+                    location: Some(location.into()),
+                    os,
+                    hint: Some(format!("opening an AF_XDP socket on queue {queue} of {iface} failed")),
+                })?;
                 (vec![(fd as u32).to_ne_bytes().to_vec()], false)
             }
             MapValue::PerCpu(vs) => {

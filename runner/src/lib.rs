@@ -30,6 +30,7 @@ pub mod stage;
 mod sys;
 pub mod verdict;
 pub mod verifier;
+pub mod xsk;
 
 pub use error::{OsError, RunError, SkipReason};
 pub use events::{Cancel, RunEvent, RunStats, Target};

@@ -24,6 +24,8 @@ pub struct Stage {
     /// Whether both ends of every veth pair have an XDP program, so that frames redirected into one
     /// end are received by the other (veth hands redirected frames only to a peer running XDP).
     receivers: std::sync::Mutex<bool>,
+    /// The stage's AF_XDP sockets, held by one scenario at a time (see [`crate::xsk`]).
+    xsk: std::sync::Mutex<crate::xsk::Sockets>,
 }
 
 /// Why a stage cannot be built: an error, or a link type this kernel has no driver for (a skip).
@@ -93,7 +95,13 @@ impl Stage {
                 })?;
                 ifindex.insert(n.clone(), idx);
             }
-            Ok(Stage { netns, ifindex, peers, receivers: std::sync::Mutex::new(false) })
+            Ok(Stage {
+                netns,
+                ifindex,
+                peers,
+                receivers: std::sync::Mutex::new(false),
+                xsk: std::sync::Mutex::new(crate::xsk::Sockets::default()),
+            })
         })
         .join()
         .unwrap_or_else(|_| {
@@ -126,6 +134,14 @@ impl Stage {
         netlink::apply(&ops).map_err(|f| f.os)?;
         *done = true;
         Ok(())
+    }
+
+    /// The stage's AF_XDP sockets, once no other scenario has them, started afresh for the caller's
+    /// scenario; its turn lasts as long as the guard.
+    pub fn xsk_sockets(&self) -> std::sync::MutexGuard<'_, crate::xsk::Sockets> {
+        let mut sockets = self.xsk.lock().unwrap_or_else(|e| e.into_inner());
+        sockets.begin();
+        sockets
     }
 
     /// Moves the calling thread into this stage's namespace.

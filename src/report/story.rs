@@ -250,6 +250,8 @@ fn map_write(
         MapValue::Patch { offset, bytes } => format!("bytes {offset}.. = {}", xdptest_compiler::fixture::hex(&bytes.0)),
         MapValue::Program(p) => format!("program {p}"),
         MapValue::Map(m) => format!("map {m}"),
+        MapValue::Xsk { iface, queue: 0 } => format!("xsk {iface}"),
+        MapValue::Xsk { iface, queue } => format!("xsk {iface} queue {queue}"),
         MapValue::PerCpu(vs) => format!(
             "per_cpu [{}]",
             vs.iter()

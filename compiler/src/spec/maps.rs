@@ -6,7 +6,9 @@ use xdptest_grammar::ast::{self, ValueKind};
 use super::SpecCx;
 use crate::btf::{MapDef, TypeLayout};
 use crate::diagnostic::{did_you_mean, one_of, Diag, SourceFile};
-use crate::fixture::{Bytes, EntryPart, ExpectedValue, IfaceSlot, MapKind, MapValue, Masked, ShownAs, Step};
+use crate::fixture::{
+    Bytes, EntryPart, ExpectedValue, FieldRepr, IfaceSlot, MapKind, MapValue, Masked, ShownAs, Step, ValueField,
+};
 use crate::mapvalue::{leaf_fields, with_hints, Encoded, Mode, Typer};
 
 impl SpecCx<'_> {
@@ -88,8 +90,60 @@ impl SpecCx<'_> {
                 self.map_def(name, src)?;
                 Some(Some(MapValue::Map(name.node.clone())))
             }
-            (ValueKind::ProgramRef(_) | ValueKind::MapRef(_), kind) => {
-                let what = if matches!(v.kind, ValueKind::ProgramRef(_)) { "a program" } else { "a map" };
+            (ValueKind::XskRef { iface, queue }, MapKind::Xskmap) => {
+                if !self.iface_names.iter().any(|n| n == &iface.node) {
+                    let help = match did_you_mean(&iface.node, self.iface_names.iter().map(String::as_str)) {
+                        Some(m) => format!("did you mean `{m}`?"),
+                        None if self.iface_names.is_empty() => {
+                            "an AF_XDP socket is bound to an interface of the spec's network stage: declare it in \
+                             `env` (`link eth0 veth peer eth0p`) and send with `ingress eth0`"
+                                .into()
+                        }
+                        None => {
+                            let names: Vec<&str> = self.iface_names.iter().map(String::as_str).collect();
+                            format!("the `env` interfaces: {}", one_of(&names))
+                        }
+                    };
+                    self.diags.push(
+                        Diag::new(
+                            "compile::map_value",
+                            src,
+                            iface.span,
+                            format!("`{}` is not an interface of the spec's `env`", iface.node),
+                        )
+                        .help(help),
+                    );
+                    return None;
+                }
+                let queue = match queue {
+                    Some(q) if q.node > 0 => {
+                        self.diags.push(
+                            Diag::new("compile::map_value", src, q.span, format!("queue {} does not exist", q.node))
+                                .help("interfaces created by `env` have one receive queue, number 0"),
+                        );
+                        return None;
+                    }
+                    _ => 0,
+                };
+                Some(Some(MapValue::Xsk { iface: iface.node.clone(), queue }))
+            }
+            (_, MapKind::Xskmap) => {
+                self.diags.push(
+                    Diag::new("compile::map_value", src, v.span, format!("`{}` holds AF_XDP sockets", def.name)).help(
+                        format!(
+                        "write `map {}[KEY] = xsk IFACE`: xdptest opens a socket on queue 0 of that `env` interface",
+                        def.name
+                    ),
+                    ),
+                );
+                None
+            }
+            (ValueKind::ProgramRef(_) | ValueKind::MapRef(_) | ValueKind::XskRef { .. }, kind) => {
+                let what = match v.kind {
+                    ValueKind::ProgramRef(_) => "a program",
+                    ValueKind::MapRef(_) => "a map",
+                    _ => "an AF_XDP socket",
+                };
                 self.diags.push(
                     Diag::new(
                         "compile::map_value",
@@ -97,7 +151,10 @@ impl SpecCx<'_> {
                         v.span,
                         format!("`{}` is a {} map: its values are not {what}", def.name, kind.name()),
                     )
-                    .help("`program NAME` goes into PROG_ARRAY maps, `map NAME` into ARRAY_OF_MAPS and HASH_OF_MAPS"),
+                    .help(
+                        "`program NAME` goes into PROG_ARRAY maps, `map NAME` into ARRAY_OF_MAPS and HASH_OF_MAPS, \
+                         `xsk IFACE` into XSKMAP",
+                    ),
                 );
                 None
             }
@@ -283,7 +340,11 @@ fn shown_as(part: EntryPart, e: &Encoded, ty: &TypeLayout) -> Vec<ShownAs> {
     e.hints
         .iter()
         .filter(|&&(offset, size, repr)| {
-            !natural.iter().any(|f| f.offset == offset && f.size == size && f.kind == repr)
+            // A four-byte big-endian field is shown as an IPv4 address anyway.
+            let same = |f: &ValueField| {
+                f.kind == repr || (f.kind == FieldRepr::BigEndian && f.size == 4 && repr == FieldRepr::Ipv4)
+            };
+            !natural.iter().any(|f| f.offset == offset && f.size == size && same(f))
         })
         .map(|&(offset, size, repr)| ShownAs { part, offset, size, repr })
         .collect()
