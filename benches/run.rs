@@ -1,7 +1,11 @@
 //! Benchmark of `xdptest run` (not a timed test: it prints figures, it asserts nothing about speed).
 //!
-//! Generates a suite of N scenarios (default 10,000; `XDPTEST_BENCH_SCENARIOS` overrides) spread over the
-//! five example programs, then measures, in one process and one run:
+//! Generates a suite of N scenarios (default 10,000; `XDPTEST_BENCH_SCENARIOS` overrides) spread over
+//! [`SPECS`] example programs (the first five of the early examples: UPF, firewall, counter, ICMP echo,
+//! router; then programs of the kinds users bring: a SYN filter over both IP families, a two-stage load
+//! balancer with tail calls, metadata, an LRU table and map-of-maps rings, a SYN dumper with perf
+//! events and global variables, and a program of a legacy section with a pinned map), then measures,
+//! in one process and one run:
 //! - the floor: a raw loop of BPF_PROG_TEST_RUN syscalls over the same input packets, one loaded copy
 //!   of each program, nothing else;
 //! - the runner alone (library: fixtures already compiled) with 1 and 2 workers;
@@ -23,11 +27,14 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Programs (specs) in the generated suite.
+const SPECS: usize = 9;
+
 fn main() {
     let n: usize = std::env::var("XDPTEST_BENCH_SCENARIOS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     assert!(Command::new("make").args(["-s", "-C"]).arg(root().join("programs")).status().unwrap().success());
     let dir = tempfile::tempdir().unwrap();
-    let per = n / 5;
+    let per = n / SPECS;
     write_suite(dir.path(), per);
     // XDPTEST_BENCH_KEEP=DIR keeps a copy of the generated suite, for profiling.
     if let Some(keep) = std::env::var_os("XDPTEST_BENCH_KEEP") {
@@ -37,9 +44,9 @@ fn main() {
             std::fs::copy(e.path(), Path::new(&keep).join(e.file_name())).unwrap();
         }
     }
-    let total = per * 5;
+    let total = per * SPECS;
     println!(
-        "xdptest run benchmark: {total} scenarios over 5 programs, {} CPUs",
+        "xdptest run benchmark: {total} scenarios over {SPECS} programs, {} CPUs",
         std::thread::available_parallelism().unwrap()
     );
 
@@ -191,7 +198,7 @@ fn main() {
     print!("{r}");
 }
 
-/// Five specs, `per` scenarios each, varied packets, every scenario passing on the example programs.
+/// [`SPECS`] specs, `per` scenarios each, varied packets, every scenario passing on the example programs.
 fn write_suite(dir: &Path, per: usize) {
     let prog = |name: &str| root().join("programs/build").join(format!("{name}.o")).display().to_string();
     let mut upf = format!(
@@ -268,4 +275,75 @@ fn write_suite(dir: &Path, per: usize) {
         );
     }
     std::fs::write(dir.join("router.pkt"), router).unwrap();
+
+    let mut syn_filter = format!(
+        "program \"{}\" xdp \"xdp_syn_filter\"\nmap open_ports[443] = 1\nmap config[0] = {{ min_mss: 536 }}\n\
+         map blocklist_v4[203.0.113.0/24] = 1\nmap blocklist_v6[2001:db8:bad::/48] = 2\n",
+        prog("syn_filter")
+    );
+    for i in 0..per {
+        let (ip, blocked) = match i % 4 {
+            0 => (format!("ipv4(src=198.51.100.{}, dst=192.0.2.1)", 1 + i % 250), false),
+            1 => (format!("ipv6(src=2001:db8:1::{:x}, dst=2001:db8::1)", 1 + i % 65000), false),
+            2 => (format!("ipv4(src=203.0.113.{}, dst=192.0.2.1)", 1 + i % 250), true),
+            _ => (format!("ipv6(src=2001:db8:bad::{:x}, dst=2001:db8::1)", 1 + i % 65000), true),
+        };
+        let (action, stat) = if blocked { ("XDP_DROP", 1) } else { ("XDP_PASS: input", 0) };
+        let _ = write!(
+            syn_filter,
+            "scenario \"syn {i}\" {{\n  send ether / {ip} / tcp.syn(sport={}, dport=443, options=[mss({}), sack_permitted])\n  \
+             expect {action}\n  expect map syn_stats[{stat}] == 1\n}}\n",
+            1024 + i % 60000,
+            536 + i % 1000
+        );
+    }
+    std::fs::write(dir.join("syn_filter.pkt"), syn_filter).unwrap();
+
+    let mut lb = format!(
+        "program \"{}\" xdp \"xdp_lb\"\n\
+         map config[0] = {{ src_v4: 10.0.0.1, src_v6: 2001:db8:ff::1, gw_mac: 00:00:5e:00:53:fe, mtu: 1500 }}\n\
+         map lb_stages[0] = program xdp_lb_encap\n\
+         map vips[{{ addr: {{ v4: 192.0.2.10 }}, port: 80, proto: 6, family: 4 }}] = {{ id: 0 }}\n\
+         map ch_rings[0] = map ring_web\n\
+         map reals[0] = {{ addr: {{ v4: 10.1.0.1 }} }}\nmap reals[1] = {{ addr: {{ v4: 10.1.0.2 }} }}\n",
+        prog("lb")
+    );
+    for slot in 0..8 {
+        let _ = writeln!(lb, "map ring_web[{slot}] = {}", slot % 2);
+    }
+    for i in 0..per {
+        let _ = write!(
+            lb,
+            "scenario \"lb {i}\" {{\n  send ether(src=00:00:5e:00:53:02, dst=00:00:5e:00:53:01) / ipv4(src=198.51.100.{}, dst=192.0.2.10) / tcp.syn(sport={}, dport=80)\n  \
+             expect XDP_TX\n  expect meta == hex\"\"\n  expect map lb_stats[0] == {{ packets: 1 }}\n}}\n",
+            1 + i % 250,
+            1024 + i % 60000
+        );
+    }
+    std::fs::write(dir.join("lb.pkt"), lb).unwrap();
+
+    let mut dump = format!("program \"{}\" xdp \"xdp_syn_dump\"\n", prog("syn_dump"));
+    for i in 0..per {
+        let dport = 1 + i % 65000;
+        let _ = write!(
+            dump,
+            "scenario \"dump {i}\" {{\n  send ether / ipv4(src=198.51.100.7, dst=192.0.2.1) / tcp.syn(sport=40000, dport={dport})\n  \
+             expect XDP_PASS: input\n  expect event syn_events as struct syn_event == {{ family: 4, dport: {dport} }} + packet(54)\n  \
+             expect no event\n  expect global syns_seen == 1\n}}\n"
+        );
+    }
+    std::fs::write(dir.join("syn_dump.pkt"), dump).unwrap();
+
+    let mut legacy = format!("program \"{}\" xdp \"xdp_patch_ports\"\n", prog("legacy"));
+    for i in 0..per {
+        let dport = 2 + i % 65000;
+        let _ = write!(
+            legacy,
+            "scenario \"legacy {i}\" {{\n  send ether / ipv4(src=192.0.2.1, dst=192.0.2.2) / udp(sport=40000, dport={dport}) / payload(len={})\n  \
+             expect XDP_PASS: input with udp.dport={}\n  expect map xdp_stats_map[2] == {{ rx_packets: 1 }}\n}}\n",
+            i % 64,
+            dport - 1
+        );
+    }
+    std::fs::write(dir.join("legacy.pkt"), legacy).unwrap();
 }
