@@ -53,7 +53,8 @@ fn main() {
     // Compile once (library) for the in-process measurements.
     let t = Instant::now();
     let specs = xdptest_compiler::discover(&[dir.path().to_path_buf()]).unwrap();
-    let suite = xdptest_compiler::compile(&specs).unwrap_or_else(|d| panic!("{:?}", d[0].report()));
+    let suite = xdptest_compiler::compile(&specs, &xdptest_compiler::spec::FsLoader::unconfined())
+        .unwrap_or_else(|d| panic!("{:?}", d[0].report()));
     let compile_time = t.elapsed();
     let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
     assert_eq!(fixtures.len(), total);

@@ -5,6 +5,8 @@
 // Errors are the cold path and carry what reporters need; boxing them buys nothing.
 #![allow(clippy::result_large_err)]
 
+#[macro_use]
+mod term;
 mod cli;
 mod outcome;
 mod report;

@@ -56,7 +56,7 @@ fn cancel_on_signals() -> Cancel {
                 }
                 c.cancel();
                 xdptest_vm::qemu::kill_all();
-                eprintln!("\nxdptest: interrupted; finishing what runs (Ctrl-C again to quit at once)");
+                errln!("\nxdptest: interrupted; finishing what runs (Ctrl-C again to quit at once)");
             });
             cancel
         })
@@ -110,9 +110,13 @@ pub fn run(plan: Plan) -> Outcome {
         let notes = note.map(|(target, text)| RunEvent::Note { target, text });
         for ev in std::iter::once(&e).chain(notes.as_ref()) {
             for r in reporters.iter_mut() {
-                if let Err(err) = r.event(ev, &view) {
-                    // A closed standard output (`| head`) ends reporting, not the run's verdict.
-                    write_failed.get_or_insert(err);
+                match r.event(ev, &view) {
+                    // A closed standard output (`| head`) ends reading, not the run or its verdict.
+                    Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+                    Err(err) => {
+                        write_failed.get_or_insert(err);
+                    }
+                    Ok(()) => {}
                 }
             }
         }
@@ -123,7 +127,7 @@ pub fn run(plan: Plan) -> Outcome {
         xdptest_runner::run(fixtures, &opts, &observe, &mut deliver);
     } else {
         let Some(guest) = plan.guest.clone() else {
-            eprintln!("error: no static guest binary for VMs");
+            errln!("error: no static guest binary for VMs");
             return Outcome::Error;
         };
         let mut opts = xdptest_vm::Options::new(guest);
@@ -134,12 +138,12 @@ pub fn run(plan: Plan) -> Outcome {
         opts.dump_maps = observe.dump_maps.clone();
         opts.cancel = cancel.clone();
         if let Err(e) = xdptest_vm::run(&plan.kernels, fixtures, &opts, &mut deliver) {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Outcome::Error;
         }
         if let Ok(q) = xdptest_vm::qemu::qemu_binary() {
             if let (xdptest_vm::qemu::Accel::Tcg, Some(why)) = xdptest_vm::qemu::accel(&q) {
-                eprintln!("note: VMs run under TCG (software emulation), not KVM: {why}");
+                errln!("note: VMs run under TCG (software emulation), not KVM: {why}");
             }
         }
     }
@@ -147,12 +151,12 @@ pub fn run(plan: Plan) -> Outcome {
     let mut outcome = summary.outcome();
     for r in reporters.iter_mut() {
         if let Err(e) = r.finish(&view, &summary) {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             outcome = outcome.max(Outcome::Error);
         }
     }
     if let Some(line) = snapshots.summary() {
-        eprintln!("{line}");
+        errln!("{line}");
     }
     if write_failed.is_some() && outcome != Outcome::Interrupted {
         outcome = outcome.max(Outcome::Error);

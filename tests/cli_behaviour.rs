@@ -296,3 +296,82 @@ fn colliding_output_paths_are_refused_before_writing() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(names(&tree(&dir.path().join("out3"))), ["x.pcapng", "x/one.ron"]);
 }
+
+/// `xdptest ARGS` in a shell pipeline (`| true`, `2>&1 | head -1`): the reader goes away early.
+fn piped(args: &str, pipe: &str) -> (i32, String) {
+    let exe = env!("CARGO_BIN_EXE_xdptest");
+    let script = format!("{exe} {args} {pipe}; echo \"status=${{PIPESTATUS[0]}}\" >&2");
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    let status = err.rsplit("status=").next().and_then(|s| s.trim().parse().ok()).expect("status");
+    (status, err)
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    support::build_programs();
+    for (args, pipe, code) in [
+        ("check specs", "| true", 0),
+        ("check specs 2>&1", "| head -c1 >/dev/null", 0),
+        ("run specs/icmp_echo specs/counter 2>&1", "| true", 0),
+        ("run specs/icmp_echo --format json", "| head -c 10 >/dev/null", 0),
+        ("explain specs/icmp_echo/icmp_echo.pkt::'echo request is answered'", "| true", 0),
+    ] {
+        let (status, err) = piped(args, pipe);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args} {pipe}: {err}");
+        assert_eq!(status, code, "{args} {pipe}: {err}");
+    }
+}
+
+#[test]
+fn environment_variables_with_meaningless_values_are_usage_errors() {
+    for (var, value) in [
+        ("XDPTEST_VM_TIMEOUT_SCALE", "inf"),
+        ("XDPTEST_VM_TIMEOUT_SCALE", "NaN"),
+        ("XDPTEST_VM_TIMEOUT_SCALE", "-2"),
+        ("XDPTEST_VM_ACCEL", "fast"),
+        ("XDPTEST_ALLOW_PATH", "/nonexistent"),
+    ] {
+        let o = support::xdptest().env(var, value).args(["check", "specs"]).output();
+        assert_eq!(o.status.code(), Some(2), "{var}={value}");
+        let err = stderr(&o);
+        assert!(err.contains(&format!("error: {var}={value} is not valid: it takes")), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let o = support::xdptest().env("XDPTEST_VM_TIMOUT_SCALE", "2").args(["check", "specs"]).output();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("did you mean XDPTEST_VM_TIMEOUT_SCALE?"), "{}", stderr(&o));
+}
+
+#[test]
+fn specs_read_only_inside_their_repository_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("s.pkt");
+    std::fs::write(
+        &spec,
+        format!("{}scenario \"s\" {{\n  send ether / ipv4 / udp\n  expect XDP_PASS\n}}\n", program_line()),
+    )
+    .unwrap();
+    let o = support::xdptest().env_remove("XDPTEST_ALLOW_PATH").arg("check").arg(&spec).output();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("it is outside the") && err.contains("s.pkt:1:9]"), "{err}");
+    let o = support::xdptest()
+        .env_remove("XDPTEST_ALLOW_PATH")
+        .arg("check")
+        .arg(&spec)
+        .arg("--allow-path")
+        .arg(repo())
+        .output();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Inside the repository, objects beside the specs are read as before.
+    let o = support::xdptest().env_remove("XDPTEST_ALLOW_PATH").args(["check", "specs"]).output();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

@@ -335,7 +335,7 @@ fn main() {
 
     // Correctness first: the compiler's packets are etherparse's, byte for byte.
     let mut diags = Vec::new();
-    let compiled = compile_spec(&spec_path, &mut FsLoader, &mut diags);
+    let compiled = compile_spec(&spec_path, &mut FsLoader::unconfined(), &mut diags);
     let Some(compiled) = compiled else {
         for d in &diags {
             eprintln!("{:?}", d.report());
@@ -364,7 +364,7 @@ fn main() {
     let (t_parse, _) = best(|| xdptest_grammar::parse(&text).expect("parses").items.len());
     let (t_compile, _) = best(|| {
         let mut diags = Vec::new();
-        compile_spec(&spec_path, &mut FsLoader, &mut diags).expect("compiles")
+        compile_spec(&spec_path, &mut FsLoader::unconfined(), &mut diags).expect("compiles")
     });
     let specs = vec![SpecPath { path: spec_path.clone(), relative: "bench.pkt".into() }];
     let suite = xdptest_compiler::Suite { specs: vec![compiled], warnings: Vec::new() };
@@ -418,7 +418,7 @@ fn main() {
     let fam_text = families_text(n, &syn_filter);
     std::fs::write(&fam_path, &fam_text).unwrap();
     let mut diags = Vec::new();
-    let Some(fam) = compile_spec(&fam_path, &mut FsLoader, &mut diags) else {
+    let Some(fam) = compile_spec(&fam_path, &mut FsLoader::unconfined(), &mut diags) else {
         for d in &diags {
             eprintln!("{:?}", d.report());
         }
@@ -439,7 +439,7 @@ fn main() {
     let (f_parse, _) = best(|| xdptest_grammar::parse(&fam_text).expect("parses").items.len());
     let (f_compile, _) = best(|| {
         let mut diags = Vec::new();
-        compile_spec(&fam_path, &mut FsLoader, &mut diags).expect("compiles")
+        compile_spec(&fam_path, &mut FsLoader::unconfined(), &mut diags).expect("compiles")
     });
     let fam_specs = vec![SpecPath { path: fam_path.clone(), relative: "families.pkt".into() }];
     let fam_suite = xdptest_compiler::Suite { specs: vec![fam], warnings: Vec::new() };

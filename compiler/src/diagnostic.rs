@@ -6,7 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
+use miette::{Diagnostic, LabeledSpan, SourceCode};
 use xdptest_grammar::ast::Span;
 
 /// A source file as the diagnostics see it.
@@ -132,13 +132,130 @@ impl Diag {
         Some(format!("{}:{l}:{c}", src.name))
     }
 
-    /// miette's view of this diagnostic, with its source attached.
+    /// miette's view of this diagnostic, with (an excerpt of) its source attached.
     pub fn report(&self) -> miette::Report {
-        let mut report = miette::Report::new(self.clone());
-        if let Some(src) = &self.source {
-            report = report.with_source_code(NamedSource::new(&src.name, src.text.to_string()).with_language("pkt"));
+        match (&self.source, self.span) {
+            (Some(src), Some(span)) => {
+                let (excerpt, span) = Excerpt::around(src, span);
+                miette::Report::new(Diag { span: Some(span), ..self.clone() }).with_source_code(excerpt)
+            }
+            _ => miette::Report::new(self.clone()),
         }
-        report
+    }
+}
+
+/// What miette reads a diagnostic's source through: the lines around the span, each cut to
+/// [`Excerpt::WIDTH`] characters (around the span on its own line), with the file's real line numbers
+/// and the column counted in characters.
+///
+/// miette counts columns in bytes, and its renderer panics on lines longer than 65,535 columns
+/// (formatting widths are 16-bit); a long hex payload line printed whole is unreadable anyway.
+struct Excerpt {
+    name: String,
+    text: String,
+    /// 0-based line of the file where `text` starts.
+    first_line: usize,
+    /// Where the span starts in `text`, and its real 0-based column (in characters) in the file.
+    start: usize,
+    column: usize,
+}
+
+impl Excerpt {
+    /// At most this many characters of a line are shown.
+    const WIDTH: usize = 160;
+    /// Lines shown before and after the span's lines (miette's default context).
+    const CONTEXT: usize = 1;
+
+    /// The excerpt around `span`, and the span in the excerpt's coordinates.
+    fn around(src: &SourceFile, span: Span) -> (Excerpt, Span) {
+        let text = src.text.as_str();
+        let start = span.start.min(text.len());
+        let end = span.end.clamp(start, text.len());
+        let line_of = |off: usize| src.line_starts.partition_point(|&s| s <= off) - 1;
+        let first_span_line = line_of(start);
+        let last_span_line = line_of(end.saturating_sub(1).max(start));
+        let first_line = first_span_line.saturating_sub(Self::CONTEXT);
+        let last_line = (last_span_line + Self::CONTEXT).min(src.line_starts.len() - 1);
+        let column = text[src.line_starts[first_span_line]..start].chars().count();
+        let (mut shown, mut new_start, mut new_end) = (String::new(), None, None);
+        for line in first_line..=last_line {
+            let from = src.line_starts[line];
+            let to = src.line_starts.get(line + 1).copied().unwrap_or(text.len());
+            let body = text[from..to].trim_end_matches(['\n', '\r']);
+            if from == text.len() && from > 0 {
+                // The "line" after a final newline: nothing to show (miette shows nothing either), but
+                // a span at the end of the file points there.
+                if new_start.is_none() {
+                    new_start = Some(shown.len());
+                }
+                break;
+            }
+            let long = body.len() > Self::WIDTH && body.chars().count() > Self::WIDTH;
+            let skip = if line == first_span_line && long { column.saturating_sub(Self::WIDTH / 4) } else { 0 };
+            if skip > 0 {
+                shown.push('…');
+            }
+            let mut kept = 0;
+            for (i, c) in body.char_indices().skip(skip).take(Self::WIDTH) {
+                if from + i == start {
+                    new_start = Some(shown.len());
+                }
+                if from + i == end && new_start.is_some() {
+                    new_end = Some(shown.len());
+                }
+                shown.push(c);
+                kept += 1;
+            }
+            // A span starting at the line's end, or ending past what is shown of its line.
+            let here = shown.len();
+            let unterminated = !text[from..to].ends_with('\n');
+            if new_start.is_none() && ((from..to).contains(&start) || (start == to && unterminated)) {
+                new_start = Some(here);
+            }
+            if new_end.is_none() && new_start.is_some() && (from..=to).contains(&end) {
+                new_end = Some(here);
+            }
+            if skip + kept < body.chars().count() {
+                shown.push('…');
+            }
+            shown.push('\n');
+        }
+        let new_start = new_start.unwrap_or(0);
+        let new_end = new_end.unwrap_or(new_start).max(new_start);
+        let excerpt = Excerpt { name: src.name.clone(), text: shown, first_line, start: new_start, column };
+        (excerpt, Span { start: new_start, end: new_end })
+    }
+}
+
+impl SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let (read, line, line_count, byte_column) = {
+            let inner = self.text.read_span(span, before, after)?;
+            (*inner.span(), inner.line(), inner.line_count(), inner.column())
+        };
+        // Without context lines miette reports the span's own column (in bytes): count characters.
+        let column = if before > 0 {
+            byte_column
+        } else if span.offset() == self.start {
+            self.column
+        } else {
+            let line_start = self.text[..span.offset()].rfind('\n').map_or(0, |n| n + 1);
+            self.text[line_start..span.offset()].chars().count()
+        };
+        let data = &self.text.as_bytes()[read.offset()..read.offset() + read.len()];
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            data,
+            read,
+            line + self.first_line,
+            column,
+            line_count,
+        )))
     }
 }
 

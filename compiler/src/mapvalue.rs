@@ -266,7 +266,21 @@ impl Typer<'_> {
                     out.mask[at..at + size].fill(0);
                 }
                 let mut ok = true;
-                for (name, v) in fields {
+                for (i, (name, v)) in fields.iter().enumerate() {
+                    if let Some((first, _)) = fields[..i].iter().find(|(n, _)| n.node == name.node) {
+                        let (l, c) = self.src.line_col(first.span.start);
+                        self.diags.push(
+                            Diag::new(
+                                "compile::duplicate_field",
+                                self.src,
+                                name.span,
+                                format!("`{}` is given twice", name.node),
+                            )
+                            .help(format!("the first is at line {l}, column {c}; give each field once")),
+                        );
+                        ok = false;
+                        continue;
+                    }
                     let Some(m) = members.iter().find(|m| m.name == name.node) else {
                         let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
                         let help = match did_you_mean(&name.node, names.iter().copied()) {

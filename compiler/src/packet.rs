@@ -20,6 +20,14 @@ pub struct PLayer {
 /// A packet as a stack of layers.
 pub type Packet = Vec<PLayer>;
 
+/// The most layers a packet may have: real stacks have a dozen or two (tunnels, extension headers).
+pub const MAX_LAYERS: usize = 128;
+/// The largest frame BPF_PROG_TEST_RUN takes in its linear part: PAGE_SIZE - XDP_PACKET_HEADROOM (256)
+/// - SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) (320).
+pub const MAX_LINEAR: usize = 4096 - 256 - 320;
+/// The largest multi-buffer frame: MAX_SKB_FRAGS (17) pages after the linear part.
+pub const MAX_FRAME: usize = MAX_LINEAR + 17 * 4096;
+
 /// Whether wildcards are allowed: only in expected packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -56,7 +64,12 @@ impl Evaluator<'_> {
         let mut ok = true;
         for term in &expr.stack {
             match self.term(term, names) {
-                Ok(mut layers) => packet.append(&mut layers),
+                Ok(mut layers) => {
+                    packet.append(&mut layers);
+                    // Checked as the packet grows, so `q1 = q0 / q0`, `q2 = q1 / q1`, … stops at the
+                    // limit instead of doubling into gigabytes.
+                    self.bounded(&packet, expr.span)?;
+                }
                 Err(Reported) => ok = false,
             }
         }
@@ -65,8 +78,32 @@ impl Evaluator<'_> {
         }
         for m in &expr.modifiers {
             self.modifier(m, &mut packet, names)?;
+            self.bounded(&packet, expr.span)?;
         }
         Ok(packet)
+    }
+
+    /// Whether `packet` stays within what any test run takes: [`MAX_LAYERS`] layers and payloads of
+    /// [`MAX_FRAME`] bytes in all (headers are a few dozen bytes a layer, so the layer bound covers them).
+    fn bounded(&mut self, packet: &Packet, span: Span) -> Result<(), Reported> {
+        let payload: usize = packet
+            .iter()
+            .filter_map(|l| match l.layer.fields.get("data") {
+                Some(FieldValue::Bytes(b)) if l.layer.kind == LayerKind::Payload => Some(b.len()),
+                _ => None,
+            })
+            .sum();
+        let problem = if packet.len() > MAX_LAYERS {
+            format!("this packet has {} layers, more than {MAX_LAYERS}", packet.len())
+        } else if payload > MAX_FRAME {
+            format!("this packet carries {payload} bytes of payload, more than a test run takes ({MAX_FRAME})")
+        } else {
+            return Ok(());
+        };
+        self.err("compile::packet_size", span, problem).help = Some(format!(
+            "BPF_PROG_TEST_RUN takes frames up to {MAX_LINEAR} bytes, or {MAX_FRAME} for an xdp.frags program"
+        ));
+        Err(Reported)
     }
 
     fn term(&mut self, term: &Term, names: &mut dyn Names) -> Result<Packet, Reported> {

@@ -36,9 +36,14 @@ pub struct SpecPath {
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<SpecPath>, Vec<Diag>> {
     let mut found = Vec::new();
     let mut errors = Vec::new();
+    let mut visited = std::collections::HashSet::new();
     for p in paths {
+        if let Some(e) = not_utf8(p) {
+            errors.push(e);
+            continue;
+        }
         match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => walk(p, p, &mut found, &mut errors),
+            Ok(m) if m.is_dir() => walk(p, p, &mut visited, &mut found, &mut errors),
             Ok(_) => found
                 .push(SpecPath { path: p.clone(), relative: PathBuf::from(p.file_name().unwrap_or(p.as_os_str())) }),
             Err(e) => errors.push(
@@ -57,7 +62,46 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<SpecPath>, Vec<Diag>> {
     }
 }
 
-fn walk(root: &Path, dir: &Path, found: &mut Vec<SpecPath>, errors: &mut Vec<Diag>) {
+/// Snapshot, fixture and report names are built from spec paths as text: a path that is not UTF-8
+/// would be shown and looked up under a lossy spelling (and find no snapshot), so it is refused.
+fn not_utf8(p: &Path) -> Option<Diag> {
+    p.to_str().is_none().then(|| {
+        Diag::global("usage::not_utf8_path", format!("{} is not a UTF-8 path", p.display()))
+            .help("snapshots and reports are named after spec paths: rename it with UTF-8 characters")
+    })
+}
+
+/// The directories a suite's files may be read from: for each path given, the repository it is in
+/// (the nearest directory above with a `.git`), or else the directory itself (a file's directory),
+/// plus the directories given with `--allow-path`.
+pub fn spec_roots(paths: &[PathBuf], allowed: &[PathBuf]) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        let Ok(real) = std::fs::canonicalize(p) else { continue };
+        let dir = if real.is_dir() { real.clone() } else { real.parent().map_or(real.clone(), Path::to_path_buf) };
+        let root = dir.ancestors().find(|a| a.join(".git").exists()).unwrap_or(&dir).to_path_buf();
+        roots.push(root);
+    }
+    roots.extend(allowed.iter().map(|a| std::fs::canonicalize(a).unwrap_or_else(|_| a.clone())));
+    roots.sort();
+    roots.dedup();
+    roots
+}
+
+/// Walks `dir` for specs. `visited` holds the (device, inode) of every directory entered, so that
+/// symlinks forming a cycle (`ln -s . loop`) are entered once instead of forever.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    visited: &mut std::collections::HashSet<(u64, u64)>,
+    found: &mut Vec<SpecPath>,
+    errors: &mut Vec<Diag>,
+) {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(dir) {
+        Ok(m) if !visited.insert((m.dev(), m.ino())) => return,
+        _ => {}
+    }
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
@@ -69,9 +113,15 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<SpecPath>, errors: &mut Vec<Dia
     for p in entries {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if p.is_dir() {
-            if !name.starts_with('.') && name != "snapshots" {
-                walk(root, &p, found, errors);
+            if name.starts_with('.') || name == "snapshots" {
+                continue;
             }
+            match not_utf8(&p) {
+                Some(e) => errors.push(e),
+                None => walk(root, &p, visited, found, errors),
+            }
+        } else if p.extension().and_then(|e| e.to_str()) == Some(SPEC_EXTENSION) && p.to_str().is_none() {
+            errors.extend(not_utf8(&p));
         } else if p.extension().and_then(|e| e.to_str()) == Some(SPEC_EXTENSION) {
             let relative = p.strip_prefix(root).unwrap_or(&p).to_path_buf();
             found.push(SpecPath { path: p, relative });
@@ -81,13 +131,13 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<SpecPath>, errors: &mut Vec<Dia
 
 /// Compiles every spec (in parallel, one file per task): every diagnostic of every file (errors,
 /// warnings and notes) if any is an error, else the whole suite with its warnings and notes.
-pub fn compile(specs: &[SpecPath]) -> Result<Suite, Vec<Diag>> {
+pub fn compile(specs: &[SpecPath], loader: &FsLoader) -> Result<Suite, Vec<Diag>> {
     use rayon::prelude::*;
     let results: Vec<(Option<CompiledSpec>, Vec<Diag>)> = specs
         .par_iter()
         .map(|s| {
             let mut diags = Vec::new();
-            let compiled = compile_spec(&s.path, &mut FsLoader, &mut diags);
+            let compiled = compile_spec(&s.path, &mut loader.clone(), &mut diags);
             (compiled, diags)
         })
         .collect();

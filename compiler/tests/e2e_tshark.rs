@@ -17,7 +17,7 @@ fn layers_spec_matches_wireshark() {
     let specs = suite::discover(&[PathBuf::from("tests/specs")]).expect("discover");
     let names: Vec<String> = specs.iter().map(|s| s.relative.display().to_string()).collect();
     assert_eq!(names, ["common.pkt", "families.pkt", "layers.pkt"]);
-    let compiled = match suite::compile(&specs) {
+    let compiled = match suite::compile(&specs, &xdptest_compiler::spec::FsLoader::unconfined()) {
         Ok(s) => s,
         Err(diags) => panic!(
             "tests/specs does not compile:\n{}",

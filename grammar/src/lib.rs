@@ -8,7 +8,7 @@
 pub mod ast;
 mod parse;
 
-pub use parse::parse;
+pub use parse::{parse, MAX_BYTES, MAX_NESTING};
 
 use ast::Span;
 

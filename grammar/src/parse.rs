@@ -14,6 +14,9 @@ struct PktParser;
 /// Parses a whole `.pkt` source. On failure returns every error found: a grammar error stops parsing at
 /// its position, literal errors (bad octets, oversized numbers) are all collected.
 pub fn parse(source: &str) -> Result<File, Vec<SyntaxError>> {
+    if let Some(e) = too_deep(source) {
+        return Err(vec![e]);
+    }
     let mut pairs = PktParser::parse(Rule::file, source).map_err(|_| vec![detailed_error(source)])?;
     let mut cx = Cx { errors: Vec::new() };
     let file_pair = pairs.next().expect("file rule always yields one pair");
@@ -28,6 +31,53 @@ pub fn parse(source: &str) -> Result<File, Vec<SyntaxError>> {
     } else {
         Err(cx.errors)
     }
+}
+
+/// The longest byte string (`hex"…"`, or a string) a spec may write: the limit of `payload(len=N)`
+/// too, so a payload cannot be larger written out than counted.
+pub const MAX_BYTES: usize = 65_535;
+
+/// How deep `(`, `[` and `{` may nest. Real specs nest a handful of levels (a struct in a map value in
+/// a list); pest and the tree walk recurse once per level, and a few thousand levels overflow the stack.
+pub const MAX_NESTING: usize = 64;
+
+/// The first bracket that opens level [`MAX_NESTING`] + 1, outside strings and comments: checked in one
+/// pass before pest sees the source, so no input can recurse deeper than that.
+fn too_deep(source: &str) -> Option<SyntaxError> {
+    let (mut depth, mut in_string, mut escaped, mut in_comment) = (0usize, false, false, false);
+    for (i, b) in source.bytes().enumerate() {
+        if in_comment {
+            in_comment = b != b'\n';
+        } else if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'#' => in_comment = true,
+                b'"' => in_string = true,
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Some(SyntaxError {
+                            message: format!("brackets nest deeper than {MAX_NESTING} levels"),
+                            span: Span { start: i, end: i + 1 },
+                            label: format!("level {depth}"),
+                            help: Some(format!(
+                                "xdptest reads at most {MAX_NESTING} levels of `(`, `[` and `{{`: flatten this value"
+                            )),
+                        });
+                    }
+                }
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
 }
 
 /// The error of a failing parse, parsed again with pest's detailed tracking, which also records literal
@@ -620,6 +670,13 @@ impl Cx {
                 ),
             }
         }
+        if out.len() > MAX_BYTES {
+            self.error(
+                sp,
+                format!("a string of {} bytes is longer than {MAX_BYTES}", out.len()),
+                Some("no field or payload holds more: the largest test-run frame is smaller"),
+            );
+        }
         Spanned { node: out, span: sp }
     }
 
@@ -743,6 +800,13 @@ impl Cx {
                         sp,
                         "a byte string needs an even number of hex digits",
                         Some("write each byte as two digits, e.g. hex\"0a 0b\""),
+                    );
+                }
+                if digits.len() / 2 > MAX_BYTES {
+                    self.error(
+                        sp,
+                        format!("a byte string of {} bytes is longer than {MAX_BYTES}", digits.len() / 2),
+                        Some("no field or payload holds more: the largest test-run frame is smaller"),
                     );
                 }
                 let bytes = digits

@@ -17,7 +17,7 @@ pub fn run(args: CheckArgs) -> Outcome {
     let paths = default_paths(args.paths);
     match load_suite(&paths) {
         Ok((specs, suite)) => {
-            println!("ok: {}, {}", count(specs.len(), "spec file"), count(suite.fixture_count(), "scenario"));
+            outln!("ok: {}, {}", count(specs.len(), "spec file"), count(suite.fixture_count(), "scenario"));
             Outcome::Ok
         }
         Err(o) => o,

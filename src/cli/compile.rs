@@ -31,7 +31,7 @@ pub fn run(args: CompileArgs) -> Outcome {
         return report(&[d]);
     }
     let pcaps = files.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "pcapng")).count();
-    println!(
+    outln!(
         "compiled {} from {} into {} ({}, {})",
         count(suite.fixture_count(), "scenario"),
         count(specs.len(), "spec file"),

@@ -20,7 +20,7 @@ pub struct ExplainArgs {
 
 pub fn run(args: ExplainArgs) -> Outcome {
     let Some((spec, wanted)) = args.scenario.split_once("::") else {
-        eprintln!("error: name the scenario as SPEC::SCENARIO, e.g. specs/upf/upf.pkt::uplink");
+        errln!("error: name the scenario as SPEC::SCENARIO, e.g. specs/upf/upf.pkt::uplink");
         return Outcome::Error;
     };
     let (_, suite) = match load_suite(&[PathBuf::from(spec)]) {
@@ -36,11 +36,11 @@ pub fn run(args: ExplainArgs) -> Outcome {
         ([one], _) | ([], [one]) => (*one).clone(),
         ([], []) => {
             let all: Vec<&Fixture> = fixtures.iter().collect();
-            eprintln!("error: {spec} has no scenario \"{wanted}\"; its scenarios:\n{}", list(&all));
+            errln!("error: {spec} has no scenario \"{wanted}\"; its scenarios:\n{}", list(&all));
             return Outcome::Error;
         }
         _ => {
-            eprintln!("error: several scenarios of {spec} match \"{wanted}\":\n{}", list(&partial));
+            errln!("error: several scenarios of {spec} match \"{wanted}\":\n{}", list(&partial));
             return Outcome::Error;
         }
     };
@@ -49,10 +49,10 @@ pub fn run(args: ExplainArgs) -> Outcome {
     let opts = RunOptions { jobs: 1, ..RunOptions::default() };
     xdptest_runner::run_results(std::slice::from_ref(&fixture), &opts, &observe, |_, r| result = Some(r));
     let Some(result) = result else {
-        eprintln!("error: the scenario did not run");
+        errln!("error: the scenario did not run");
         return Outcome::Error;
     };
-    print!("{}", crate::report::story::story(&fixture, &result));
+    out!("{}", crate::report::story::story(&fixture, &result));
     match result.verdict {
         Verdict::Pass | Verdict::Skip { .. } => Outcome::Ok,
         Verdict::Fail { .. } => Outcome::Failed,

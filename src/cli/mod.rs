@@ -2,6 +2,7 @@
 
 mod check;
 mod compile;
+mod env;
 mod explain;
 mod review;
 mod run;
@@ -11,6 +12,7 @@ mod vm_bench;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use xdptest_compiler::spec::FsLoader;
 use xdptest_compiler::{suite, Diag, Suite};
 
 use crate::outcome::{count, Outcome};
@@ -24,7 +26,15 @@ use crate::outcome::{count, Outcome};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Let specs read files (includes, objects) under DIR too. By default they read only inside the
+    /// repository (the directory with `.git`) of the specs given, or else the specs' own directory.
+    /// Repeatable; `XDPTEST_ALLOW_PATH` adds more (`:`-separated).
+    #[arg(long = "allow-path", value_name = "DIR", global = true)]
+    pub allow_path: Vec<PathBuf>,
 }
+
+/// Directories given with `--allow-path` and `XDPTEST_ALLOW_PATH`, set once by [`main`].
+static ALLOWED: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -47,6 +57,15 @@ pub enum Command {
 }
 
 pub fn main(cli: Cli) -> Outcome {
+    let mut allowed = cli.allow_path.clone();
+    match env::checked() {
+        Ok(vars) => allowed.extend(vars.allow_path),
+        Err(e) => {
+            errln!("error: {e}");
+            return Outcome::Error;
+        }
+    }
+    let _ = ALLOWED.set(allowed);
     match cli.command {
         Command::Check(a) => check::run(a),
         Command::Compile(a) => compile::run(a),
@@ -75,13 +94,14 @@ pub fn load_suite(paths: &[PathBuf]) -> Result<(Vec<suite::SpecPath>, Suite), Ou
     let specs = suite::discover(paths).map_err(|d| report(&d))?;
     if specs.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        eprintln!("error: no .pkt spec files under {}", shown.join(", "));
+        errln!("error: no .pkt spec files under {}", shown.join(", "));
         return Err(Outcome::Error);
     }
-    let suite = suite::compile(&specs).map_err(|d| report(&d))?;
+    let roots = suite::spec_roots(paths, ALLOWED.get().map_or(&[], Vec::as_slice));
+    let suite = suite::compile(&specs, &FsLoader::confined(&roots)).map_err(|d| report(&d))?;
     // Warnings and notes do not stop the run, but the author should see them.
     for w in &suite.warnings {
-        eprintln!("{:?}", w.report());
+        errln!("{:?}", w.report());
     }
     Ok((specs, suite))
 }
@@ -90,8 +110,8 @@ pub fn load_suite(paths: &[PathBuf]) -> Result<(Vec<suite::SpecPath>, Suite), Ou
 /// outcome.
 pub fn report(diags: &[Diag]) -> Outcome {
     for d in diags {
-        eprintln!("{:?}", d.report());
+        errln!("{:?}", d.report());
     }
-    eprintln!("error: {} found", count(diags.iter().filter(|d| d.is_error()).count(), "error"));
+    errln!("error: {} found", count(diags.iter().filter(|d| d.is_error()).count(), "error"));
     Outcome::Error
 }

@@ -30,12 +30,12 @@ enum Choice {
 pub fn run(args: ReviewArgs) -> Outcome {
     let paths = default_paths(args.paths);
     if let Some(missing) = paths.iter().find(|p| !p.exists()) {
-        eprintln!("error: cannot read {}: no such file or directory", missing.display());
+        errln!("error: cannot read {}: no such file or directory", missing.display());
         return Outcome::Error;
     }
     let pending = find_pending(&paths);
     if pending.is_empty() {
-        println!("no pending snapshots");
+        outln!("no pending snapshots");
         return Outcome::Ok;
     }
     let stdin = std::io::stdin();
@@ -52,17 +52,17 @@ pub fn run(args: ReviewArgs) -> Outcome {
         } else {
             show(i + 1, total, new, &snap);
             loop {
-                print!("accept (a), reject (r) or skip (s)? ");
+                out!("accept (a), reject (r) or skip (s)? ");
                 let _ = std::io::stdout().flush();
                 match lines.next() {
                     // End of input: leave this and the rest as they are.
                     None | Some(Err(_)) => {
-                        println!();
+                        outln!();
                         break Choice::Skip;
                     }
                     Some(Ok(l)) => {
                         if !interactive {
-                            println!("{}", l.trim());
+                            outln!("{}", l.trim());
                         }
                         match l.trim() {
                             "a" | "accept" => break Choice::Accept,
@@ -77,11 +77,11 @@ pub fn run(args: ReviewArgs) -> Outcome {
         let done = match choice {
             Choice::Accept => std::fs::rename(new, &snap).map(|_| {
                 accepted += 1;
-                println!("accepted {}", snap.display());
+                outln!("accepted {}", snap.display());
             }),
             Choice::Reject => std::fs::remove_file(new).map(|_| {
                 rejected += 1;
-                println!("rejected {}", new.display());
+                outln!("rejected {}", new.display());
             }),
             Choice::Skip => {
                 skipped += 1;
@@ -89,11 +89,11 @@ pub fn run(args: ReviewArgs) -> Outcome {
             }
         };
         if let Err(e) = done {
-            eprintln!("error: {}: {e}", new.display());
+            errln!("error: {}: {e}", new.display());
             return Outcome::Error;
         }
     }
-    println!("{} accepted, {} rejected, {} skipped", count(accepted, "snapshot"), rejected, skipped);
+    outln!("{} accepted, {} rejected, {} skipped", count(accepted, "snapshot"), rejected, skipped);
     Outcome::Ok
 }
 
@@ -101,24 +101,24 @@ pub fn run(args: ReviewArgs) -> Outcome {
 fn show(n: usize, total: usize, new: &Path, snap: &Path) {
     let new_text = std::fs::read_to_string(new).unwrap_or_default();
     let old = std::fs::read_to_string(snap).ok();
-    println!();
-    println!("snapshot {n} of {total}: {}", snap.display());
+    outln!();
+    outln!("snapshot {n} of {total}: {}", snap.display());
     if let Some(e) = front_matter(&new_text, "expression") {
-        println!("scenario: {e}");
+        outln!("scenario: {e}");
     }
     if let Some(s) = front_matter(&new_text, "source") {
-        println!("spec: {s}");
+        outln!("spec: {s}");
     }
     let new_body = read_body(&new_text).unwrap_or_default();
     match old.as_deref().and_then(read_body) {
         Some(old_body) => {
-            println!("changes (- accepted, + new):");
-            print!("{}", line_diff(&old_body, &new_body));
+            outln!("changes (- accepted, + new):");
+            out!("{}", line_diff(&old_body, &new_body));
         }
         None => {
-            println!("new snapshot:");
+            outln!("new snapshot:");
             for l in new_body.lines() {
-                println!("+ {l}");
+                outln!("+ {l}");
             }
         }
     }

@@ -92,7 +92,7 @@ pub fn run(args: RunArgs) -> Outcome {
     let total = fixtures.len();
     let fixtures = select(fixtures, &args.filter, args.partition);
     if fixtures.is_empty() {
-        eprintln!("error: no scenario matches (out of {total}); check --filter and --partition");
+        errln!("error: no scenario matches (out of {total}); check --filter and --partition");
         return Outcome::Error;
     }
     let (kernels, guest, timeout_scale) = if args.kernel.is_empty() {

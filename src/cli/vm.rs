@@ -17,18 +17,18 @@ pub fn resolve_kernels(specs: &[KernelSpec]) -> Result<Vec<Kernel>, Outcome> {
     let cache = kernel::default_cache_dir();
     let mut out = Vec::new();
     for spec in specs {
-        let k = kernel::resolve(spec, &cache, &mut |line| eprintln!("xdptest: {spec}: {line}")).map_err(|e| {
-            eprintln!("error: {e}");
+        let k = kernel::resolve(spec, &cache, &mut |line| errln!("xdptest: {spec}: {line}")).map_err(|e| {
+            errln!("error: {e}");
             Outcome::Error
         })?;
         match kernel::check_config(&k) {
             Ok(warnings) => {
                 for w in warnings {
-                    eprintln!("warning: {}: {w}", k.label);
+                    errln!("warning: {}: {w}", k.label);
                 }
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return Err(Outcome::Error);
             }
         }
@@ -40,13 +40,13 @@ pub fn resolve_kernels(specs: &[KernelSpec]) -> Result<Vec<Kernel>, Outcome> {
 /// The static guest binary, with a warning when it looks older than this xdptest.
 pub fn guest_binary() -> Result<std::path::PathBuf, Outcome> {
     let g = xdptest_vm::guest_binary().map_err(|e| {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         Outcome::Error
     })?;
     let mtime = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     if let (Some(gt), Some(et)) = (mtime(&g), std::env::current_exe().ok().as_deref().and_then(mtime)) {
         if gt + Duration::from_secs(60) < et {
-            eprintln!(
+            errln!(
                 "warning: the guest binary {} is older than this xdptest; rebuild it with scripts/build-guest",
                 g.display()
             );
@@ -62,7 +62,7 @@ pub fn timeout_scale() -> Result<f64, Outcome> {
     match text.trim().parse::<f64>() {
         Ok(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => Ok(f),
         _ => {
-            eprintln!(
+            errln!(
                 "error: XDPTEST_VM_TIMEOUT_SCALE={text} is not a factor for VM deadlines: give a number above 0 and at most 1000 (e.g. 2 on a slow machine)"
             );
             Err(Outcome::Error)

@@ -49,8 +49,8 @@ pub fn run(args: BenchArgs) -> Outcome {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     };
-    println!("{} scenarios per VM, {} run(s) per figure", fixtures.len(), args.repeat.max(1));
-    println!("{:<24} {:<32} {:<5} {:>7} {:>11} {:>8}", "kernel", "release", "accel", "boot s", "results s", "verdicts");
+    outln!("{} scenarios per VM, {} run(s) per figure", fixtures.len(), args.repeat.max(1));
+    outln!("{:<24} {:<32} {:<5} {:>7} {:>11} {:>8}", "kernel", "release", "accel", "boot s", "results s", "verdicts");
     let mut failed = false;
     for k in &kernels {
         let (mut boot, mut wall) = (Vec::new(), Vec::new());
@@ -59,14 +59,14 @@ pub fn run(args: BenchArgs) -> Outcome {
             let runs = match xdptest_vm::run_collected(std::slice::from_ref(k), &fixtures, &opts) {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                     return Outcome::Error;
                 }
             };
             let r = &runs[0];
             failed |= !r.failures.is_empty();
             for f in &r.failures {
-                eprintln!("{}: VM failed: {}", r.label, f.failure);
+                errln!("{}: VM failed: {}", r.label, f.failure);
             }
             if let Some(v) = r.timings.first() {
                 boot.push(v.boot.map(|b| b.as_secs_f64()).unwrap_or(f64::NAN));
@@ -78,7 +78,7 @@ pub fn run(args: BenchArgs) -> Outcome {
             line = Some((r.release.clone(), accel, format!("{pass}/{} ok", r.results.len())));
         }
         if let Some((release, accel, verdicts)) = line {
-            println!(
+            outln!(
                 "{:<24} {:<32} {:<5} {:>7.1} {:>11.1} {:>8}",
                 k.label,
                 release,
@@ -96,13 +96,13 @@ pub fn run(args: BenchArgs) -> Outcome {
             match xdptest_vm::run_collected(&kernels, &fixtures, &opts) {
                 Ok(runs) => failed |= runs.iter().any(|r| !r.failures.is_empty()),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                     return Outcome::Error;
                 }
             }
             walls.push(t.elapsed().as_secs_f64());
         }
-        println!(
+        outln!(
             "matrix: {} kernels at once within {} vCPUs: {:.1} s to the last result",
             kernels.len(),
             opts.jobs,

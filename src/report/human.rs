@@ -120,8 +120,7 @@ impl Reporter for Human {
     }
 
     fn finish(&mut self, view: &RunView, summary: &Summary) -> Result<(), String> {
-        write_summary(&mut self.out, view, summary, self.palette).map_err(|e| e.to_string())?;
-        self.out.flush().map_err(|e| e.to_string())
+        super::unless_closed(write_summary(&mut self.out, view, summary, self.palette).and_then(|()| self.out.flush()))
     }
 }
 

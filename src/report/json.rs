@@ -220,7 +220,7 @@ impl Reporter for Json {
             duration_us: s.wall.as_micros() as u64,
             exit_code: s.outcome() as u8,
         };
-        self.line("summary", body).and_then(|()| self.out.flush()).map_err(|e| e.to_string())
+        super::unless_closed(self.line("summary", body).and_then(|()| self.out.flush()))
     }
 }
 

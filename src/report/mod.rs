@@ -127,6 +127,14 @@ impl Summary {
     }
 }
 
+/// A reporter's final write: a closed pipe (`| head`) is no error, as for every line before it.
+pub fn unless_closed(r: io::Result<()>) -> Result<(), String> {
+    match r {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
 /// Writes beside the target, then renames: readers never see half a report.
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write as _;

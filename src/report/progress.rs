@@ -44,7 +44,7 @@ impl Reporter for Progress {
                         Some(bar)
                     }
                     None => {
-                        eprintln!("vm: {label}: booting ({})", count(*scenarios, "scenario"));
+                        errln!("vm: {label}: booting ({})", count(*scenarios, "scenario"));
                         None
                     }
                 };
@@ -70,8 +70,8 @@ impl Reporter for Progress {
                     match (bar, failure) {
                         (Some(b), None) => b.finish_with_message("done"),
                         (Some(b), Some(f)) => b.abandon_with_message(format!("failed: {}", f.failure)),
-                        (None, None) => eprintln!("vm: {label}: done"),
-                        (None, Some(f)) => eprintln!("vm: {label}: failed: {}", f.failure),
+                        (None, None) => errln!("vm: {label}: done"),
+                        (None, Some(f)) => errln!("vm: {label}: failed: {}", f.failure),
                     }
                 }
             }

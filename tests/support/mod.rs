@@ -45,6 +45,9 @@ pub fn xdptest() -> Xdptest {
         .env_remove("CLICOLOR_FORCE")
         .env_remove("CI")
         .env_remove("TF_BUILD")
+        // Specs written to temporary directories use the repository's programs: let them read it
+        // (confinement itself is tested with this removed).
+        .env("XDPTEST_ALLOW_PATH", repo())
         .stdin(Stdio::null());
     Xdptest { cmd }
 }

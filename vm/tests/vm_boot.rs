@@ -65,7 +65,8 @@ fn fixtures(paths: &[&str]) -> Vec<Fixture> {
     std::env::set_current_dir(repo()).unwrap();
     let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
     let specs = suite::discover(&paths).unwrap_or_else(|d| panic!("{d:?}"));
-    let suite = suite::compile(&specs).unwrap_or_else(|d| panic!("{d:?}"));
+    let suite =
+        suite::compile(&specs, &xdptest_compiler::spec::FsLoader::unconfined()).unwrap_or_else(|d| panic!("{d:?}"));
     suite.specs.into_iter().flat_map(|s| s.fixtures).collect()
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use xdptest_grammar::ast::{ItemKind, Span};
 
-pub use files::{FsLoader, Loader};
+pub use files::{FsLoader, Loader, Refusal, MAX_FILE};
 
 use crate::btf::ObjectInfo;
 use crate::diagnostic::{error_count, Diag, SourceFile};
@@ -51,6 +51,10 @@ struct SpecCx<'a> {
     also: std::collections::BTreeSet<String>,
     /// `.rodata` values set at top level (for every scenario's load).
     rodata: Vec<crate::fixture::GlobalInit>,
+    /// Named packets being evaluated through one another right now (`p2 = p1 / …`, `p1 = p0 / …`).
+    packet_depth: usize,
+    /// Whether a chain of named packets too long to follow was reported (once per spec).
+    chain_reported: bool,
 }
 
 /// Compiles one spec file. `path` is shown in messages and stored in fixtures as given.
@@ -88,6 +92,8 @@ pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>)
         program_frags,
         also: Default::default(),
         rodata: Vec::new(),
+        packet_depth: 0,
+        chain_reported: false,
     };
     let defaults = cx.map_defaults();
     cx.evaluate_all_packets();

@@ -11,6 +11,10 @@ use crate::diagnostic::{Diag, Reported, SourceFile};
 use crate::lint;
 use crate::packet::{encode_exact, encode_failure, Evaluator, Names, Packet, Role};
 
+/// How many named packets one definition may go through (`p100 = p99`, `p99 = p98`, …): each level
+/// recurses, and thousands overflow the stack. Real specs chain a few.
+const MAX_CHAIN: usize = 100;
+
 /// A named packet definition: its file and expression, and its value once evaluated.
 pub(super) struct PacketSlot {
     file: usize,
@@ -114,15 +118,36 @@ impl SpecCx<'_> {
             }
             SlotState::Pending => {}
         }
+        if self.packet_depth >= MAX_CHAIN {
+            if !std::mem::replace(&mut self.chain_reported, true) {
+                let src = &self.files[slot.file].src;
+                self.diags.push(
+                    Diag::new(
+                        "compile::packet_chain",
+                        src,
+                        slot.def.name.span,
+                        format!("packet `{name}` is reached through more than {MAX_CHAIN} named packets"),
+                    )
+                    .help(format!(
+                        "a packet may build on packets that build on others, {MAX_CHAIN} deep at most: \
+                         define the deep ones directly"
+                    )),
+                );
+            }
+            slot.state = SlotState::Done(Err(Reported));
+            return Some(Err(Reported));
+        }
         slot.state = SlotState::InProgress;
         let (file, expr) = (slot.file, slot.def.expr.clone());
         let src = self.files[file].src.clone();
         let mut local = Vec::new();
+        self.packet_depth += 1;
         let result = {
             let mut scope = Scope { cx: self, input: None };
             let mut ev = Evaluator { src: &src, diags: &mut local, role: Role::Input };
             ev.eval(&expr, &mut scope)
         };
+        self.packet_depth -= 1;
         // A cycle may already have settled this slot.
         let slot = self.slots.get_mut(name).expect("slot exists");
         if let SlotState::Done(r) = &slot.state {

@@ -89,7 +89,10 @@ pub(super) fn resolve(
                     format!("cannot read {}: {}", object_path.display(), io_reason(&e)),
                 )
                 .label("the program object")
-                .help("the path is relative to this spec; build the programs first (`make -C programs`)"),
+                .help(super::files::Refusal::of(&e).map_or(
+                    "the path is relative to this spec; build the programs first (`make -C programs`)",
+                    super::files::Refusal::help,
+                )),
             );
             return (None, None);
         }

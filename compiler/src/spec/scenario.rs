@@ -118,7 +118,9 @@ impl SpecCx<'_> {
                 }
             }
         }
-        if l.sends == 0 && error_count(self.diags) == before {
+        // A `send` whose packet failed (maybe where a named packet is defined) was reported already.
+        let any_send = s.stmts.iter().any(|st| matches!(st, Stmt::Send(_)));
+        if l.sends == 0 && !any_send && error_count(self.diags) == before {
             self.diags.push(
                 Diag::new(
                     "compile::no_send",
@@ -185,7 +187,7 @@ impl SpecCx<'_> {
         l.sends += 1;
         let ctx = Ctx {
             ingress: send.ingress.as_ref().map(|i| self.ingress(i, src)),
-            rx_queue: send.queue.as_ref().map(|q| q.node.min(u32::MAX as u64) as u32),
+            rx_queue: send.queue.as_ref().map(|q| self.rx_queue(q, src)),
             program,
             meta,
         };
@@ -206,10 +208,7 @@ impl SpecCx<'_> {
     fn frame_fits(&mut self, len: usize, span: ast::Span, src: &SourceFile) -> bool {
         /// ETH_HLEN: the kernel refuses shorter test-run input with EINVAL.
         const MIN: usize = 14;
-        /// PAGE_SIZE - XDP_PACKET_HEADROOM (256) - SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) (320).
-        const MAX_LINEAR: usize = 4096 - 256 - 320;
-        /// MAX_SKB_FRAGS (17) pages after the linear part.
-        const MAX_FRAGS: usize = MAX_LINEAR + 17 * 4096;
+        use crate::packet::{MAX_FRAME as MAX_FRAGS, MAX_LINEAR};
         let frags = self.program_frags == Some(true);
         let problem = if len < MIN {
             Some((
@@ -238,10 +237,29 @@ impl SpecCx<'_> {
         }
     }
 
+    /// `queue 3`: the receive queue, a `u32` in `struct xdp_md` (a larger number would wrap).
+    fn rx_queue(&mut self, q: &ast::Spanned<u64>, src: &SourceFile) -> u32 {
+        u32::try_from(q.node).unwrap_or_else(|_| {
+            self.diags.push(
+                Diag::new("compile::out_of_range", src, q.span, format!("queue {} is out of range", q.node))
+                    .help(format!("a receive queue is a 32-bit number: 0 to {}", u32::MAX)),
+            );
+            0
+        })
+    }
+
     /// `ingress eth0` or `ingress 3`; a name must be declared in `env`.
     fn ingress(&mut self, i: &ast::Spanned<ast::IfaceRef>, src: &SourceFile) -> Iface {
         match &i.node {
-            ast::IfaceRef::Index(n) => Iface::Index(*n as u32),
+            // The kernel's ifindex is a positive `int`: a larger number would wrap to another device.
+            ast::IfaceRef::Index(n) if (1..=i32::MAX as u64).contains(n) => Iface::Index(*n as u32),
+            ast::IfaceRef::Index(n) => {
+                self.diags.push(
+                    Diag::new("compile::out_of_range", src, i.span, format!("ifindex {n} is out of range"))
+                        .help(format!("an interface index is 1 to {}, or name an `env` interface", i32::MAX)),
+                );
+                Iface::Index(1)
+            }
             ast::IfaceRef::Name(n) => {
                 if !self.iface_names.contains(n) {
                     let help = match did_you_mean(n, self.iface_names.iter().map(String::as_str)) {

@@ -34,7 +34,7 @@ pub fn compile_packets(packets: &[(&str, String)]) -> Vec<Vec<u8>> {
     let path = dir.path().join("packets.pkt");
     std::fs::write(&path, &spec).unwrap();
     let mut diags = Vec::new();
-    let Some(compiled) = compile_spec(&path, &mut FsLoader, &mut diags) else {
+    let Some(compiled) = compile_spec(&path, &mut FsLoader::unconfined(), &mut diags) else {
         panic!(
             "the test spec does not compile:\n{}",
             diags.iter().map(|d| format!("{:?}", d.report())).collect::<Vec<_>>().join("\n")
