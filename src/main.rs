@@ -18,6 +18,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A child started to load one object first (see xdptest_runner::probe): nothing else to do.
+    if let Some(code) = xdptest_runner::probe::child_main() {
+        return ExitCode::from(code as u8);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        xdptest_runner::probe::enable(exe);
+    }
     let args = cli::Cli::parse();
     ExitCode::from(cli::main(args) as u8)
 }

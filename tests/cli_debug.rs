@@ -225,7 +225,7 @@ fn verifier_rejection_points_at_the_c_line() {
     assert_eq!(o.status.code(), Some(2), "{t}");
     for needle in [
         "xdptest::run::verifier",
-        "× the verifier rejected `xdp_unchecked` in prog/build/bad.o",
+        "× bad.pkt:1:9: the verifier rejected `xdp_unchecked` in prog/build/bad.o",
         "╭─[prog/bad.c:9:2]",
         " 9 │     return data[20] == 0x11 ? XDP_DROP : XDP_PASS;",
         "╰── invalid access to packet, off=20 size=1, R1(id=0,off=20,r=0)",
@@ -270,4 +270,36 @@ fn reports_are_deterministic() {
     }
     assert_eq!(files[0], files[1]);
     assert_eq!(files[1], files[2]);
+}
+
+/// An object whose line info names a file outside the spec tree (`#line` makes clang record any path):
+/// the verifier diagnostic says where, from the object's own line info, and never reads that file.
+#[test]
+fn verifier_rejection_never_quotes_files_outside_the_spec_tree() {
+    build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.c");
+    let code = std::fs::read_to_string(root().join("tests/programs/bad_verifier.c")).unwrap();
+    std::fs::write(dir.path().join("bad.c"), format!("#line 1 \"{}\"\n{code}", secret.display())).unwrap();
+    let st = Command::new("clang")
+        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", "bad.c", "-o", "bad.o"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // Written after the build (clang would have copied lines of it into the object): as many lines as
+    // the program, each a secret.
+    let lines = code.lines().count();
+    std::fs::write(&secret, (0..lines).map(|i| format!("SECRET-{i}\n")).collect::<String>()).unwrap();
+    std::fs::write(
+        dir.path().join("bad.pkt"),
+        "program \"bad.o\" xdp \"xdp_unchecked\"\nscenario \"s\" {\n  send ether / ipv4 / udp\n  expect XDP_PASS\n}\n",
+    )
+    .unwrap();
+    let o = support::xdptest().env_remove("XDPTEST_ALLOW_PATH").cwd(dir.path()).args(["run", "bad.pkt"]).output();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("at secret.c:9:"), "{t}");
+    assert!(!t.contains("SECRET-"), "a file outside the spec tree was quoted:\n{t}");
 }

@@ -14,44 +14,56 @@ use rustix::mount::{mount, mount_change, unmount, MountFlags, MountPropagationFl
 
 use crate::error::{OsError, RunError};
 
+/// The stack of the thread that loads (and of a probe's, see [`crate::probe`]): aya recurses over
+/// BTF types, and a deep (or malformed) type graph needs more than a default thread's 2 MiB.
+pub const LOADER_STACK: usize = 16 << 20;
+
 /// Runs `load` with a private bpffs mounted at the path it is given, in a thread of its own.
 pub fn isolated<T: Send>(load: impl FnOnce(&Path) -> T + Send) -> Result<T, RunError> {
     std::thread::scope(|s| {
-        s.spawn(|| -> Result<T, RunError> {
-            let fail = |step: &str, e: std::io::Error| {
-                let os = OsError::new(step.to_string(), &e);
-                if RunError::is_denied(&os) {
-                    return RunError::permission(os);
+        std::thread::Builder::new()
+            .stack_size(LOADER_STACK)
+            .spawn_scoped(s, || -> Result<T, RunError> {
+                let fail = |step: &str, e: std::io::Error| {
+                    let os = OsError::new(step.to_string(), &e);
+                    if RunError::is_denied(&os) {
+                        return RunError::permission(os);
+                    }
+                    RunError::Isolation { step: step.to_string(), os }
+                };
+                // SAFETY: CLONE_FS gives this thread its own root/cwd/umask and CLONE_NEWNS its own mount
+                // table; neither touches memory or file descriptors shared with other threads.
+                unsafe {
+                    rustix::thread::unshare_unsafe(
+                        rustix::thread::UnshareFlags::FS | rustix::thread::UnshareFlags::NEWNS,
+                    )
                 }
-                RunError::Isolation { step: step.to_string(), os }
-            };
-            // SAFETY: CLONE_FS gives this thread its own root/cwd/umask and CLONE_NEWNS its own mount
-            // table; neither touches memory or file descriptors shared with other threads.
-            unsafe {
-                rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FS | rustix::thread::UnshareFlags::NEWNS)
-            }
-            .map_err(|e| fail("unshare(CLONE_FS | CLONE_NEWNS)", e.into()))?;
-            // Nothing mounted from here on propagates back to the host's namespace.
-            mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
-                .map_err(|e| fail("mount --make-rprivate /", e.into()))?;
-            let dir = tempfile::Builder::new()
-                .prefix("xdptest-bpffs-")
-                .tempdir()
-                .map_err(|e| fail("create a directory for the private bpffs", e))?;
-            mount("bpf", dir.path(), "bpf", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, None)
-                .map_err(|e| fail("mount -t bpf", e.into()))?;
-            let out = load(dir.path());
-            // Unpinning happens when the namespace goes; unmounting now also frees the directory.
-            let _ = unmount(dir.path(), UnmountFlags::DETACH);
-            drop(dir);
-            Ok(out)
-        })
-        .join()
-        .unwrap_or_else(|_| {
-            Err(RunError::Isolation {
-                step: "load in a private mount namespace".into(),
-                os: OsError::errno("the loader thread panicked", 0),
+                .map_err(|e| fail("unshare(CLONE_FS | CLONE_NEWNS)", e.into()))?;
+                // Nothing mounted from here on propagates back to the host's namespace.
+                mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
+                    .map_err(|e| fail("mount --make-rprivate /", e.into()))?;
+                let dir = tempfile::Builder::new()
+                    .prefix("xdptest-bpffs-")
+                    .tempdir()
+                    .map_err(|e| fail("create a directory for the private bpffs", e))?;
+                mount("bpf", dir.path(), "bpf", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, None)
+                    .map_err(|e| fail("mount -t bpf", e.into()))?;
+                let out = load(dir.path());
+                // Unpinning happens when the namespace goes; unmounting now also frees the directory.
+                let _ = unmount(dir.path(), UnmountFlags::DETACH);
+                drop(dir);
+                Ok(out)
             })
-        })
+            .map_err(|e| RunError::Isolation {
+                step: "start a loader thread".into(),
+                os: OsError::new("spawn a thread", &e),
+            })?
+            .join()
+            .unwrap_or_else(|_| {
+                Err(RunError::Isolation {
+                    step: "load in a private mount namespace".into(),
+                    os: OsError::errno("the loader thread panicked", 0),
+                })
+            })
     })
 }

@@ -131,6 +131,10 @@ pub enum RunError {
     /// The object is not one the loader can use (broken ELF or BTF, an unsupported construct).
     #[error("cannot load {object}: {reason}")]
     ObjectInvalid { object: String, location: String, reason: String },
+    /// Loading the object crashed the loader (aya): a malformed object that it does not reject
+    /// cleanly. `how` it ended (panicked, killed by a signal), and what it `said` last.
+    #[error("cannot load {object}: the loader crashed on it ({how}){}; the object is malformed", if .said.is_empty() { String::new() } else { format!(": {said}") })]
+    LoaderCrashed { object: String, location: String, how: String, said: String },
     /// The kernel refused for lack of privileges.
     #[error("permission denied ({os}): xdptest run needs root, or the capabilities {}", .needs.join(", "))]
     Permission { os: OsError, needs: Vec<String> },
@@ -145,7 +149,7 @@ pub enum RunError {
     Isolation { step: String, os: OsError },
     /// The kernel could not create a map of the object.
     #[error("cannot create map `{map}` of {object}: {os}")]
-    MapCreate { object: String, map: String, os: OsError },
+    MapCreate { object: String, location: String, map: String, os: OsError },
     /// The verifier rejected the program.
     #[error("the verifier rejected `{program}` in {object}: {os}")]
     Verifier {
@@ -229,6 +233,8 @@ impl RunError {
         match self {
             RunError::ObjectUnreadable { object, location, .. }
             | RunError::ObjectInvalid { object, location, .. }
+            | RunError::LoaderCrashed { object, location, .. }
+            | RunError::MapCreate { object, location, .. }
             | RunError::NoProgram { object, location, .. }
             | RunError::NotXdp { object, location, .. }
             | RunError::Verifier { object, location, .. } => Some((object, location)),
@@ -241,6 +247,7 @@ impl RunError {
         match self {
             RunError::ObjectUnreadable { object, .. }
             | RunError::ObjectInvalid { object, .. }
+            | RunError::LoaderCrashed { object, .. }
             | RunError::NoProgram { object, .. }
             | RunError::NotXdp { object, .. }
             | RunError::MapCreate { object, .. }

@@ -23,6 +23,7 @@ pub mod events;
 pub mod execute;
 pub mod netlink;
 pub mod printk;
+pub mod probe;
 pub mod program;
 pub mod redirect;
 pub mod select;

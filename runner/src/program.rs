@@ -138,6 +138,7 @@ const BPF_PROG_TYPE_XDP: u32 = 6;
 const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
 
 impl LoadedProgram {
+    /// Loads `program`, its object read by a probe child first when probing is on ([`crate::probe`]).
     pub fn load(program: &Program) -> Result<LoadedProgram, RunError> {
         let start = Instant::now();
         let (object, location) = (program.object.as_str(), program.location.as_str());
@@ -169,8 +170,20 @@ impl LoadedProgram {
             }
             wanted.push(sym.clone());
         }
+        crate::probe::check(program, &bytes)?;
         let ncpus = aya::util::nr_cpus().map_err(|(what, e)| invalid(format!("{what}: {e}")))?;
-        let (ebpf, programs, extra) = crate::bpffs::isolated(|pins| load_all(program, &bytes, &wanted, pins))??;
+        let (ebpf, programs, extra) = crate::bpffs::isolated(|pins| {
+            // A panic inside aya on a malformed object is that object's error (aborts are what the
+            // probe is for).
+            crate::probe::contained(|| load_all(program, &bytes, &wanted, pins)).unwrap_or_else(|said| {
+                Err(RunError::LoaderCrashed {
+                    object: object.into(),
+                    location: location.into(),
+                    how: "panicked".into(),
+                    said,
+                })
+            })
+        })??;
         let mut maps = HashMap::new();
         let mut events = crate::emitted::Sources::default();
         for (map_name, map) in ebpf.maps() {
@@ -553,7 +566,7 @@ fn ebpf_error(p: &Program, e: EbpfError) -> RunError {
         if RunError::is_denied(&os) {
             return RunError::permission(os);
         }
-        return RunError::MapCreate { object: p.object.clone(), map: name.clone(), os };
+        return RunError::MapCreate { object: p.object.clone(), location: p.location.clone(), map: name.clone(), os };
     }
     match os_cause(&e, "loading") {
         Some(os) if RunError::is_denied(&os) => RunError::permission(os),

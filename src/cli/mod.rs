@@ -80,6 +80,11 @@ pub fn main(cli: Cli) -> Outcome {
     }
 }
 
+/// Directories given with `--allow-path` and `XDPTEST_ALLOW_PATH`.
+pub fn allowed_paths() -> Vec<PathBuf> {
+    ALLOWED.get().cloned().unwrap_or_default()
+}
+
 /// Default spec location when no path is given.
 pub fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     if paths.is_empty() {
@@ -97,7 +102,7 @@ pub fn load_suite(paths: &[PathBuf]) -> Result<(Vec<suite::SpecPath>, Suite), Ou
         errln!("error: no .pkt spec files under {}", shown.join(", "));
         return Err(Outcome::Error);
     }
-    let roots = suite::spec_roots(paths, ALLOWED.get().map_or(&[], Vec::as_slice));
+    let roots = suite::spec_roots(paths, &allowed_paths());
     let suite = suite::compile(&specs, &FsLoader::confined(&roots)).map_err(|d| report(&d))?;
     // Warnings and notes do not stop the run, but the author should see them.
     for w in &suite.warnings {

@@ -174,7 +174,11 @@ pub fn write_result(
 pub fn error_text(error: &RunError, program: Option<&xdptest_compiler::fixture::Program>) -> String {
     match error {
         RunError::Verifier { .. } => super::verifier::render(error, program),
-        other => other.to_string(),
+        // Problems with the object are the `program` line's: say where it is.
+        other => match other.object_location() {
+            Some((_, location)) if !location.is_empty() => format!("{location}: {other}"),
+            _ => other.to_string(),
+        },
     }
 }
 

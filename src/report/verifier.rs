@@ -5,6 +5,7 @@
 //! from `programs/x.c`), then the working directory.
 
 use std::path::{Path, PathBuf};
+use xdptest_compiler::spec::FsLoader;
 
 use xdptest_compiler::diagnostic::{Diag, SourceFile};
 use xdptest_compiler::fixture::Program;
@@ -44,16 +45,21 @@ pub fn find_source(object: &Path, recorded: &[String], base: &str) -> Option<Pat
 /// The diagnostic for a verifier rejection: located in the C file when it is found, else naming the
 /// file and line; the log's tail follows. `program` is the fixture's, for the source files it records.
 pub fn render(error: &RunError, program: Option<&Program>) -> String {
-    let RunError::Verifier { object, complaint, at, log, .. } = error else {
+    let RunError::Verifier { object, complaint, at, log, location, .. } = error else {
         return error.to_string();
     };
-    let headline = error.to_string();
+    let headline = if location.is_empty() { error.to_string() } else { format!("{location}: {error}") };
     let first = complaint.first().cloned().unwrap_or_else(|| "rejected here".into());
     let explanation = (complaint.len() > 1).then(|| complaint[1..].join("\n"));
     let recorded = program.map(|p| p.facts.source_files.as_slice()).unwrap_or_default();
     let located = at.as_ref().and_then(|at| {
         let path = find_source(Path::new(object), recorded, &at.file)?;
-        let text = std::fs::read_to_string(&path).ok()?;
+        // The file name comes from the object's BTF: read it only inside the spec's tree (a crafted
+        // object must not make a report quote /etc/shadow), and only if it is a regular file.
+        let spec = location.rsplitn(3, ':').nth(2).unwrap_or(object);
+        let roots = xdptest_compiler::suite::spec_roots(&[PathBuf::from(spec)], &crate::cli::allowed_paths());
+        let bytes = xdptest_compiler::spec::Loader::read(&mut FsLoader::confined(&roots), &path).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
         let span = line_span(&text, at.line as usize, &at.code)?;
         let shown = display_path(&path);
         Some(Diag::new("run::verifier", &SourceFile::new(shown, text), span, headline.clone()).label(first.clone()))
