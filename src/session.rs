@@ -42,7 +42,7 @@ pub struct Plan {
 }
 
 /// The run's cancellation, set by the signal handler (installed once per process).
-fn cancel_on_signals() -> Cancel {
+pub fn cancel_on_signals() -> Cancel {
     static CANCEL: OnceLock<Cancel> = OnceLock::new();
     CANCEL
         .get_or_init(|| {

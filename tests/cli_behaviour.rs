@@ -375,3 +375,91 @@ fn specs_read_only_inside_their_repository_unless_allowed() {
     let o = support::xdptest().env_remove("XDPTEST_ALLOW_PATH").args(["check", "specs"]).output();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// A spec of `n` scenarios whose payloads are filled with `fill`, for outputs that take a while.
+fn many_scenarios(n: usize, fill: u8) -> String {
+    let mut s = program_line();
+    for i in 0..n {
+        s.push_str(&format!(
+            "scenario \"s{i}\" {{\n  send ether / ipv4 / udp(sport={}) / payload(len=64, fill={fill})\n  expect XDP_PASS: input\n}}\n",
+            i % 60000 + 1
+        ));
+    }
+    s
+}
+
+/// SIGKILL and SIGINT at any moment of `compile --out` leave the old output or the new one, never a
+/// mix; a staging directory a killed run left is removed by the next run (and only then: its owner is
+/// dead), and an interrupt removes its own.
+#[test]
+fn compile_output_is_replaced_all_at_once_whenever_it_is_killed() {
+    oracle::ensure_programs(&repo());
+    let dir = tempfile::tempdir().unwrap();
+    const N: usize = 1500;
+    let spec = dir.path().join("big.pkt");
+    write(&spec, &many_scenarios(N, 1));
+    assert!(xdptest(dir.path(), &["compile", "big.pkt", "--out", "out"]).status.success());
+    let old = tree(&dir.path().join("out"));
+    write(&spec, &many_scenarios(N, 2));
+    let start = std::time::Instant::now();
+    assert!(xdptest(dir.path(), &["compile", "big.pkt", "--out", "expected"]).status.success());
+    let took = start.elapsed();
+    let new = tree(&dir.path().join("expected"));
+    assert_ne!(old, new);
+    let exe = env!("CARGO_BIN_EXE_xdptest");
+    let staging = || -> Vec<String> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with(".xdptest-staging-"))
+            .collect()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    // Signals spread over a whole compile (most of it writing files), and into the removal of the old
+    // output after the exchange.
+    for (i, share) in [0.2, 0.5, 0.8, 0.95, 1.05, 1.2, 1.1, 1.3].into_iter().enumerate() {
+        let delay = took.mul_f64(share);
+        let mut child = std::process::Command::new(exe)
+            .args(["compile", "big.pkt", "--out", "out"])
+            .current_dir(dir.path())
+            .env("XDPTEST_ALLOW_PATH", repo())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let signal = if i % 2 == 0 { libc::SIGKILL } else { libc::SIGINT };
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = child.wait().unwrap();
+        let now = tree(&dir.path().join("out"));
+        assert!(now == old || now == new, "a mix after a signal at {delay:?} ({} files)", now.len());
+        seen.insert(if now == old { "old" } else { "new" });
+        if signal == libc::SIGINT && status.code().is_some() {
+            assert!(staging().is_empty(), "an interrupted compile left {:?}", staging());
+        }
+        // Put the old output back for the next round.
+        if now == new {
+            std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+            write(&spec, &many_scenarios(N, 1));
+            assert!(xdptest(dir.path(), &["compile", "big.pkt", "--out", "out"]).status.success());
+            write(&spec, &many_scenarios(N, 2));
+        }
+    }
+    // The next run removes what the killed ones left, and writes the new output.
+    assert!(xdptest(dir.path(), &["compile", "big.pkt", "--out", "out"]).status.success());
+    assert_eq!(tree(&dir.path().join("out")), new);
+    assert!(staging().is_empty(), "left behind: {:?}", staging());
+    eprintln!("outputs seen after signals: {seen:?}");
+}
+
+#[test]
+fn compile_refuses_to_replace_a_directory_it_did_not_write() {
+    oracle::ensure_programs(&repo());
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("s.pkt"), &many_scenarios(2, 1));
+    write(&dir.path().join("src/main.c"), "int main;");
+    let out = xdptest(dir.path(), &["compile", "s.pkt", "--out", "src"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("holds files xdptest compile did not write"), "{}", stderr(&out));
+    assert_eq!(names(&tree(&dir.path().join("src"))), ["main.c"]);
+}

@@ -332,3 +332,31 @@ fn without_privileges_the_error_says_what_is_needed() {
     );
     assert!(t.contains("(the same error as above)"), "{t}");
 }
+
+/// Growth the kernel allows is reported whole: a program that appends 1000 bytes with
+/// `bpf_xdp_adjust_tail` (the output buffer used to be the input plus 512 bytes: ENOSPC).
+#[test]
+fn a_grown_tail_is_reported_whole() {
+    build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    let st = Command::new("clang")
+        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c"])
+        .arg(root().join("tests/programs/grow_tail.c"))
+        .arg("-o")
+        .arg(dir.path().join("grow.o"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The trailer is zeros, which change neither checksum: only the lengths are the input's.
+    std::fs::write(
+        dir.path().join("grow.pkt"),
+        "program \"grow.o\" xdp \"xdp_grow\"\nscenario \"trailer\" {\n  \
+         send ether / ipv4 / udp / payload(len=10, fill=0)\n  \
+         expect XDP_TX: ether / ipv4(len=38) / udp(len=18) / payload(len=1010, fill=0)\n  \
+         send ether / ipv4 / udp / payload(len=2400, fill=0)\n  \
+         expect XDP_TX: ether / ipv4(len=2428) / udp(len=2408) / payload(len=3400, fill=0)\n}\n",
+    )
+    .unwrap();
+    let o = xdptest(&["run", dir.path().join("grow.pkt").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

@@ -153,6 +153,18 @@ fn assert_gone(qemus: &[u32]) {
     }
 }
 
+/// The VM work directories of process `pid` (`/tmp/xdptest-vm-<pid>-<start>-…`).
+fn work_dirs(pid: u32) -> Vec<PathBuf> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("xdptest-vm-{pid}-")))
+        })
+        .collect()
+}
+
 #[test]
 fn ctrl_c_stops_every_vm() {
     if !ready() {
@@ -164,8 +176,11 @@ fn ctrl_c_stops_every_vm() {
     let st = child.wait().unwrap();
     assert_eq!(st.code(), Some(130));
     assert_gone(&qemus);
+    assert!(work_dirs(child.id()).is_empty(), "left behind: {:?}", work_dirs(child.id()));
 }
 
+/// SIGKILL cannot be caught: qemu dies with xdptest (PDEATHSIG), and the work directory it leaves is
+/// removed by the next VM run, which sees that its owner is gone.
 #[test]
 fn even_sigkill_leaves_no_qemu() {
     if !ready() {
@@ -175,6 +190,57 @@ fn even_sigkill_leaves_no_qemu() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_gone(&qemus);
+    // (Another VM test running beside this one may be the next run that removes it.)
+    let left = work_dirs(child.id());
+    let o = xdptest().args(["run", "--kernel", "debian:6.1", "specs/icmp_echo"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(left.iter().all(|d| !d.exists()), "not removed by the next run: {left:?}");
+}
+
+/// A qemu killed in the middle of a run: the results the guest sent before are kept, the others are
+/// errors that say the qemu process died and after how many results.
+#[test]
+fn results_before_qemu_died_are_kept() {
+    if !ready() {
+        return;
+    }
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = format!("program \"{}\" xdp \"xdp_counter\"\n", root().join("programs/build/counter.o").display());
+    for i in 0..3000 {
+        spec.push_str(&format!(
+            "scenario \"s{i}\" {{\n  send ether / ipv4 / udp(sport={})\n  expect XDP_PASS: input\n}}\n",
+            i + 1
+        ));
+    }
+    std::fs::write(dir.path().join("big.pkt"), spec).unwrap();
+    let mut child = xdptest()
+        .args(["run", "--kernel", "debian:6.1", "--jobs", "1", "--format", "json", "big.pkt"])
+        .current_dir(dir.path())
+        .env("XDPTEST_VM_TIMEOUT_SCALE", "100")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut passed, mut died, mut killed) = (0, 0, false);
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("\"status\":\"pass\"") {
+            passed += 1;
+        }
+        if line.contains("\"type\":\"scenario\"") && line.contains("\"kind\":\"qemu_died\"") {
+            died += 1;
+        }
+        if passed == 50 && !killed {
+            for q in qemu_children(child.id()) {
+                unsafe { libc::kill(q as i32, libc::SIGKILL) };
+            }
+            killed = true;
+        }
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(2));
+    assert!(killed && passed >= 50, "{passed} passed");
+    assert_eq!(passed + died, 3000, "every scenario reported once ({passed} passed, {died} qemu died)");
 }
 
 /// Snapshots are compared in VM runs too: the guest reads the maps around each send, the host renders

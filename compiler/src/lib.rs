@@ -17,6 +17,7 @@ pub mod env;
 pub mod fixture;
 pub mod lint;
 pub mod mapvalue;
+pub mod owner;
 pub mod packet;
 pub mod pcap;
 pub mod spec;

@@ -201,28 +201,93 @@ pub fn outputs(specs: &[SpecPath], suite: &Suite) -> Result<Vec<(PathBuf, Vec<u8
     Ok(files)
 }
 
-/// Writes `files` under `out`: first everything into a staging directory beside `out`, then each file
-/// into place by rename. Files of earlier runs that this run does not produce are left alone.
-pub fn write_all(out: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), Diag> {
+/// The prefix of the directory an output is staged in, beside the output directory.
+pub const STAGING_PREFIX: &str = ".xdptest-staging-";
+
+/// Writes `files` as the whole content of `out`, all or nothing: everything goes into a staging
+/// directory beside `out` (named after this process, see [`crate::owner`]), which then takes `out`'s
+/// place in one atomic exchange (`renameat2(RENAME_EXCHANGE)`), or one rename when `out` is new. A
+/// reader, or a run killed at any moment, sees the old output or the new one, never a mix. `cancelled`
+/// is asked between files (Ctrl-C): the staging directory is removed and `out` stays as it was.
+/// Staging directories of xdptest processes that died are removed first.
+///
+/// `out` is replaced as a whole, so it must be new, empty, or an earlier output (only `.ron` and
+/// `.pcapng` files): `--out .` in a source tree is refused, not emptied.
+pub fn write_all(out: &Path, files: &[(PathBuf, Vec<u8>)], cancelled: &dyn Fn() -> bool) -> Result<(), Diag> {
     let io = |what: &str, p: &Path, e: std::io::Error| {
         Diag::global("compile::write", format!("cannot {what} {}: {e}", p.display()))
     };
-    std::fs::create_dir_all(out).map_err(|e| io("create", out, e))?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| io("create", &parent, e))?;
+    crate::owner::remove_stale(&parent, STAGING_PREFIX, |p| {
+        let _ = std::fs::remove_dir_all(p);
+    });
+    let exists = match std::fs::symlink_metadata(out) {
+        Ok(m) if m.is_dir() => true,
+        Ok(_) => {
+            return Err(Diag::global("compile::write", format!("{} exists and is not a directory", out.display()))
+                .help("give a new directory, or an earlier output of xdptest compile"))
+        }
+        Err(_) => false,
+    };
+    if exists {
+        if let Some(foreign) = foreign_file(out) {
+            return Err(Diag::global(
+                "compile::write",
+                format!("{} holds files xdptest compile did not write ({})", out.display(), foreign.display()),
+            )
+            .help("the output directory is replaced as a whole: give a new or empty directory, or an earlier output"));
+        }
+    }
+    let prefix = format!("{STAGING_PREFIX}{}-", crate::owner::Owner::this().tag());
     let staging =
-        tempfile::Builder::new().prefix(".xdptest-staging-").tempdir_in(out).map_err(|e| io("write into", out, e))?;
+        tempfile::Builder::new().prefix(&prefix).tempdir_in(&parent).map_err(|e| io("write into", &parent, e))?;
+    let interrupted = || Diag::global("compile::interrupted", "interrupted: nothing was written".to_string());
     for (rel, bytes) in files {
+        if cancelled() {
+            return Err(interrupted());
+        }
         let p = staging.path().join(rel);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
         }
         std::fs::write(&p, bytes).map_err(|e| io("write", &p, e))?;
     }
-    for (rel, _) in files {
-        let dest = out.join(rel);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
-        }
-        std::fs::rename(staging.path().join(rel), &dest).map_err(|e| io("write", &dest, e))?;
+    if cancelled() {
+        return Err(interrupted());
+    }
+    if exists {
+        // The old output ends up at the staging path, which the TempDir then removes.
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            staging.path(),
+            rustix::fs::CWD,
+            out,
+            rustix::fs::RenameFlags::EXCHANGE,
+        )
+        .map_err(|e| io("replace", out, e.into()))?;
+    } else {
+        std::fs::rename(staging.path(), out).map_err(|e| io("write", out, e))?;
+        let _ = staging.keep();
     }
     Ok(())
+}
+
+/// A file under `dir` that is not a fixture or a capture (what an earlier `compile` writes), if any.
+fn foreign_file(dir: &Path) -> Option<PathBuf> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            let (path, kind) = (e.path(), e.file_type().ok()?);
+            if kind.is_dir() {
+                stack.push(path);
+            } else if !(kind.is_file() && path.extension().is_some_and(|x| x == "ron" || x == "pcapng")) {
+                return Some(path);
+            }
+        }
+    }
+    None
 }

@@ -27,7 +27,7 @@ fn layers_spec_matches_wireshark() {
     assert_eq!(compiled.fixture_count(), 17);
     let files = suite::outputs(&specs, &compiled).expect("outputs");
     let out = tempfile::tempdir().unwrap();
-    suite::write_all(out.path(), &files).expect("write");
+    suite::write_all(out.path(), &files, &|| false).expect("write");
     oracle::check_layers_pcap(&out.path().join("layers.pcapng"));
     oracle::check_families_pcap(&out.path().join("families.pcapng"));
 }

@@ -42,9 +42,7 @@ pub fn isolated<T: Send>(load: impl FnOnce(&Path) -> T + Send) -> Result<T, RunE
                 // Nothing mounted from here on propagates back to the host's namespace.
                 mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
                     .map_err(|e| fail("mount --make-rprivate /", e.into()))?;
-                let dir = tempfile::Builder::new()
-                    .prefix("xdptest-bpffs-")
-                    .tempdir()
+                let dir = xdptest_compiler::owner::temp_dir("xdptest-bpffs-")
                     .map_err(|e| fail("create a directory for the private bpffs", e))?;
                 mount("bpf", dir.path(), "bpf", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, None)
                     .map_err(|e| fail("mount -t bpf", e.into()))?;

@@ -2,7 +2,7 @@
 //!
 //! `bpf_trace_printk` (and `bpf_trace_vprintk`) emit the trace event `bpf_trace/bpf_trace_printk` in
 //! the context of the task that runs the program; `BPF_PROG_TEST_RUN` runs it in the calling thread. So
-//! each worker thread gets a tracefs instance of its own (`instances/xdptest-<pid>-<tid>`) in which only
+//! each worker thread gets a tracefs instance of its own (`instances/xdptest-<pid>-<start>-<tid>`) in which only
 //! that event is enabled, filtered on `common_pid == <tid>`, and drains the instance's `trace_pipe` after
 //! every run: lines can neither leak between parallel workers nor between runs. The top-level trace buffer
 //! and other users' instances are left alone (the kernel itself turns the event on in the top-level
@@ -38,7 +38,7 @@ impl Printk {
         let instances = root.join("instances");
         remove_stale(&instances);
         let tid = rustix::thread::gettid().as_raw_nonzero();
-        let dir = instances.join(format!("{PREFIX}{}-{tid}", std::process::id()));
+        let dir = instances.join(format!("{PREFIX}{}-{tid}", xdptest_compiler::owner::Owner::this().tag()));
         if dir.exists() {
             let _ = std::fs::remove_dir(&dir);
         }
@@ -130,22 +130,14 @@ fn tracefs() -> Result<&'static Path, PrintkError> {
     .map_err(Clone::clone)
 }
 
-/// Removes instances of xdptest processes that no longer exist (killed before they could clean up).
+/// Removes instances of xdptest processes that no longer exist (killed before they could clean up):
+/// `xdptest-<pid>-<start>-<tid>`, judged by pid and start time (see [`xdptest_compiler::owner`]).
 fn remove_stale(instances: &Path) {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
-        let Ok(rd) = std::fs::read_dir(instances) else { return };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Some(pid) =
-                name.strip_prefix(PREFIX).and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = std::fs::remove_dir(e.path());
-            }
-        }
+        xdptest_compiler::owner::remove_stale(instances, PREFIX, |p| {
+            let _ = std::fs::remove_dir(p);
+        })
     });
 }
 

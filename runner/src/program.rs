@@ -123,6 +123,8 @@ pub struct LoadedProgram {
     pub prints: bool,
     /// The object calls `bpf_xdp_adjust_meta`: runs read the context back to find the metadata.
     pub adjusts_meta: bool,
+    /// A multi-buffer program (`xdp.frags`): its output can span fragment pages.
+    frags: bool,
     /// Readers of the object's perf event arrays and ring buffers.
     pub events: crate::emitted::Sources,
 }
@@ -248,6 +250,7 @@ impl LoadedProgram {
             load_time: start.elapsed(),
             prints: program.facts.prints,
             adjusts_meta: program.facts.helpers.contains(&XDP_ADJUST_META),
+            frags: program.frags,
             events,
         })
     }
@@ -304,9 +307,15 @@ impl LoadedProgram {
         out: &mut Vec<u8>,
     ) -> Result<(u32, usize), OsError> {
         let fd = self.program_fd(name).ok_or_else(|| OsError { op: format!("no program {name} loaded"), errno: 0 })?;
-        // Room for what the program may add in front (XDP headroom is 256 bytes) or behind.
+        // Room for all the kernel lets a program add: in front, the XDP headroom; behind, up to the end
+        // of the page (bpf_xdp_adjust_tail grows into the frame, which for a test run is one page of
+        // linear data plus, for multi-buffer programs, 17 fragment pages). A smaller buffer makes the
+        // run fail with ENOSPC although the program did nothing wrong.
+        const PAGE: usize = 4096;
+        const XDP_PACKET_HEADROOM: usize = 256;
+        let room = if self.frags { PAGE + 17 * PAGE + XDP_PACKET_HEADROOM } else { PAGE };
         out.clear();
-        out.resize(input.len() + 512, 0);
+        out.resize(room.max(input.len() + 2 * XDP_PACKET_HEADROOM), 0);
         let mut ctx_out = [0u8; 24];
         let r = sys::test_run(fd, input, out, ctx, ctx.map(|_| &mut ctx_out[..]), 0, 1)?;
         out.truncate(r.data_size_out as usize);

@@ -27,7 +27,12 @@ pub fn run(args: CompileArgs) -> Outcome {
         Ok(f) => f,
         Err(d) => return report(&[d]),
     };
-    if let Err(d) = suite::write_all(&args.out, &files) {
+    let cancel = crate::session::cancel_on_signals();
+    if let Err(d) = suite::write_all(&args.out, &files, &|| cancel.is_cancelled()) {
+        if cancel.is_cancelled() {
+            errln!("xdptest: interrupted; {} is as it was", args.out.display());
+            return Outcome::Interrupted;
+        }
         return report(&[d]);
     }
     let pcaps = files.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "pcapng")).count();

@@ -204,9 +204,8 @@ pub fn run(
     // Deadlines grow when VMs share CPUs.
     let crowding = (concurrent as f64 / host_cpus as f64).max(1.0);
     let scale = opts.timeout_scale * crowding * if accel == Accel::Kvm { 0.5 } else { 1.0 };
-    let work_root = tempfile::Builder::new()
-        .prefix("xdptest-vm-")
-        .tempdir()
+    // Named after this process: what a killed run leaves is removed by the next one.
+    let work_root = xdptest_compiler::owner::temp_dir("xdptest-vm-")
         .map_err(|e| MatrixError::TempDir { os: OsError::new("mkdtemp", &e) })?;
     let plan = Plan {
         kernels,

@@ -136,7 +136,8 @@ fn cpu_model(accel: Accel) -> &'static str {
 
 /// Whether a guest runs under `accel`: boots the probe sector with a short deadline.
 pub fn probe(qemu: &Path, accel: Accel, timeout: Duration) -> Result<(), String> {
-    let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let dir = xdptest_compiler::owner::temp_dir("xdptest-probe-")
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let img = dir.path().join("probe.img");
     std::fs::write(&img, probe_sector()).map_err(|e| format!("writing {}: {e}", img.display()))?;
     let mut cmd = Command::new(qemu);
