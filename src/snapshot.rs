@@ -202,6 +202,14 @@ fn source_of(spec: &str) -> String {
     rel.to_string_lossy().replace('\\', "/")
 }
 
+/// Why a scenario's snapshot cannot be compared.
+enum Unusable {
+    /// Reading or writing this file failed.
+    Io(PathBuf, std::io::Error),
+    /// The accepted file has no front matter.
+    NotASnapshot,
+}
+
 /// Snapshot handling for one run.
 pub struct Snapshots {
     mode: Mode,
@@ -300,32 +308,33 @@ impl Snapshots {
         }
         match self.compare(&path, f, r) {
             Ok(note) => note,
-            Err((file, e)) => {
+            Err(Unusable::Io(file, e)) => {
                 let os = OsError::new(format!("write {}", file.display()), &e);
                 r.verdict = Verdict::Error { error: RunError::Snapshot { path: path.display().to_string(), os } };
+                None
+            }
+            Err(Unusable::NotASnapshot) => {
+                r.verdict = Verdict::Error { error: RunError::NotASnapshot { path: path.display().to_string() } };
                 None
             }
         }
     }
 
     /// Errors name the file that could not be read or written.
-    fn compare(
-        &mut self,
-        path: &Path,
-        f: &Fixture,
-        r: &mut ScenarioResult,
-    ) -> Result<Option<Note>, (PathBuf, std::io::Error)> {
+    fn compare(&mut self, path: &Path, f: &Fixture, r: &mut ScenarioResult) -> Result<Option<Note>, Unusable> {
         let body = render_report(f, r);
         let body = normalize(&body);
         let pending = pending_path(path);
         let on = |p: &Path| {
             let p = p.to_path_buf();
-            move |e| (p, e)
+            move |e| Unusable::Io(p, e)
         };
         let stored = match std::fs::read_to_string(path) {
-            Ok(text) => Some(read_body(&text).unwrap_or_default()),
+            // Without front matter it is no snapshot of ours (or insta's): comparing it with an empty
+            // report would propose to overwrite whatever it is.
+            Ok(text) => Some(read_body(&text).ok_or(Unusable::NotASnapshot)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err((path.to_path_buf(), e)),
+            Err(e) => return Err(Unusable::Io(path.to_path_buf(), e)),
         };
         if stored.as_deref() == Some(body.as_str()) {
             // Matches: a pending report from an earlier run is stale.

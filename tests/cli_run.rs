@@ -360,3 +360,44 @@ fn a_grown_tail_is_reported_whole() {
     let o = xdptest(&["run", dir.path().join("grow.pkt").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// With CAP_BPF and CAP_NET_ADMIN (no root), what needs nothing more runs, and what does (a network
+/// namespace for `env`) says which capability is missing for it.
+#[test]
+fn with_bpf_capabilities_only_what_needs_more_names_it() {
+    build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("xdptest");
+    std::fs::copy(env!("CARGO_BIN_EXE_xdptest"), &bin).unwrap();
+    std::fs::copy(root().join("programs/build/counter.o"), dir.path().join("counter.o")).unwrap();
+    let plain = "program \"counter.o\" xdp \"xdp_counter\"\nscenario \"a\" {\n  send ether / ipv4 / udp\n  expect XDP_PASS\n}\n";
+    let staged = "program \"counter.o\" xdp \"xdp_counter\"\nenv {\n  link eth0 dummy\n}\n\
+                  scenario \"b\" {\n  send ether / ipv4 / udp ingress eth0\n  expect XDP_PASS\n}\n";
+    for (name, text) in [("plain.pkt", plain), ("staged.pkt", staged)] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+        std::fs::set_permissions(dir.path().join(name), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    }
+    std::fs::set_permissions(dir.path().join("counter.o"), std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .unwrap();
+    let run = |spec: &str| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(["--inh-caps=+bpf,+net_admin,+perfmon", "--ambient-caps=+bpf,+net_admin,+perfmon"])
+            .arg(&bin)
+            .args(["run", "-j1", spec])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("setpriv (util-linux) runs")
+    };
+    let o = run("plain.pkt");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run("staged.pkt");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("xdptest run needs root, or the capabilities CAP_SYS_ADMIN, CAP_NET_ADMIN"),
+        "{}",
+        text(&o)
+    );
+}

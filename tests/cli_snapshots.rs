@@ -313,3 +313,39 @@ fn committed_example_snapshots_match() {
     let uplink = read(&root().join("specs/upf/snapshots/upf__uplink-icmp-is-decapsulated-and-sent-back-out.snap"));
     assert!(uplink.contains("      vid = 300\n") && uplink.contains("    stats[0]: 0 → 1"), "{uplink}");
 }
+
+/// A file without front matter where the snapshot belongs is not compared with an empty report (which
+/// proposed to replace it): the scenario is an error that names the file, and the file is left alone.
+#[test]
+fn a_snap_file_without_front_matter_is_an_error_not_an_empty_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    write_spec(dir.path(), 70);
+    std::fs::create_dir_all(dir.path().join("snapshots")).unwrap();
+    std::fs::write(snap(dir.path()), "hand-written notes\n").unwrap();
+    let o = xdptest(dir.path(), &["run", "upf.pkt"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is not a snapshot file (it has no `---` front matter)"), "{}", text(&o));
+    assert_eq!(read(&snap(dir.path())), "hand-written notes\n");
+    assert!(!pending(dir.path()).exists());
+}
+
+/// `review --accept` leaves pending snapshots of scenarios that no longer exist (renamed, deleted),
+/// says so, and `--reject` removes them.
+#[test]
+fn review_accept_skips_snapshots_of_deleted_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    write_spec(dir.path(), 70);
+    let o = xdptest(dir.path(), &["run", "upf.pkt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(pending(dir.path()).exists());
+    // The scenario is renamed: its pending snapshot belongs to nothing.
+    let spec = upf_spec(70).replace("uplink: decapsulated", "uplink is decapsulated");
+    std::fs::write(dir.path().join("upf.pkt"), spec).unwrap();
+    let o = xdptest(dir.path(), &["review", "--accept", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("has no scenario it belongs to (remove it with --reject)"), "{}", text(&o));
+    assert!(pending(dir.path()).exists() && !snap(dir.path()).exists());
+    let o = xdptest(dir.path(), &["review", "--reject", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!pending(dir.path()).exists());
+}

@@ -206,6 +206,8 @@ pub struct MapDef {
     pub max_entries: u32,
     /// `map_flags`, e.g. `BPF_F_NO_PREALLOC` (0 when absent).
     pub flags: u32,
+    /// `__uint(pinning, LIBBPF_PIN_BY_NAME)`: the loader pins it in a bpffs.
+    pub pinned: bool,
     /// Key layout: from `__type(key, T)`, else `Opaque` from `key_size`
     /// (`Opaque { size: 0 }` when neither is given, e.g. ring buffers).
     pub key: TypeLayout,
@@ -245,6 +247,7 @@ impl MapDef {
             value_size: self.value.size(),
             key: crate::mapvalue::leaf_fields(&self.key),
             value: crate::mapvalue::leaf_fields(&self.value),
+            pinned: self.pinned,
         }
     }
 }
@@ -357,6 +360,13 @@ pub enum BtfError {
     /// The ELF structure itself is broken.
     #[error("malformed ELF: {0}")]
     Elf(String),
+    /// An ELF file for another machine (an x86 or arm binary, a host object): `e_machine` is not
+    /// EM_BPF.
+    #[error("not a BPF object: an ELF file for {machine} (compile with clang -target bpf)")]
+    NotBpf {
+        /// What the ELF header says the machine is.
+        machine: String,
+    },
     /// No `.BTF` section: the object was compiled without `-g`.
     #[error("no .BTF section (compile with -g)")]
     NoBtf,
@@ -396,6 +406,21 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectInfo, BtfError> {
     }
     let elf = |e: object::read::Error| BtfError::Elf(e.to_string());
     let file = object::File::parse(bytes).map_err(elf)?;
+    if file.architecture() != object::Architecture::Bpf {
+        // `e_machine` (offset 18, two bytes in the file's byte order): the number the ELF spec gives.
+        let raw = bytes.get(18..20).map(|b| {
+            if bytes.get(5) == Some(&2) {
+                u16::from_be_bytes([b[0], b[1]])
+            } else {
+                u16::from_le_bytes([b[0], b[1]])
+            }
+        });
+        let machine = match file.architecture() {
+            object::Architecture::Unknown => format!("machine {}", raw.unwrap_or(0)),
+            a => format!("{a:?}").to_lowercase().replace('_', "-"),
+        };
+        return Err(BtfError::NotBpf { machine });
+    }
 
     let mut programs = Vec::new();
     for sym in file.symbols() {

@@ -24,6 +24,41 @@ use crate::diagnostic::{Diag, SourceFile};
 use crate::fixture::{Bytes, EnvDecl, EnvItem, LinkKind, RouteKind};
 
 /// The stage an `env` block declares, one [`EnvDecl`] per line that is correct.
+/// Words `ip link` reads as keywords where a device name may stand.
+const IP_KEYWORDS: &[&str] = &[
+    "help",
+    "type",
+    "all",
+    "default",
+    "dev",
+    "name",
+    "link",
+    "peer",
+    "up",
+    "down",
+    "add",
+    "del",
+    "delete",
+    "set",
+    "show",
+    "list",
+    "lst",
+    "group",
+    "master",
+    "nomaster",
+    "netns",
+    "alias",
+    "mtu",
+    "address",
+    "broadcast",
+    "txqueuelen",
+    "vf",
+    "xdp",
+];
+
+/// The smallest MTU that carries IPv4 (RFC 791).
+const MIN_MTU: u64 = 68;
+
 pub fn lower(stmts: &[EnvStmt], src: &SourceFile, diags: &mut Vec<Diag>) -> Vec<EnvDecl> {
     let mut out = Vec::new();
     let mut spans = Vec::new();
@@ -43,6 +78,26 @@ pub fn lower(stmts: &[EnvStmt], src: &SourceFile, diags: &mut Vec<Diag>) -> Vec<
             out.push(item);
             spans.push(s.span);
         }
+    }
+    // A veth's peer is an interface of its own: no other link or peer may have its name.
+    let mut seen_peers: Vec<&str> = Vec::new();
+    for (span, item) in spans.iter().zip(out.iter()) {
+        let EnvItem::Link { name, kind: LinkKind::Veth { peer }, .. } = item else { continue };
+        if peer == name {
+            continue; // reported where it is written
+        }
+        if names.contains(peer) || seen_peers.contains(&peer.as_str()) {
+            diags.push(
+                Diag::new(
+                    "compile::env",
+                    src,
+                    *span,
+                    format!("the peer `{peer}` of `{name}` is another interface's name"),
+                )
+                .help("a veth's peer is a new interface: give it a name of its own"),
+            );
+        }
+        seen_peers.push(peer);
     }
     // Routes and neighbours must name declared devices (also ones declared after them).
     for (span, item) in spans.iter().zip(out.iter()) {
@@ -140,18 +195,31 @@ impl Words<'_> {
         }
     }
 
+    /// A name the kernel and iproute2 take for an interface: 1 to 15 bytes, not `.` or `..`, no `/`,
+    /// `:` or blanks, and not a word that `ip link` reads as a keyword (`ip link add help …` prints
+    /// its usage instead).
+    fn check_ifname(&mut self, name: &Spanned<String>) {
+        let n = name.node.as_str();
+        let problem = if n.is_empty() || n.len() > 15 {
+            Some("1 to 15 characters".to_string())
+        } else if n == "." || n == ".." || n.contains(['/', ':']) || n.contains(char::is_whitespace) {
+            Some("no `/`, `:` or blanks, and not `.` or `..`".to_string())
+        } else if IP_KEYWORDS.contains(&n) {
+            Some(format!("`{n}` is a keyword of `ip link`; choose another name, e.g. `{n}0`"))
+        } else {
+            None
+        };
+        if let Some(help) = problem {
+            self.err(name.span, format!("`{n}` is not a valid interface name"), &help);
+        }
+    }
+
     fn link(&mut self, declared: &[String]) -> Option<EnvItem> {
         const HELP: &str =
             "link NAME dummy | veth peer PEER | vlan VID on PARENT, then any of: mac MAC, addr ADDRESS/LEN (IPv4 or \
              IPv6, repeatable), mtu N";
         let name = self.next("an interface name", HELP)?;
-        if name.node.len() > 15 || name.node.contains('/') {
-            self.err(
-                name.span,
-                format!("`{}` is not a valid interface name", name.node),
-                "at most 15 characters, no `/`",
-            );
-        }
+        self.check_ifname(&name);
         if declared.contains(&name.node) {
             self.err(name.span, format!("interface `{}` is declared twice", name.node), "");
         }
@@ -164,7 +232,13 @@ impl Words<'_> {
                     self.err(kw.span, "expected `peer NAME`", HELP);
                     return None;
                 }
-                LinkKind::Veth { peer: self.next("the peer's name", HELP)?.node }
+                let peer = self.next("the peer's name", HELP)?;
+                self.check_ifname(&peer);
+                if peer.node == name.node {
+                    let help = format!("give the peer a name of its own, e.g. `peer {}p`", name.node);
+                    self.err(peer.span, format!("the peer of `{}` has the same name", name.node), &help);
+                }
+                LinkKind::Veth { peer: peer.node }
             }
             "vlan" => {
                 let vid_word = self.next("a VLAN id", HELP)?;
@@ -195,7 +269,18 @@ impl Words<'_> {
                     let (a, l) = self.prefix(&val)?;
                     addrs.push((Bytes(a), l));
                 }
-                "mtu" => mtu = Some(self.number(&val, 65535)? as u32),
+                "mtu" => {
+                    let n = self.number(&val, 65535)?;
+                    if n < MIN_MTU {
+                        self.err(
+                            val.span,
+                            format!("mtu {n} is below {MIN_MTU}"),
+                            "an interface carrying IPv4 needs at least 68 bytes (IPv6: 1280)",
+                        );
+                        return None;
+                    }
+                    mtu = Some(n as u32)
+                }
                 other => {
                     self.err(opt.span, format!("unknown link option `{other}`"), HELP);
                     return None;

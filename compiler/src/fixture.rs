@@ -138,6 +138,9 @@ pub struct MapInfo {
     /// Leaf fields of the key and the value (empty when the object gives no type).
     pub key: Vec<ValueField>,
     pub value: Vec<ValueField>,
+    /// Declared with `LIBBPF_PIN_BY_NAME`: loading needs a (private) bpffs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
 }
 
 /// `enum bpf_map_type`. The one definition of what each kind is (per-CPU, array, ...) for the compiler,
@@ -771,6 +774,7 @@ mod tests {
                 value_size: 8,
                 key: vec![ValueField { name: String::new(), offset: 0, size: 4, kind: FieldRepr::Int }],
                 value: vec![ValueField { name: String::new(), offset: 0, size: 8, kind: FieldRepr::Int }],
+                pinned: false,
             }],
         })
     }

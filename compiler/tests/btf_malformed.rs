@@ -292,3 +292,12 @@ fn btf_key_size_must_match_key_type() {
     let msg = malformed(&b.finish());
     assert!(msg.contains("key_size 8"), "{msg}");
 }
+
+/// A host executable or object is not a BPF object: said so, with its machine, instead of "no .BTF".
+#[test]
+fn elf_files_for_other_machines_are_named_as_such() {
+    let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+    let e = read_object(&exe).unwrap_err().to_string();
+    let machine = if cfg!(target_arch = "x86_64") { "x86-64" } else { "aarch64" };
+    assert_eq!(e, format!("not a BPF object: an ELF file for {machine} (compile with clang -target bpf)"));
+}

@@ -18,6 +18,28 @@ use crate::error::{OsError, RunError};
 /// BTF types, and a deep (or malformed) type graph needs more than a default thread's 2 MiB.
 pub const LOADER_STACK: usize = 16 << 20;
 
+/// [`isolated`] when `pins` is set; else `load` runs on a thread of the same stack, given a path that
+/// is never used (nothing is pinned).
+pub fn isolated_if<T: Send>(pins: bool, load: impl FnOnce(&Path) -> T + Send) -> Result<T, RunError> {
+    if pins {
+        return isolated(load);
+    }
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(LOADER_STACK)
+            .spawn_scoped(s, || load(Path::new("/nonexistent/xdptest-no-pins")))
+            .map_err(|e| RunError::Isolation {
+                step: "start a loader thread".into(),
+                os: OsError::new("spawn a thread", &e),
+            })?
+            .join()
+            .map_err(|_| RunError::Isolation {
+                step: "load".into(),
+                os: OsError::errno("the loader thread panicked", 0),
+            })
+    })
+}
+
 /// Runs `load` with a private bpffs mounted at the path it is given, in a thread of its own.
 pub fn isolated<T: Send>(load: impl FnOnce(&Path) -> T + Send) -> Result<T, RunError> {
     std::thread::scope(|s| {
@@ -27,7 +49,7 @@ pub fn isolated<T: Send>(load: impl FnOnce(&Path) -> T + Send) -> Result<T, RunE
                 let fail = |step: &str, e: std::io::Error| {
                     let os = OsError::new(step.to_string(), &e);
                     if RunError::is_denied(&os) {
-                        return RunError::permission(os);
+                        return RunError::permission_for(os, &["CAP_SYS_ADMIN"]);
                     }
                     RunError::Isolation { step: step.to_string(), os }
                 };

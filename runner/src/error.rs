@@ -207,12 +207,23 @@ pub enum RunError {
     /// The scenario's snapshot file could not be read or written.
     #[error("snapshot {path}: {os}")]
     Snapshot { path: String, os: OsError },
+    /// The file where the scenario's accepted snapshot belongs is not a snapshot (no `---` front
+    /// matter): left alone rather than compared with, or overwritten by, the report.
+    #[error("{path} is not a snapshot file (it has no `---` front matter): move it away, or delete it to record a new snapshot")]
+    NotASnapshot { path: String },
 }
 
 impl RunError {
     /// The permission error for a refused operation.
+    /// A refused BPF operation (loading, maps, test runs): XDP programs need CAP_BPF and CAP_NET_ADMIN.
     pub fn permission(os: OsError) -> RunError {
-        RunError::Permission { os, needs: ["CAP_BPF", "CAP_NET_ADMIN", "CAP_SYS_ADMIN"].map(String::from).to_vec() }
+        Self::permission_for(os, &["CAP_BPF", "CAP_NET_ADMIN"])
+    }
+
+    /// A refused operation and the capabilities it takes (a private mount namespace and bpffs for
+    /// pinned maps, or a network namespace for `env`, take CAP_SYS_ADMIN).
+    pub fn permission_for(os: OsError, needs: &[&str]) -> RunError {
+        RunError::Permission { os, needs: needs.iter().map(|s| s.to_string()).collect() }
     }
 
     /// Whether this is an `EPERM`/`EACCES` from the kernel (callers turn these into [`RunError::Permission`]).

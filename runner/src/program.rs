@@ -174,7 +174,10 @@ impl LoadedProgram {
         }
         crate::probe::check(program, &bytes)?;
         let ncpus = aya::util::nr_cpus().map_err(|(what, e)| invalid(format!("{what}: {e}")))?;
-        let (ebpf, programs, extra) = crate::bpffs::isolated(|pins| {
+        // Only pinned maps need a bpffs (a private one, in a mount namespace of its own: CAP_SYS_ADMIN);
+        // other objects load with CAP_BPF and CAP_NET_ADMIN alone.
+        let pinned = program.maps.iter().any(|m| m.pinned);
+        let (ebpf, programs, extra) = crate::bpffs::isolated_if(pinned, |pins| {
             // A panic inside aya on a malformed object is that object's error (aborts are what the
             // probe is for).
             crate::probe::contained(|| load_all(program, &bytes, &wanted, pins)).unwrap_or_else(|said| {

@@ -69,7 +69,7 @@ impl Stage {
                 return Err(if f.no_driver {
                     StageError::Skip(SkipReason::NoLinkDriver { step: f.step, location, os: f.os })
                 } else if RunError::is_denied(&f.os) {
-                    StageError::Error(RunError::permission(f.os))
+                    StageError::Error(RunError::permission_for(f.os, STAGE_CAPS))
                 } else {
                     StageError::Error(RunError::Stage { step: f.step, location, os: f.os })
                 });
@@ -150,12 +150,15 @@ impl Stage {
     }
 }
 
+/// What building an `env` stage takes: a network namespace (CAP_SYS_ADMIN) and its links.
+const STAGE_CAPS: &[&str] = &["CAP_SYS_ADMIN", "CAP_NET_ADMIN"];
+
 /// Moves the calling thread into a new network namespace; returns it.
 fn unshare_net() -> Result<OwnedFd, StageError> {
     if let Err(e) = unshare_net_here() {
         let os = OsError::new("unshare(CLONE_NEWNET)", &e.into());
         return Err(StageError::Error(if RunError::is_denied(&os) {
-            RunError::permission(os)
+            RunError::permission_for(os, STAGE_CAPS)
         } else {
             RunError::Stage { step: "create a network namespace".into(), location: None, os }
         }));

@@ -45,7 +45,12 @@ pub fn run(args: ReviewArgs) -> Outcome {
     let total = pending.len();
     for (i, new) in pending.iter().enumerate() {
         let snap = new.with_extension("");
-        let choice = if args.accept {
+        let gone = stale(new);
+        let choice = if let (Some(why), false) = (&gone, args.reject) {
+            // Accepting would keep a snapshot no run compares again: say so, leave the decision.
+            outln!("not accepted {}: {why} (remove it with --reject)", new.display());
+            Choice::Skip
+        } else if args.accept {
             Choice::Accept
         } else if args.reject {
             Choice::Reject
@@ -95,6 +100,23 @@ pub fn run(args: ReviewArgs) -> Outcome {
     }
     outln!("{} accepted, {} rejected, {} skipped", count(accepted, "snapshot"), rejected, skipped);
     Outcome::Ok
+}
+
+/// Why a pending snapshot belongs to no scenario any more (its spec, or the scenario in it, was
+/// deleted or renamed), if it does not. A spec that does not parse is given the benefit of the doubt.
+fn stale(new: &Path) -> Option<String> {
+    // `DIR/snapshots/<stem>__<slug>.snap.new` belongs to `DIR/<stem>.pkt`.
+    let name = new.file_name()?.to_str()?.strip_suffix(".snap.new")?;
+    let (stem, slug) = name.split_once("__")?;
+    let spec = new.parent()?.parent()?.join(format!("{stem}.pkt"));
+    let Ok(text) = std::fs::read_to_string(&spec) else {
+        return Some(format!("its spec {} does not exist", spec.display()));
+    };
+    let file = xdptest_grammar::parse(&text).ok()?;
+    let exists = file.items.iter().any(|i| {
+        matches!(&i.kind, xdptest_grammar::ast::ItemKind::Scenario(s) if xdptest_compiler::fixture::slug(&s.name.node) == slug)
+    });
+    (!exists).then(|| format!("{} has no scenario it belongs to", spec.display()))
 }
 
 /// The pending snapshot against the accepted one.

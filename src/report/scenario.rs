@@ -272,6 +272,7 @@ mod tests {
                     field("vlan", 4, 2, FieldRepr::Int),
                     field("pad", 6, 2, FieldRepr::Int),
                 ],
+                pinned: false,
             }],
         };
         let v = |ip: [u8; 4], vlan: u16| {

@@ -303,7 +303,7 @@ fn map_def(btf: &Btf<'_>, var_id: u32) -> Result<MapDef, BtfError> {
     let Some(Ty::Composite { union: false, members, .. }) = btf.get(r.peel(def_ty)?.id)? else {
         return Err(malformed(format!("map '{name}': definition is not a struct")));
     };
-    let (mut map_type, mut max_entries, mut flags) = (0, 0, 0);
+    let (mut map_type, mut max_entries, mut flags, mut pinning) = (0, 0, 0, 0);
     let (mut key, mut value, mut key_size, mut value_size) = (None, None, None, None);
     for m in members {
         match btf.name(m.name_off)? {
@@ -314,13 +314,14 @@ fn map_def(btf: &Btf<'_>, var_id: u32) -> Result<MapDef, BtfError> {
             "value_size" => value_size = Some(uint_field(&r, &name, "value_size", m.ty)?),
             "key" => key = Some(type_field(&mut r, &name, "key", m.ty)?),
             "value" => value = Some(type_field(&mut r, &name, "value", m.ty)?),
-            // numa_node, pinning, map_extra, values (map-in-map): not needed here.
+            "pinning" => pinning = uint_field(&r, &name, "pinning", m.ty)?,
+            // numa_node, map_extra, values (map-in-map): not needed here.
             _ => {}
         }
     }
     let key = pick(&name, "key", key, key_size)?;
     let value = pick(&name, "value", value, value_size)?;
-    Ok(MapDef { name, map_type, max_entries, flags, key, value })
+    Ok(MapDef { name, map_type, max_entries, flags, pinned: pinning != 0, key, value })
 }
 
 /// Members listed before `describe` elides the rest with `...`.
