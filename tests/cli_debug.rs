@@ -303,3 +303,66 @@ fn verifier_rejection_never_quotes_files_outside_the_spec_tree() {
     assert!(t.contains("at secret.c:9:"), "{t}");
     assert!(!t.contains("SECRET-"), "a file outside the spec tree was quoted:\n{t}");
 }
+
+/// Ctrl-C in the middle of a host run of a printing program: the run stops, prints its summary, exits
+/// 130, and removes the tracefs instances its workers created (they used to stay, enabled, with a
+/// 2.8 MB buffer each).
+#[test]
+fn ctrl_c_during_a_printing_run_removes_its_trace_instances() {
+    use std::io::BufRead;
+    build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = format!("program \"{}\" xdp \"xdp_printk\"\n", root().join("programs/build/printk.o").display());
+    for i in 0..20_000 {
+        spec.push_str(&format!(
+            "scenario \"s{i}\" {{\n  send ether / ipv4(ttl={}) / udp\n  expect XDP_PASS: input\n}}\n",
+            i % 200 + 1
+        ));
+    }
+    std::fs::write(dir.path().join("p.pkt"), spec).unwrap();
+    let mut child = support::xdptest()
+        .cwd(dir.path())
+        .args(["run", "-j2", "p.pkt"])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // Wait until scenarios run (the instances exist), then interrupt.
+    let mut out = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        out.push_str(&line);
+        out.push('\n');
+        if line.contains("PASS") && out.matches("PASS").count() >= 100 {
+            break;
+        }
+    }
+    let instances = || -> Vec<String> {
+        std::fs::read_dir("/sys/kernel/tracing/instances")
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| n.starts_with(&format!("xdptest-{pid}-")))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(!instances().is_empty(), "the run captures printk in instances of its own");
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    for line in lines {
+        out.push_str(&line.unwrap());
+        out.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{out}");
+    assert!(
+        out.contains("interrupted: ") && out.contains(" not run"),
+        "no summary:\n{}",
+        &out[out.len().saturating_sub(500)..]
+    );
+    assert!(out.lines().last().unwrap_or("").starts_with("xdptest: "), "{}", &out[out.len().saturating_sub(300)..]);
+    assert!(instances().is_empty(), "left behind: {:?}", instances());
+}

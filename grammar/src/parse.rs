@@ -256,12 +256,10 @@ fn from_pest(e: pest::error::Error<Rule>, source: &str) -> SyntaxError {
     }
     // Point at the offending token (up to the next whitespace), not an empty position.
     let rest = &source[start.min(source.len())..];
-    let token_len = rest.char_indices().find(|(_, c)| c.is_whitespace()).map(|(i, _)| i).unwrap_or(rest.len());
-    let end = end.max(start + token_len.min(40));
+    let end = end.max(start + first_word(rest).len());
     // At whitespace, show the next token (or the end of the file).
-    let next = rest.trim_start();
-    let next_len = next.char_indices().find(|(_, c)| c.is_whitespace()).map(|(i, _)| i).unwrap_or(next.len());
-    let found = if next_len == 0 { "end of file".to_string() } else { format!("`{}`", &next[..next_len.min(40)]) };
+    let next = first_word(rest.trim_start());
+    let found = if next.is_empty() { "end of file".to_string() } else { format!("`{next}`") };
     let before = &source[..start.min(source.len())];
     let (message, help) = match e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
@@ -289,6 +287,13 @@ fn from_pest(e: pest::error::Error<Rule>, source: &str) -> SyntaxError {
 }
 
 /// Hints for the mistakes people make most often.
+/// The text up to the first whitespace, at most 40 characters of it (cut on a character boundary:
+/// spans and quotes slice the source with it).
+fn first_word(text: &str) -> &str {
+    let word = text.char_indices().find(|(_, c)| c.is_whitespace()).map_or(text, |(i, _)| &text[..i]);
+    word.char_indices().nth(40).map_or(word, |(i, _)| &word[..i])
+}
+
 fn hint_for(before: &str, rest: &str, positives: &[Rule]) -> Option<String> {
     // `packet send = ...`: a keyword where a name goes.
     let trimmed = before.trim_end();
@@ -835,5 +840,23 @@ impl Cx {
             r => unreachable!("value {r:?}"),
         };
         Value { kind, span: sp }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_word;
+
+    /// Found by the `parse` fuzz target: an error before a long word of multi-byte characters cut
+    /// the quoted token inside a character, and slicing panicked.
+    #[test]
+    fn long_words_are_cut_on_character_boundaries() {
+        let word = "é".repeat(50);
+        assert_eq!(first_word(&format!("{word} x")), "é".repeat(40));
+        assert_eq!(first_word("ab cd"), "ab");
+        assert_eq!(first_word(""), "");
+        let source = format!("scenario \"s\" {{\n  {} }}\n", "é".repeat(45));
+        let errors = crate::parse(&source).unwrap_err();
+        assert!(errors[0].message.contains(&"é".repeat(40)), "{:?}", errors[0]);
     }
 }

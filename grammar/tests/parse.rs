@@ -188,3 +188,26 @@ fn calls_and_flag_sets() {
     let ValueKind::Flags(names) = one_value("fin | psh |urg") else { panic!() };
     assert_eq!(names.len(), 3);
 }
+
+/// Inputs the fuzz targets found crashing the parser, kept as they were found: each parses to a tree
+/// or to errors whose spans lie on character boundaries.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let text = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+        if let Err(errors) = xdptest_grammar::parse(&text) {
+            for e in errors {
+                assert!(
+                    text.is_char_boundary(e.span.start) && text.is_char_boundary(e.span.end),
+                    "{}: {e:?}",
+                    path.display()
+                );
+            }
+        }
+        n += 1;
+    }
+    assert!(n >= 1);
+}

@@ -77,7 +77,7 @@ pub fn child_main() -> Option<i32> {
 /// BTF up, relocate map references and calls. Map descriptors are stand-ins (nothing is created), and
 /// CO-RE relocation against the kernel's BTF is left to the real load (it needs the 5 MB vmlinux BTF
 /// parsed, which would make every probe as slow as a load; a panic there is still caught in-process).
-fn read_like_the_loader(program: &Program, bytes: &[u8]) -> Result<(), String> {
+pub fn read_like_the_loader(program: &Program, bytes: &[u8]) -> Result<(), String> {
     let load_as = if program.frags { "xdp.frags" } else { "xdp" };
     let renamed = crate::elf::rename_for_load(bytes, &program.section, load_as).map_err(|e| e.0)?;
     let mut obj = aya_obj::Object::parse(&renamed).map_err(|e| e.to_string())?;
