@@ -463,3 +463,55 @@ fn compile_refuses_to_replace_a_directory_it_did_not_write() {
     assert!(stderr(&out).contains("holds files xdptest compile did not write"), "{}", stderr(&out));
     assert_eq!(names(&tree(&dir.path().join("src"))), ["main.c"]);
 }
+
+/// `list` selects exactly what `run` runs with the same flags; completions and the man page cover
+/// every command.
+#[test]
+fn list_completions_and_man_page() {
+    support::build_programs();
+    let o = xdptest(&repo(), &["list", "specs", "--filter", "upf.pkt::uplink", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let names: Vec<String> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "scenario")
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!names.is_empty() && names.iter().all(|n| n.contains("upf.pkt::uplink")), "{names:?}");
+    let o = xdptest(&repo(), &["run", "specs", "--filter", "upf.pkt::uplink", "--format", "json"]);
+    let ran: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "scenario")
+        .map(|v| format!("{}::{}", v["spec"].as_str().unwrap(), v["scenario"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, ran);
+    // Partitions list disjoint shards that cover the suite.
+    let shard = |i: u32| {
+        let o = xdptest(&repo(), &["list", "specs", "--partition", &format!("{i}/3")]);
+        String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    let all = xdptest(&repo(), &["list", "specs"]);
+    let mut shards: Vec<String> = (1..=3).flat_map(shard).collect();
+    shards.sort();
+    let mut whole: Vec<String> = String::from_utf8_lossy(&all.stdout).lines().map(str::to_string).collect();
+    whole.sort();
+    assert_eq!(shards, whole);
+    let o = xdptest(&repo(), &["list", "specs", "--filter", "no such scenario"]);
+    assert_eq!(o.status.code(), Some(2));
+    // Completions and the man page name every command.
+    let bash = String::from_utf8_lossy(&xdptest(&repo(), &["completions", "bash"]).stdout).into_owned();
+    let man = String::from_utf8_lossy(&xdptest(&repo(), &["man"]).stdout).into_owned();
+    for cmd in ["check", "compile", "run", "list", "review", "explain", "completions", "man"] {
+        assert!(bash.contains(&format!("xdptest__{cmd}")) || bash.contains(&format!("xdptest,{cmd}")), "bash: {cmd}");
+        assert!(man.contains(&format!("xdptest\\-{cmd}")), "man: {cmd}");
+    }
+    let syntax =
+        std::process::Command::new("bash").arg("-n").stdin(std::process::Stdio::piped()).spawn().and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(bash.as_bytes())?;
+            c.wait()
+        });
+    assert!(syntax.unwrap().success(), "the bash completion script parses");
+}

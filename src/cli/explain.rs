@@ -16,6 +16,9 @@ pub struct ExplainArgs {
     /// is decapsulated and sent back out`). The name may be shortened to a part that only it contains.
     #[arg(value_name = "SPEC::SCENARIO")]
     pub scenario: String,
+    /// Colours: auto (a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces them), always, never.
+    #[arg(long, value_enum, default_value_t = super::run::Color::Auto)]
+    pub color: super::run::Color,
 }
 
 pub fn run(args: ExplainArgs) -> Outcome {
@@ -52,7 +55,8 @@ pub fn run(args: ExplainArgs) -> Outcome {
         errln!("error: the scenario did not run");
         return Outcome::Error;
     };
-    out!("{}", crate::report::story::story(&fixture, &result));
+    let mut stream = anstream::AutoStream::new(std::io::stdout(), args.color.choice());
+    let _ = std::io::Write::write_all(&mut stream, crate::report::story::story(&fixture, &result).as_bytes());
     match result.verdict {
         Verdict::Pass | Verdict::Skip { .. } => Outcome::Ok,
         Verdict::Fail { .. } => Outcome::Failed,

@@ -2,8 +2,10 @@
 
 mod check;
 mod compile;
+mod completions;
 mod env;
 mod explain;
+mod list;
 mod review;
 mod run;
 mod vm;
@@ -44,10 +46,16 @@ pub enum Command {
     Compile(compile::CompileArgs),
     /// Run specs through the program on this kernel (BPF_PROG_TEST_RUN) and check every expectation.
     Run(run::RunArgs),
+    /// List the scenarios `run` would run with the same paths, --filter and --partition.
+    List(list::ListArgs),
     /// Accept or reject pending snapshot reports (`*.snap.new`), one by one or all at once.
     Review(review::ReviewArgs),
     /// Run one scenario and tell its whole story: packets layer by layer, actions, map changes, printk.
     Explain(explain::ExplainArgs),
+    /// Print shell completions for SHELL (generated from this command line's definitions).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff), with a section per command.
+    Man,
     /// The init process of xdptest's VMs (runs only as PID 1 inside a guest).
     #[command(hide = true)]
     Guest,
@@ -70,6 +78,9 @@ pub fn main(cli: Cli) -> Outcome {
         Command::Check(a) => check::run(a),
         Command::Compile(a) => compile::run(a),
         Command::Run(a) => run::run(a),
+        Command::List(a) => list::run(a),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man => completions::man(),
         Command::Review(a) => review::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Guest => match xdptest_vm::guest::main() {

@@ -78,7 +78,7 @@ impl Color {
     }
 }
 
-fn parse_partition(s: &str) -> Result<Partition, String> {
+pub fn parse_partition(s: &str) -> Result<Partition, String> {
     s.parse()
 }
 

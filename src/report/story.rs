@@ -211,17 +211,21 @@ impl Teller<'_> {
             s.push_str(&describe_failures(&others));
         }
         s.push('\n');
+        // Styled: the terminal stream keeps or strips the colours (`--color`).
+        let p = super::human::Palette::on();
         match &self.r.verdict {
-            Verdict::Pass => s.push_str("verdict: PASS\n"),
+            Verdict::Pass => {
+                let _ = writeln!(s, "verdict: {}", p.green("PASS"));
+            }
             Verdict::Fail { failures } => {
-                let _ = writeln!(s, "verdict: FAIL ({})", count(failures.len(), "difference"));
+                let _ = writeln!(s, "verdict: {} ({})", p.red("FAIL"), count(failures.len(), "difference"));
             }
             Verdict::Skip { reason } => {
-                let _ = writeln!(s, "verdict: SKIP: {reason}");
+                let _ = writeln!(s, "verdict: {}: {reason}", p.yellow("SKIP"));
             }
             Verdict::Error { error } => {
                 let text = error_text(error, Some(&self.f.program));
-                let _ = writeln!(s, "verdict: ERROR\n{}", indent(&text, 2).trim_end());
+                let _ = writeln!(s, "verdict: {}\n{}", p.red("ERROR"), indent(&text, 2).trim_end());
             }
         }
         self.s
