@@ -39,6 +39,8 @@ pub struct Plan {
     pub snapshots: snapshot::Mode,
     /// Multiplies every VM deadline.
     pub timeout_scale: f64,
+    /// Stop once this many scenarios failed or could not run (`--max-fail`, `--fail-fast`).
+    pub max_fail: Option<usize>,
 }
 
 /// The run's cancellation, set by the signal handler (installed once per process).
@@ -106,6 +108,14 @@ pub fn run(plan: Plan) -> Outcome {
             note = snapshots.check(*index, &fixtures[*index], result).map(|n| (*target, n.to_string()));
         }
         summary.event(&e);
+        if let Some(max) = plan.max_fail {
+            if summary.failed.len() >= max && summary.max_fail_reached.is_none() {
+                // Scenarios already running finish; nothing new starts (the runner and the VMs stop as
+                // for an interrupt, but the outcome stays the failures').
+                summary.max_fail_reached = Some(max);
+                cancel.cancel();
+            }
+        }
         let view = RunView { fixtures, targets: &targets };
         let notes = note.map(|(target, text)| RunEvent::Note { target, text });
         for ev in std::iter::once(&e).chain(notes.as_ref()) {

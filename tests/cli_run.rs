@@ -401,3 +401,52 @@ fn with_bpf_capabilities_only_what_needs_more_names_it() {
         text(&o)
     );
 }
+
+/// The end of a failing run lists the failures once more with the command that reruns exactly them
+/// (`--exact` filters), and that command selects exactly those; `--fail-fast` / `--max-fail` stop
+/// early with the failures' exit status, not an interrupt's.
+#[test]
+fn failures_are_listed_with_their_rerun_command_and_max_fail_stops_early() {
+    build_programs();
+    let o = xdptest(&["run", "tests/specs/run/failing.pkt", "specs/icmp_echo"]);
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(t.contains("  FAIL tests/specs/run/failing.pkt::wrong action ("), "durations on FAIL lines: {t}");
+    let rerun = t.lines().find_map(|l| l.strip_prefix("rerun them: xdptest ")).expect("a rerun command");
+    assert!(t.contains("failed (3):\n  tests/specs/run/failing.pkt::wrong output fields\n"), "{t}");
+    // The command, run as the shell would split it, runs the three failures and nothing else.
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{} {rerun} --format json", env!("CARGO_BIN_EXE_xdptest")))
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let ran = support::json_records(&String::from_utf8_lossy(&o.stdout))
+        .into_iter()
+        .filter(|r| r["type"] == "scenario")
+        .map(|r| r["scenario"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    assert_eq!(ran, ["wrong output fields", "wrong action", "wrong map values"], "{}", text(&o));
+    // `--exact` matches whole names: a part of one selects nothing.
+    let o = xdptest(&["run", "tests/specs/run/failing.pkt", "--exact", "-f", "wrong action"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // --fail-fast: once a failure is seen nothing new starts; the exit status is the failures'.
+    let o = xdptest(&[
+        "run",
+        "-j1",
+        "tests/specs/run/failing.pkt",
+        "specs/icmp_echo",
+        "specs/counter",
+        "--fail-fast",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let records = support::json_records(&String::from_utf8_lossy(&o.stdout));
+    let summary = records.last().unwrap();
+    assert_eq!(summary["stopped_at_max_fail"], true, "{summary}");
+    assert_eq!(summary["cancelled"], false, "{summary}");
+    assert!(summary["not_run"].as_u64().unwrap() > 0, "{summary}");
+    assert!(support::stderr(&o).contains("stopped at --max-fail 1"), "{}", text(&o));
+}

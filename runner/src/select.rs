@@ -55,11 +55,12 @@ pub fn full_name(f: &Fixture) -> String {
     format!("{}::{}", f.spec, f.scenario)
 }
 
-/// Keeps the fixtures whose full name contains any of `filters` (all when empty), then this shard.
-pub fn select(fixtures: Vec<Fixture>, filters: &[String], partition: Option<Partition>) -> Vec<Fixture> {
+/// Keeps the fixtures whose full name contains any of `filters` (is one of them, when `exact`; all
+/// when there are none), then this shard.
+pub fn select(fixtures: Vec<Fixture>, filters: &[String], exact: bool, partition: Option<Partition>) -> Vec<Fixture> {
     let filtered = fixtures.into_iter().filter(|f| {
         let name = full_name(f);
-        filters.is_empty() || filters.iter().any(|p| name.contains(p.as_str()))
+        filters.is_empty() || filters.iter().any(|p| if exact { name == *p } else { name.contains(p.as_str()) })
     });
     match partition {
         None => filtered.collect(),

@@ -18,6 +18,9 @@ pub struct ListArgs {
     /// as `run --filter` selects them.
     #[arg(long, short = 'f', value_name = "TEXT")]
     pub filter: Vec<String>,
+    /// Match --filter against whole `SPEC::SCENARIO` names instead of parts of them.
+    #[arg(long, requires = "filter")]
+    pub exact: bool,
     /// List one shard, as `run --partition` cuts it: `I/N` or `count:I/N`, `hash:I/N`.
     #[arg(long, value_name = "I/N", value_parser = super::run::parse_partition)]
     pub partition: Option<Partition>,
@@ -57,7 +60,7 @@ pub fn run(args: ListArgs) -> Outcome {
     };
     let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
     let total = fixtures.len();
-    let selected = select(fixtures, &args.filter, args.partition);
+    let selected = select(fixtures, &args.filter, args.exact, args.partition);
     let spec_count = {
         let mut s: Vec<&str> = selected.iter().map(|f| f.spec.as_str()).collect();
         s.dedup();

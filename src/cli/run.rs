@@ -17,9 +17,18 @@ pub struct RunArgs {
     /// Run only scenarios whose `SPEC::SCENARIO` name contains this text (repeatable: any may match).
     #[arg(long, short = 'f', value_name = "TEXT")]
     pub filter: Vec<String>,
+    /// Match --filter against whole `SPEC::SCENARIO` names instead of parts of them.
+    #[arg(long, requires = "filter")]
+    pub exact: bool,
     /// Run one shard of the suite: `I/N` or `count:I/N` (round-robin), `hash:I/N` (stable by name).
     #[arg(long, value_name = "I/N", value_parser = parse_partition)]
     pub partition: Option<Partition>,
+    /// Stop at the first scenario that fails or cannot run (the same as --max-fail 1).
+    #[arg(long, conflicts_with = "max_fail")]
+    pub fail_fast: bool,
+    /// Stop once N scenarios failed or could not run: those running finish, the rest are not run.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_fail: Option<u32>,
     /// Worker threads (each loads its own copy of the programs). Default: the number of CPUs.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
@@ -90,7 +99,7 @@ pub fn run(args: RunArgs) -> Outcome {
     };
     let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
     let total = fixtures.len();
-    let fixtures = select(fixtures, &args.filter, args.partition);
+    let fixtures = select(fixtures, &args.filter, args.exact, args.partition);
     if fixtures.is_empty() {
         errln!("error: no scenario matches (out of {total}); check --filter and --partition");
         return Outcome::Error;
@@ -125,6 +134,7 @@ pub fn run(args: RunArgs) -> Outcome {
         pcap: args.pcap,
         snapshots: if args.accept { crate::snapshot::Mode::Update } else { args.snapshots },
         timeout_scale,
+        max_fail: if args.fail_fast { Some(1) } else { args.max_fail.map(|n| n as usize) },
     };
     session::run(plan)
 }

@@ -150,7 +150,7 @@ pub fn write_result(
             Ok(())
         }
         Verdict::Fail { failures } => {
-            writeln!(out, "{} {}", p.red("  FAIL"), p.bold(&name))?;
+            writeln!(out, "{} {} {time}", p.red("  FAIL"), p.bold(&name))?;
             for l in render_failures(failures, p).lines() {
                 writeln!(out, "        {l}")?;
             }
@@ -183,6 +183,69 @@ pub fn error_text(error: &RunError, program: Option<&xdptest_compiler::fixture::
 }
 
 /// The closing lines. Their shape (`N passed, N failed, N skipped`) is what CI systems look for.
+/// Failed scenarios listed at most, and rerun by one command at most.
+const FAILED_SHOWN: usize = 50;
+const RERUN_AT_MOST: usize = 20;
+
+/// The scenarios that failed or could not run, once more at the end where a reader looks (with their
+/// kernel on VM runs), and the command that reruns exactly them.
+fn write_failed(out: &mut dyn Write, view: &RunView, s: &Summary, p: Palette) -> std::io::Result<()> {
+    if s.failed.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "{}", p.red(&format!("failed ({}):", s.failed.len())))?;
+    let (mut specs, mut names, mut kernels): (Vec<&str>, Vec<String>, Vec<&str>) = Default::default();
+    for (n, &(target, index)) in s.failed.iter().enumerate() {
+        let Some(f) = view.fixtures.get(index) else { continue };
+        let name = format!("{}::{}", f.spec, f.scenario);
+        if n < FAILED_SHOWN {
+            let on = if view.on_vms() { format!(" [{}]", view.label(target)) } else { String::new() };
+            writeln!(out, "  {name}{on}")?;
+        }
+        if !specs.contains(&f.spec.as_str()) {
+            specs.push(&f.spec);
+        }
+        if view.on_vms() && !kernels.contains(&view.label(target)) {
+            kernels.push(view.label(target));
+        }
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    if s.failed.len() > FAILED_SHOWN {
+        writeln!(out, "  … and {} more", s.failed.len() - FAILED_SHOWN)?;
+    }
+    if names.len() <= RERUN_AT_MOST {
+        let mut cmd = String::from("xdptest run");
+        for spec in &specs {
+            cmd.push(' ');
+            cmd.push_str(&shell_word(spec));
+        }
+        for k in &kernels {
+            cmd.push_str(" --kernel ");
+            cmd.push_str(&shell_word(k));
+        }
+        cmd.push_str(" --exact");
+        for name in &names {
+            cmd.push_str(" -f ");
+            cmd.push_str(&shell_word(name));
+        }
+        writeln!(out, "rerun them: {cmd}")?;
+    }
+    Ok(())
+}
+
+/// `word` as one shell word: as it is when it needs no quoting, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 pub fn write_summary(out: &mut dyn Write, view: &RunView, s: &Summary, p: Palette) -> std::io::Result<()> {
     if view.on_vms() {
         for (target, t) in view.targets.iter().zip(&s.per_target) {
@@ -196,7 +259,14 @@ pub fn write_summary(out: &mut dyn Write, view: &RunView, s: &Summary, p: Palett
             writeln!(out, "{}", if t.failed + t.errors > 0 { p.red(&line) } else { p.green(&line) })?;
         }
     }
-    if s.cancelled {
+    write_failed(out, view, s, p)?;
+    if let Some(n) = s.max_fail_reached {
+        let line = format!(
+            "stopped at --max-fail {n} (scenarios already under way finished): {} not run",
+            count(s.not_run, "scenario")
+        );
+        writeln!(out, "{}", p.yellow(&line))?;
+    } else if s.cancelled {
         writeln!(out, "{}", p.yellow(&format!("interrupted: {} not run", count(s.not_run, "scenario"))))?;
     }
     let t = s.total;

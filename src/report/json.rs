@@ -159,7 +159,10 @@ struct SummaryJson {
     errors: usize,
     skipped: usize,
     not_run: usize,
+    /// Interrupted (Ctrl-C, SIGTERM).
     cancelled: bool,
+    /// Stopped by `--fail-fast` / `--max-fail`.
+    stopped_at_max_fail: bool,
     duration_us: u64,
     exit_code: u8,
 }
@@ -216,7 +219,8 @@ impl Reporter for Json {
             errors: s.total.errors,
             skipped: s.total.skipped,
             not_run: s.not_run,
-            cancelled: s.cancelled,
+            cancelled: s.cancelled && s.max_fail_reached.is_none(),
+            stopped_at_max_fail: s.max_fail_reached.is_some(),
             duration_us: s.wall.as_micros() as u64,
             exit_code: s.outcome() as u8,
         };

@@ -84,6 +84,8 @@ pub struct Summary {
     pub wall: Duration,
     /// (target, fixture index) of every scenario that failed or could not run, in arrival order.
     pub failed: Vec<(usize, usize)>,
+    /// `--max-fail N` (or `--fail-fast`, N = 1) stopped the run once N had failed: `Some(N)`.
+    pub max_fail_reached: Option<usize>,
     expected: usize,
 }
 
@@ -115,7 +117,7 @@ impl Summary {
     /// The run's outcome: an interrupt outranks everything, environment problems (a scenario that could
     /// not run) outrank test failures.
     pub fn outcome(&self) -> Outcome {
-        if self.cancelled {
+        if self.cancelled && self.max_fail_reached.is_none() {
             Outcome::Interrupted
         } else if self.total.errors > 0 {
             Outcome::Error
