@@ -41,6 +41,8 @@ pub struct Plan {
     pub timeout_scale: f64,
     /// Stop once this many scenarios failed or could not run (`--max-fail`, `--fail-fast`).
     pub max_fail: Option<usize>,
+    /// How much the human report says (`-v`, `-q`).
+    pub detail: Detail,
 }
 
 /// The run's cancellation, set by the signal handler (installed once per process).
@@ -74,7 +76,7 @@ pub fn run(plan: Plan) -> Outcome {
         Format::Human => reporters.push(Box::new(Human::new(
             Box::new(anstream::AutoStream::new(std::io::stdout(), plan.color)),
             Palette::on(),
-            Detail::Full,
+            plan.detail,
         ))),
         Format::Json => {
             reporters.push(Box::new(json::Json::new(Box::new(std::io::stdout()))));

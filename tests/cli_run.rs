@@ -450,3 +450,20 @@ fn failures_are_listed_with_their_rerun_command_and_max_fail_stops_early() {
     assert!(summary["not_run"].as_u64().unwrap() > 0, "{summary}");
     assert!(support::stderr(&o).contains("stopped at --max-fail 1"), "{}", text(&o));
 }
+
+/// `-q` prints failures and the summary only; `-v` adds what passing scenarios printed.
+#[test]
+fn quiet_and_verbose_reports() {
+    build_programs();
+    let o = xdptest(&["run", "-q", "tests/specs/run/failing.pkt", "specs/icmp_echo"]);
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(!t.contains("  PASS "), "{t}");
+    assert!(t.contains("  FAIL tests/specs/run/failing.pkt::wrong action"), "{t}");
+    assert!(t.contains("xdptest: 6 passed, 3 failed, 0 skipped"), "{t}");
+    let o = xdptest(&["run", "-v", "specs/printk"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("printed:\n          ipv4 proto 17 ttl 64"), "{}", text(&o));
+    let o = xdptest(&["run", "specs/printk"]);
+    assert!(!text(&o).contains("printed:"), "{}", text(&o));
+}

@@ -29,6 +29,12 @@ pub struct RunArgs {
     /// Stop once N scenarios failed or could not run: those running finish, the rest are not run.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_fail: Option<u32>,
+    /// Also show what passing scenarios printed with bpf_printk.
+    #[arg(long, short = 'v', conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Show only failures and the summary (no line per passing scenario).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
     /// Worker threads (each loads its own copy of the programs). Default: the number of CPUs.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
@@ -135,6 +141,11 @@ pub fn run(args: RunArgs) -> Outcome {
         snapshots: if args.accept { crate::snapshot::Mode::Update } else { args.snapshots },
         timeout_scale,
         max_fail: if args.fail_fast { Some(1) } else { args.max_fail.map(|n| n as usize) },
+        detail: match (args.verbose, args.quiet) {
+            (true, _) => crate::report::human::Detail::Verbose,
+            (_, true) => crate::report::human::Detail::Quiet,
+            _ => crate::report::human::Detail::Full,
+        },
     };
     session::run(plan)
 }

@@ -56,6 +56,10 @@ impl Palette {
 pub enum Detail {
     /// Every scenario, details for failures, the summary.
     Full,
+    /// As `Full`, and for passing scenarios what they printed with `bpf_printk` (`-v`).
+    Verbose,
+    /// Failures (and notes about them) and the summary only (`-q`).
+    Quiet,
     /// The summary only (the results go elsewhere, e.g. JSON on standard output).
     SummaryOnly,
 }
@@ -79,7 +83,12 @@ impl Reporter for Human {
     fn event(&mut self, e: &RunEvent, view: &RunView) -> std::io::Result<()> {
         let p = self.palette;
         match e {
-            RunEvent::Finished { target, index, result } if self.detail == Detail::Full => {
+            RunEvent::Finished { result, .. }
+                if self.detail == Detail::Quiet && matches!(result.verdict, Verdict::Pass | Verdict::Skip { .. }) =>
+            {
+                Ok(())
+            }
+            RunEvent::Finished { target, index, result } if self.detail != Detail::SummaryOnly => {
                 let prefix = if view.on_vms() { format!("[{}] ", view.label(*target)) } else { String::new() };
                 if let Verdict::Error { error } = &result.verdict {
                     if self.last_error.as_ref() == Some(error) {
@@ -95,9 +104,13 @@ impl Reporter for Human {
                     self.last_error = Some(error.clone());
                 }
                 let program = view.fixtures.get(*index).map(|f| &*f.program);
-                write_result(&mut self.out, result, &prefix, program, p)
+                write_result(&mut self.out, result, &prefix, program, p)?;
+                if self.detail == Detail::Verbose && matches!(result.verdict, Verdict::Pass) {
+                    write_printk(&mut self.out, result, p)?;
+                }
+                Ok(())
             }
-            RunEvent::Note { target, text } if self.detail == Detail::Full => {
+            RunEvent::Note { target, text } if matches!(self.detail, Detail::Full | Detail::Verbose) => {
                 let prefix = if view.on_vms() { format!("[{}] ", view.label(*target)) } else { String::new() };
                 writeln!(self.out, "        {}", p.yellow(&format!("{prefix}{text}")))
             }
@@ -155,17 +168,7 @@ pub fn write_result(
                 writeln!(out, "        {l}")?;
             }
             // What the program printed: often the quickest way to see why.
-            for (i, run) in r.runs.iter().enumerate() {
-                if let Some(e) = &run.printk_error {
-                    writeln!(out, "        send #{} ({}): bpf_printk output not captured: {e}", i + 1, run.source)?;
-                } else if !run.printk.is_empty() {
-                    writeln!(out, "        send #{} ({}) printed:", i + 1, run.source)?;
-                    for l in &run.printk {
-                        writeln!(out, "          {}", p.dim(l))?;
-                    }
-                }
-            }
-            Ok(())
+            write_printk(out, r, p)
         }
     }
 }
@@ -183,6 +186,21 @@ pub fn error_text(error: &RunError, program: Option<&xdptest_compiler::fixture::
 }
 
 /// The closing lines. Their shape (`N passed, N failed, N skipped`) is what CI systems look for.
+/// What each send of `r` printed with `bpf_printk`, under the scenario's line.
+fn write_printk(out: &mut dyn Write, r: &ScenarioResult, p: Palette) -> std::io::Result<()> {
+    for (i, run) in r.runs.iter().enumerate() {
+        if let Some(e) = &run.printk_error {
+            writeln!(out, "        send #{} ({}): bpf_printk output not captured: {e}", i + 1, run.source)?;
+        } else if !run.printk.is_empty() {
+            writeln!(out, "        send #{} ({}) printed:", i + 1, run.source)?;
+            for l in &run.printk {
+                writeln!(out, "          {}", p.dim(l))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Failed scenarios listed at most, and rerun by one command at most.
 const FAILED_SHOWN: usize = 50;
 const RERUN_AT_MOST: usize = 20;
