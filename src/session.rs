@@ -43,6 +43,8 @@ pub struct Plan {
     pub max_fail: Option<usize>,
     /// How much the human report says (`-v`, `-q`).
     pub detail: Detail,
+    /// Where to record the names of the scenarios that failed, for `--rerun-failed`.
+    pub failures_file: Option<PathBuf>,
 }
 
 /// The run's cancellation, set by the signal handler (installed once per process).
@@ -172,6 +174,17 @@ pub fn run(plan: Plan) -> Outcome {
     }
     if write_failed.is_some() && outcome != Outcome::Interrupted {
         outcome = outcome.max(Outcome::Error);
+    }
+    if let (Some(path), false) = (&plan.failures_file, outcome == Outcome::Interrupted) {
+        let mut names: Vec<String> = summary
+            .failed
+            .iter()
+            .filter_map(|&(_, index)| fixtures.get(index).map(xdptest_runner::select::full_name))
+            .collect();
+        names.dedup();
+        if let Err(e) = crate::cli::rerun::record(path, &names) {
+            errln!("warning: cannot record the failures for --rerun-failed in {}: {e}", path.display());
+        }
     }
     outcome
 }

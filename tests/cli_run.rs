@@ -467,3 +467,40 @@ fn quiet_and_verbose_reports() {
     let o = xdptest(&["run", "specs/printk"]);
     assert!(!text(&o).contains("printed:"), "{}", text(&o));
 }
+
+/// `--rerun-failed` runs what failed in the last run from the same directory (recorded under the
+/// cache directory, one record per directory), and says so when nothing failed.
+#[test]
+fn rerun_failed_runs_the_last_failures_from_this_directory() {
+    build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let program = format!("program \"{}\" xdp \"xdp_counter\"\n", root().join("programs/build/counter.o").display());
+    let spec = |drop_b: bool| {
+        format!(
+            "{program}scenario \"a\" {{\n  send ether / ipv4 / udp\n  expect XDP_PASS\n}}\n\
+             scenario \"b\" {{\n  send ether / ipv4 / udp\n  expect {}\n}}\n",
+            if drop_b { "XDP_DROP" } else { "XDP_PASS" }
+        )
+    };
+    std::fs::write(dir.path().join("s.pkt"), spec(true)).unwrap();
+    let run =
+        |args: &[&str]| support::xdptest().cwd(dir.path()).env("XDG_CACHE_HOME", cache.path()).args(args).output();
+    let o = run(&["run", "--rerun-failed", "s.pkt"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no run from this directory is recorded"), "{}", text(&o));
+    assert_eq!(run(&["run", "s.pkt"]).status.code(), Some(1));
+    let o = run(&["run", "--rerun-failed", "s.pkt", "--format", "json"]);
+    let ran: Vec<String> = support::json_records(&String::from_utf8_lossy(&o.stdout))
+        .into_iter()
+        .filter(|r| r["type"] == "scenario")
+        .map(|r| r["scenario"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ran, ["b"], "{}", text(&o));
+    // Fixed: the rerun passes, and then there is nothing left to rerun.
+    std::fs::write(dir.path().join("s.pkt"), spec(false)).unwrap();
+    assert_eq!(run(&["run", "--rerun-failed", "s.pkt"]).status.code(), Some(0));
+    let o = run(&["run", "--rerun-failed", "s.pkt"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).contains("had no failures: nothing to rerun"), "{}", text(&o));
+}

@@ -6,6 +6,7 @@ mod completions;
 mod env;
 mod explain;
 mod list;
+pub mod rerun;
 mod review;
 mod run;
 mod vm;

@@ -23,6 +23,10 @@ pub struct RunArgs {
     /// Run one shard of the suite: `I/N` or `count:I/N` (round-robin), `hash:I/N` (stable by name).
     #[arg(long, value_name = "I/N", value_parser = parse_partition)]
     pub partition: Option<Partition>,
+    /// Run only the scenarios that failed in the last run from this directory (recorded under the cache
+    /// directory, see the book), among those the paths select.
+    #[arg(long, conflicts_with_all = ["filter", "partition"])]
+    pub rerun_failed: bool,
     /// Stop at the first scenario that fails or cannot run (the same as --max-fail 1).
     #[arg(long, conflicts_with = "max_fail")]
     pub fail_fast: bool,
@@ -105,7 +109,23 @@ pub fn run(args: RunArgs) -> Outcome {
     };
     let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
     let total = fixtures.len();
-    let fixtures = select(fixtures, &args.filter, args.exact, args.partition);
+    let failures_file = super::rerun::file();
+    let fixtures = if args.rerun_failed {
+        let names = match super::rerun::recorded(&failures_file) {
+            Ok(n) if n.is_empty() => {
+                outln!("the last run from this directory had no failures: nothing to rerun");
+                return Outcome::Ok;
+            }
+            Ok(n) => n,
+            Err(e) => {
+                errln!("error: --rerun-failed: {e}");
+                return Outcome::Error;
+            }
+        };
+        select(fixtures, &names, true, None)
+    } else {
+        select(fixtures, &args.filter, args.exact, args.partition)
+    };
     if fixtures.is_empty() {
         errln!("error: no scenario matches (out of {total}); check --filter and --partition");
         return Outcome::Error;
@@ -146,6 +166,7 @@ pub fn run(args: RunArgs) -> Outcome {
             (_, true) => crate::report::human::Detail::Quiet,
             _ => crate::report::human::Detail::Full,
         },
+        failures_file: Some(failures_file),
     };
     session::run(plan)
 }
