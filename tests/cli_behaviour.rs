@@ -515,3 +515,40 @@ fn list_completions_and_man_page() {
         });
     assert!(syntax.unwrap().success(), "the bash completion script parses");
 }
+
+/// `init` writes a starter spec for every example program that `check` accepts as written; it
+/// never overwrites a file, and asks for --program when an object has several.
+#[test]
+fn init_writes_a_spec_that_checks() {
+    support::build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    let objects: Vec<PathBuf> = std::fs::read_dir(repo().join("programs/build"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "o"))
+        .collect();
+    assert!(objects.len() >= 10);
+    let mut written = 0;
+    for obj in &objects {
+        let name = obj.file_stem().unwrap().to_str().unwrap();
+        let out = dir.path().join(format!("{name}.pkt"));
+        let o = xdptest(&repo(), &[Path::new("init"), obj, Path::new("--out"), &out]);
+        if stderr(&o).contains("several XDP programs") {
+            // Pick the first it names.
+            let err = stderr(&o);
+            let first = err.split("programs: ").nth(1).unwrap().split(' ').next().unwrap().to_string();
+            let o =
+                xdptest(&repo(), &[Path::new("init"), obj, Path::new("-p"), Path::new(&first), Path::new("-o"), &out]);
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        } else {
+            assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        }
+        written += 1;
+    }
+    let o = xdptest(dir.path(), &["check", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("ok: {written} spec files")), "{}", text(&o));
+    // An existing file is left alone.
+    let again = xdptest(&repo(), &[Path::new("init"), &objects[0], Path::new("-o"), &dir.path().join("counter.pkt")]);
+    assert_eq!(again.status.code(), Some(2));
+}

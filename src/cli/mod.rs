@@ -5,6 +5,7 @@ mod compile;
 mod completions;
 mod env;
 mod explain;
+mod init;
 mod list;
 pub mod rerun;
 mod review;
@@ -47,6 +48,8 @@ pub enum Command {
     Compile(compile::CompileArgs),
     /// Run specs through the program on this kernel (BPF_PROG_TEST_RUN) and check every expectation.
     Run(run::RunArgs),
+    /// Write a starter spec for a BPF object: its program line, its maps' layouts, one scenario.
+    Init(init::InitArgs),
     /// List the scenarios `run` would run with the same paths, --filter and --partition.
     List(list::ListArgs),
     /// Accept or reject pending snapshot reports (`*.snap.new`), one by one or all at once.
@@ -80,6 +83,7 @@ pub fn main(cli: Cli) -> Outcome {
         Command::Compile(a) => compile::run(a),
         Command::Run(a) => run::run(a),
         Command::List(a) => list::run(a),
+        Command::Init(a) => init::run(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man => completions::man(),
         Command::Review(a) => review::run(a),
