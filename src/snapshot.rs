@@ -380,6 +380,52 @@ impl Snapshots {
     }
 }
 
+/// What `run` does with snapshot files that belong to no scenario (the scenario was renamed or
+/// deleted): they would otherwise sit there unnoticed, and `cargo insta test --unreferenced=delete`
+/// does not know xdptest's scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Unreferenced {
+    /// List them on standard error.
+    Warn,
+    /// List them, and fail the run (exit 1).
+    Reject,
+    /// Delete them (and their pending `.snap.new`), saying which.
+    Delete,
+    /// Say nothing.
+    Ignore,
+}
+
+/// Snapshot files (`.snap` and `.snap.new`) in the `snapshots/` directories of `specs` that belong to
+/// none of `referenced` (the snapshot paths of every scenario of those specs, selected or not).
+pub fn unreferenced(specs: &[&str], referenced: &std::collections::HashSet<PathBuf>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    for spec in specs {
+        let p = Path::new(spec);
+        let dir = p.parent().unwrap_or(Path::new("")).join("snapshots");
+        let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        match dirs.iter_mut().find(|(d, _)| *d == dir) {
+            Some((_, stems)) => stems.push(stem),
+            None => dirs.push((dir, vec![stem])),
+        }
+    }
+    for (dir, stems) in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for f in files {
+            let Some(name) = f.file_name().and_then(|n| n.to_str()) else { continue };
+            let accepted = name.strip_suffix(".new").unwrap_or(name);
+            // Only files of the specs that ran: `<stem>__<slug>.snap`.
+            let ours = accepted.ends_with(".snap") && stems.iter().any(|s| accepted.starts_with(&format!("{s}__")));
+            if ours && !referenced.contains(&dir.join(accepted)) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
 /// A line diff of two texts (`-` old, `+` new, two spaces for context), three lines of context around
 /// each change, `@@ line N @@` before each hunk (N counts lines of the new text). Computed by `similar`.
 pub fn line_diff(old: &str, new: &str) -> String {

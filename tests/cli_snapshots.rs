@@ -349,3 +349,31 @@ fn review_accept_skips_snapshots_of_deleted_scenarios() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(!pending(dir.path()).exists());
 }
+
+/// A snapshot whose scenario was renamed is reported (not silently kept): a warning by default,
+/// a failure with --unreferenced=reject, removed with --unreferenced=delete.
+#[test]
+fn snapshots_of_deleted_scenarios_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write_spec(dir.path(), 70);
+    assert_eq!(xdptest(dir.path(), &["run", "upf.pkt", "--accept"]).status.code(), Some(0));
+    assert!(snap(dir.path()).exists());
+    let o = xdptest(dir.path(), &["run", "upf.pkt"]);
+    assert!(!text(&o).contains("to no scenario"), "{}", text(&o));
+    let spec = upf_spec(70).replace("uplink: decapsulated", "uplink is decapsulated");
+    std::fs::write(dir.path().join("upf.pkt"), spec).unwrap();
+    let o = xdptest(dir.path(), &["run", "upf.pkt", "--snapshots", "off"]);
+    assert!(!text(&o).contains("to no scenario"), "{}", text(&o));
+    let o = xdptest(dir.path(), &["run", "upf.pkt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("warning: 1 snapshot file belongs to no scenario"), "{}", text(&o));
+    assert!(text(&o).contains("snapshots/upf__uplink-decapsulated.snap"), "{}", text(&o));
+    let o = xdptest(dir.path(), &["run", "upf.pkt", "--unreferenced", "reject"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = xdptest(dir.path(), &["run", "upf.pkt", "--unreferenced", "delete"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!snap(dir.path()).exists());
+    // The renamed scenario's own snapshot (written by --accept before) is referenced: kept.
+    let o = xdptest(dir.path(), &["run", "upf.pkt", "--unreferenced", "reject"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

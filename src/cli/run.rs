@@ -58,6 +58,10 @@ pub struct RunArgs {
     /// same snapshot.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::snapshot::Mode::Check)]
     pub snapshots: crate::snapshot::Mode,
+    /// Snapshot files whose scenario is gone: warn (list them), reject (list them and fail the run),
+    /// delete, ignore.
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = crate::snapshot::Unreferenced::Warn)]
+    pub unreferenced: crate::snapshot::Unreferenced,
     /// Accept new and changed snapshots: the same as --snapshots=update.
     #[arg(long, conflicts_with = "snapshots")]
     pub accept: bool,
@@ -109,6 +113,14 @@ pub fn run(args: RunArgs) -> Outcome {
     };
     let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
     let total = fixtures.len();
+    // Snapshots of every scenario of the specs, selected or not: the others belong to no scenario.
+    let orphans = {
+        let referenced: std::collections::HashSet<_> =
+            fixtures.iter().map(|f| crate::snapshot::path_for(&f.spec, &f.scenario)).collect();
+        let mut specs: Vec<&str> = fixtures.iter().map(|f| f.spec.as_str()).collect();
+        specs.dedup();
+        crate::snapshot::unreferenced(&specs, &referenced)
+    };
     let failures_file = super::rerun::file();
     let fixtures = if args.rerun_failed {
         let names = match super::rerun::recorded(&failures_file) {
@@ -168,5 +180,43 @@ pub fn run(args: RunArgs) -> Outcome {
         },
         failures_file: Some(failures_file),
     };
-    session::run(plan)
+    let orphan_rule = if args.snapshots == crate::snapshot::Mode::Off {
+        crate::snapshot::Unreferenced::Ignore
+    } else {
+        args.unreferenced
+    };
+    let outcome = session::run(plan);
+    outcome.max(unreferenced(&orphans, orphan_rule, outcome))
+}
+
+/// Reports (or deletes) the snapshot files that belong to no scenario; the outcome they add.
+fn unreferenced(orphans: &[PathBuf], what: crate::snapshot::Unreferenced, outcome: Outcome) -> Outcome {
+    use crate::snapshot::Unreferenced;
+    if orphans.is_empty() || what == Unreferenced::Ignore || outcome == Outcome::Interrupted {
+        return Outcome::Ok;
+    }
+    if what == Unreferenced::Delete {
+        for f in orphans {
+            match std::fs::remove_file(f) {
+                Ok(()) => errln!("deleted {} (its scenario is gone)", f.display()),
+                Err(e) => errln!("warning: cannot delete {}: {e}", f.display()),
+            }
+        }
+        return Outcome::Ok;
+    }
+    errln!(
+        "{}: {} {} to no scenario (renamed or deleted); --unreferenced=delete removes {}:",
+        if what == Unreferenced::Reject { "error" } else { "warning" },
+        crate::outcome::count(orphans.len(), "snapshot file"),
+        if orphans.len() == 1 { "belongs" } else { "belong" },
+        if orphans.len() == 1 { "it" } else { "them" }
+    );
+    for f in orphans {
+        errln!("  {}", f.display());
+    }
+    if what == Unreferenced::Reject {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    }
 }
