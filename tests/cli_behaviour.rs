@@ -500,6 +500,12 @@ fn list_completions_and_man_page() {
     assert_eq!(shards, whole);
     let o = xdptest(&repo(), &["list", "specs", "--filter", "no such scenario"]);
     assert_eq!(o.status.code(), Some(2));
+    // A typo gets the closest name (case does not count).
+    let o = xdptest(&repo(), &["list", "specs", "--filter", "Echo Reqest is answerd"]);
+    assert!(stderr(&o).contains("did you mean \"echo request is answered\"?"), "{}", stderr(&o));
+    let o = xdptest(&repo(), &["run", "specs/icmp_echo", "--filter", "echo reply pases"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean \"echo reply passes\"?"), "{}", stderr(&o));
     // Completions and the man page name every command.
     let bash = String::from_utf8_lossy(&xdptest(&repo(), &["completions", "bash"]).stdout).into_owned();
     let man = String::from_utf8_lossy(&xdptest(&repo(), &["man"]).stdout).into_owned();

@@ -60,6 +60,7 @@ pub fn run(args: ListArgs) -> Outcome {
     };
     let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
     let total = fixtures.len();
+    let names_all: Vec<String> = fixtures.iter().map(full_name).collect();
     let selected = select(fixtures, &args.filter, args.exact, args.partition);
     let spec_count = {
         let mut s: Vec<&str> = selected.iter().map(|f| f.spec.as_str()).collect();
@@ -97,7 +98,10 @@ pub fn run(args: ListArgs) -> Outcome {
         }
     }
     if selected.is_empty() {
-        errln!("error: no scenario matches (out of {total}); check --filter and --partition");
+        errln!(
+            "error: no scenario matches (out of {total}); check --filter and --partition{}",
+            super::closest_name(&names_all, &args.filter)
+        );
         return Outcome::Error;
     }
     Outcome::Ok

@@ -113,6 +113,7 @@ pub fn run(args: RunArgs) -> Outcome {
     };
     let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
     let total = fixtures.len();
+    let names_all: Vec<String> = fixtures.iter().map(xdptest_runner::select::full_name).collect();
     // Snapshots of every scenario of the specs, selected or not: the others belong to no scenario.
     let orphans = {
         let referenced: std::collections::HashSet<_> =
@@ -139,7 +140,10 @@ pub fn run(args: RunArgs) -> Outcome {
         select(fixtures, &args.filter, args.exact, args.partition)
     };
     if fixtures.is_empty() {
-        errln!("error: no scenario matches (out of {total}); check --filter and --partition");
+        errln!(
+            "error: no scenario matches (out of {total}); check --filter and --partition{}",
+            super::closest_name(&names_all, &args.filter)
+        );
         return Outcome::Error;
     }
     let (kernels, guest, timeout_scale) = if args.kernel.is_empty() {
