@@ -1,19 +1,19 @@
 //! End-to-end tests of `xdptest run --kernel`: the real binary boots Debian's 6.1 cloud kernel (fetched
-//! and cached on first use) in qemu. Reports carry the kernel; Ctrl-C and even SIGKILL of xdptest leave
-//! no qemu behind. Needs root, qemu-system-x86 and the static guest binary (built here with
-//! scripts/build-guest). Without qemu the tests say so and pass, except in CI (`CI` set), where they fail.
+//! and cached on first use) in qemu, booting itself as the guest (a dynamically linked binary with its
+//! libraries: what any installed xdptest does). Reports carry the kernel; Ctrl-C and even SIGKILL of
+//! xdptest leave no qemu behind. Needs root and qemu-system-x86. Without qemu the tests say so and pass, except in CI (`CI` set), where they fail.
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use support::{repo as root, text};
 
+/// The binary under test, which boots itself (dynamically linked, with its libraries) as the guest.
 fn xdptest() -> Command {
-    support::xdptest().env("XDPTEST_GUEST_BINARY", guest()).command()
+    support::xdptest().env_remove("XDPTEST_GUEST_BINARY").command()
 }
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 fn ready() -> bool {
@@ -25,18 +25,6 @@ fn ready() -> bool {
         return false;
     }
     true
-}
-
-/// Programs built, guest binary built (incrementally, so never stale); its path.
-fn guest() -> &'static Path {
-    static G: OnceLock<PathBuf> = OnceLock::new();
-    G.get_or_init(|| {
-        let st = Command::new("make").args(["-s", "-C"]).arg(root().join("programs")).status().expect("make runs");
-        assert!(st.success(), "building programs/ failed");
-        let out = Command::new(root().join("scripts/build-guest")).output().expect("scripts/build-guest runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        root().join(String::from_utf8_lossy(&out.stdout).trim())
-    })
 }
 
 #[test]

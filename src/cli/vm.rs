@@ -1,8 +1,6 @@
 //! `--kernel K…`: what the command line resolves before a VM run (the kernels, downloaded and checked;
 //! the static guest binary; deadline scaling). The run itself is the [session](crate::session)'s.
 
-use std::time::Duration;
-
 use xdptest_vm::kernel::{self, Kernel, KernelSpec};
 
 use crate::outcome::Outcome;
@@ -37,22 +35,13 @@ pub fn resolve_kernels(specs: &[KernelSpec]) -> Result<Vec<Kernel>, Outcome> {
     Ok(out)
 }
 
-/// The static guest binary, with a warning when it looks older than this xdptest.
+/// The guest binary: this xdptest itself unless `XDPTEST_GUEST_BINARY` names another (so the guest
+/// is always this version: no stale binary to rebuild).
 pub fn guest_binary() -> Result<std::path::PathBuf, Outcome> {
-    let g = xdptest_vm::guest_binary().map_err(|e| {
+    xdptest_vm::guest_binary().map_err(|e| {
         errln!("error: {e}");
         Outcome::Error
-    })?;
-    let mtime = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if let (Some(gt), Some(et)) = (mtime(&g), std::env::current_exe().ok().as_deref().and_then(mtime)) {
-        if gt + Duration::from_secs(60) < et {
-            errln!(
-                "warning: the guest binary {} is older than this xdptest; rebuild it with scripts/build-guest",
-                g.display()
-            );
-        }
-    }
-    Ok(g)
+    })
 }
 
 /// `XDPTEST_VM_TIMEOUT_SCALE`: a positive, finite factor for every VM deadline (1 when unset).

@@ -73,33 +73,69 @@ pub enum MatrixError {
     NoQemu,
     #[error("cannot read the guest binary {path}: {os}")]
     Guest { path: String, os: OsError },
+    /// The shared libraries of a dynamically linked guest binary could not be found.
+    #[error("cannot find the shared libraries of the guest binary {path}: {reason}")]
+    GuestLibraries { path: String, reason: String },
     #[error("cannot read {object}: {os}")]
     Object { object: String, os: OsError },
     #[error("cannot create a temporary directory: {os}")]
     TempDir { os: OsError },
 }
 
-/// Where the static guest binary is: `XDPTEST_GUEST_BINARY`; this executable itself when it is statically
-/// linked; `xdptest-guest` beside it; or `guest/x86_64-unknown-linux-gnu/release/xdptest` in a cargo
-/// target directory above it (what `scripts/build-guest` builds).
+/// The binary that becomes each guest's `/init`: `XDPTEST_GUEST_BINARY` when set, else this executable
+/// itself — statically linked or not (a dynamically linked one brings its shared libraries along, see
+/// [`guest_libraries`]), so that any installed xdptest boots VMs, always with its own version.
 pub fn guest_binary() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("XDPTEST_GUEST_BINARY") {
         let p = PathBuf::from(p);
-        return if is_static(&p) {
+        return if is_elf_executable(&p) {
             Ok(p)
         } else {
-            Err(format!("XDPTEST_GUEST_BINARY={} is not a statically linked executable", p.display()))
+            Err(format!("XDPTEST_GUEST_BINARY={} is not an executable ELF file", p.display()))
         };
     }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-    if is_static(&exe) && exe.file_name().is_some_and(|n| n == "xdptest") {
-        return Ok(exe);
+    std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))
+}
+
+/// The files a dynamically linked `binary` needs in the guest: its program interpreter and every shared
+/// library, each at the path the host's loader resolves it to (what `ldd` prints), with its bytes.
+/// Empty for a static binary.
+pub fn guest_libraries(binary: &Path) -> Result<Vec<(String, Vec<u8>)>, MatrixError> {
+    if is_static(binary) {
+        return Ok(Vec::new());
     }
-    let mut candidates = vec![exe.with_file_name("xdptest-guest")];
-    candidates.extend(exe.ancestors().skip(1).map(|a| a.join("guest/x86_64-unknown-linux-gnu/release/xdptest")));
-    candidates.into_iter().find(|p| is_static(p)).ok_or_else(|| {
-        "no static guest binary for VMs: build it with scripts/build-guest (or set XDPTEST_GUEST_BINARY)".to_string()
-    })
+    let failed = |reason: String| MatrixError::GuestLibraries { path: binary.display().to_string(), reason };
+    let out = std::process::Command::new("ldd").arg(binary).output().map_err(|e| failed(format!("ldd: {e}")))?;
+    if !out.status.success() {
+        return Err(failed(format!("ldd: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    let mut files = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let line = line.trim();
+        if line.contains("not found") {
+            return Err(failed(line.to_string()));
+        }
+        // `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)` or `/lib64/ld-linux-x86-64.so.2 (0x…)`;
+        // the vDSO (`linux-vdso.so.1 (0x…)`) is the kernel's.
+        let path = line.split_once("=>").map_or(line, |(_, p)| p.trim());
+        let path = path.split(" (").next().unwrap_or("").trim();
+        if !path.starts_with('/') {
+            continue;
+        }
+        let bytes = std::fs::read(path).map_err(|e| failed(format!("{path}: {e}")))?;
+        files.push((path.to_string(), bytes));
+    }
+    Ok(files)
+}
+
+/// An ELF executable (static or dynamic).
+fn is_elf_executable(path: &Path) -> bool {
+    std::fs::File::open(path)
+        .and_then(|mut f| {
+            let mut magic = [0u8; 4];
+            std::io::Read::read_exact(&mut f, &mut magic).map(|()| magic == *b"\x7fELF")
+        })
+        .unwrap_or(false)
 }
 
 /// An ELF executable without a program interpreter (statically linked).
@@ -148,6 +184,8 @@ struct Plan<'a> {
     qemu: PathBuf,
     accel: Accel,
     guest: Vec<u8>,
+    /// The guest binary's interpreter and shared libraries, by path (none for a static binary).
+    guest_libs: Vec<(String, Vec<u8>)>,
     objects: Vec<(String, Vec<u8>)>,
     modules: Vec<Vec<kernel::Module>>,
     mem_per_vm: u64,
@@ -172,6 +210,7 @@ pub fn run(
         path: opts.guest_binary.display().to_string(),
         os: OsError::new("read", &e),
     })?;
+    let guest_libs = guest_libraries(&opts.guest_binary)?;
     let (accel, _why_not_kvm) = qemu::accel(&qemu_bin);
     // Objects, read once.
     let mut objects: Vec<(String, Vec<u8>)> = Vec::new();
@@ -214,6 +253,7 @@ pub fn run(
         qemu: qemu_bin,
         accel,
         guest,
+        guest_libs,
         objects,
         modules,
         mem_per_vm,
@@ -336,7 +376,14 @@ fn run_task(plan: &Plan, task: &Task, t: usize, tx: &mpsc::Sender<Msg>) {
             let shard: Vec<&Fixture> = task.items.iter().map(|&i| &plan.fixtures[i]).collect();
             let dump_maps: Vec<bool> =
                 task.items.iter().map(|&i| plan.opts.dump_maps.get(i).copied().unwrap_or(false)).collect();
-            let initrd = build_initramfs(&plan.guest, &shard, &dump_maps, &plan.objects, &plan.modules[task.kernel]);
+            let initrd = build_initramfs(
+                &plan.guest,
+                &plan.guest_libs,
+                &shard,
+                &dump_maps,
+                &plan.objects,
+                &plan.modules[task.kernel],
+            );
             let path = dir.join("initrd.cpio");
             std::fs::write(&path, &initrd).map_err(|e| OsError::new(format!("write {}", path.display()), &e))?;
             Ok(path)
@@ -512,6 +559,7 @@ fn auto_shards(slots: usize, kernels: usize, scenarios: usize, accel: Accel) -> 
 /// The initramfs of one VM.
 fn build_initramfs(
     guest: &[u8],
+    guest_libs: &[(String, Vec<u8>)],
     shard: &[&Fixture],
     dump_maps: &[bool],
     objects: &[(String, Vec<u8>)],
@@ -519,6 +567,11 @@ fn build_initramfs(
 ) -> Vec<u8> {
     let mut a = Archive::new();
     a.file("init", 0o755, guest).char_device("dev/console", 0o600, 5, 1).dir("proc").dir("sys").dir("tmp");
+    // A dynamically linked /init: the kernel starts its interpreter from the archive, which loads the
+    // libraries from where the host's loader found them.
+    for (path, bytes) in guest_libs {
+        a.file(path, 0o755, bytes);
+    }
     let mut fixtures = Vec::with_capacity(shard.len());
     let mut used = vec![false; objects.len()];
     // The guest sees each object under its own path; fixtures of one program keep sharing it.
@@ -570,6 +623,19 @@ fn host_paths(r: &mut ScenarioResult, map: &[(String, String)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dynamically linked binary brings its interpreter and libraries, read from where the host's
+    /// loader finds them (this test binary is dynamically linked, like a cargo-built xdptest).
+    #[test]
+    fn a_dynamic_guest_brings_its_libraries() {
+        let exe = std::env::current_exe().unwrap();
+        assert!(!is_static(&exe));
+        let libs = guest_libraries(&exe).unwrap();
+        let names: Vec<&str> = libs.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(names.iter().any(|p| p.contains("libc.so")), "{names:?}");
+        assert!(names.iter().any(|p| p.contains("ld-linux")), "{names:?}");
+        assert!(libs.iter().all(|(p, b)| p.starts_with('/') && b.starts_with(b"\x7fELF")), "{names:?}");
+    }
 
     #[test]
     fn shards_only_for_large_suites() {
