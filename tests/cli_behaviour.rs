@@ -558,3 +558,51 @@ fn init_writes_a_spec_that_checks() {
     let again = xdptest(&repo(), &[Path::new("init"), &objects[0], Path::new("-o"), &dir.path().join("counter.pkt")]);
     assert_eq!(again.status.code(), Some(2));
 }
+
+/// `xdptest.toml` above the specs gives defaults (flags win) and named selections; a typo in it is an
+/// error located in the file.
+#[test]
+fn project_config_gives_defaults_and_aliases() {
+    oracle::ensure_programs(&repo());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let specs = dir.path().join("specs");
+    let body =
+        |n: &str, action: &str| format!("scenario \"{n}\" {{\n  send ether / ipv4 / udp\n  expect {action}\n}}\n");
+    write(
+        &specs.join("s.pkt"),
+        &format!(
+            "{}{}{}{}",
+            program_line(),
+            body("bad one", "XDP_DROP"),
+            body("bad two", "XDP_DROP"),
+            body("good", "XDP_PASS")
+        ),
+    );
+    write(&dir.path().join("xdptest.toml"), "[run]\njobs = 1\nmax_fail = 1\n\n[aliases]\nsmoke = [\"::good\"]\n");
+    let names = |o: &Output| -> Vec<String> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.starts_with("{\"type\":\"scenario\""))
+            .map(str::to_string)
+            .collect()
+    };
+    // The alias selects, in list and run alike.
+    let o = xdptest(&specs, &["list", ".", "--filter", "@smoke"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "./s.pkt::good", "{}", text(&o));
+    // max_fail = 1 from the file stops the run early; --max-fail on the command line wins.
+    let o = xdptest(&specs, &["run", ".", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"stopped_at_max_fail\":true"), "{}", text(&o));
+    let o = xdptest(&specs, &["run", ".", "--format", "json", "--max-fail", "5"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"stopped_at_max_fail\":false"), "{}", text(&o));
+    assert_eq!(names(&o).len(), 3);
+    // Mistakes in the file are located; unknown aliases get a did-you-mean.
+    let o = xdptest(&specs, &["run", ".", "--filter", "@smok"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no selection alias @smok; did you mean @smoke?"), "{}", stderr(&o));
+    write(&dir.path().join("xdptest.toml"), "[run]\njbos = 1\n");
+    let o = xdptest(&specs, &["run", "."]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("xdptest.toml:2:1: unknown field `jbos`"), "{}", stderr(&o));
+}

@@ -54,6 +54,21 @@ struct Totals {
 
 pub fn run(args: ListArgs) -> Outcome {
     let paths = default_paths(args.paths);
+    let config = match super::config::find(&paths).map(|p| super::config::load(&p)) {
+        None => super::config::Config::default(),
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            errln!("error: {e}");
+            return Outcome::Error;
+        }
+    };
+    let filters = match super::config::expand_filters(&args.filter, &config) {
+        Ok(f) => f,
+        Err(e) => {
+            errln!("error: {e}");
+            return Outcome::Error;
+        }
+    };
     let (specs, suite) = match load_suite(&paths) {
         Ok(x) => x,
         Err(o) => return o,
@@ -61,7 +76,7 @@ pub fn run(args: ListArgs) -> Outcome {
     let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
     let total = fixtures.len();
     let names_all: Vec<String> = fixtures.iter().map(full_name).collect();
-    let selected = select(fixtures, &args.filter, args.exact, args.partition);
+    let selected = select(fixtures, &filters, args.exact, args.partition);
     let spec_count = {
         let mut s: Vec<&str> = selected.iter().map(|f| f.spec.as_str()).collect();
         s.dedup();
@@ -100,7 +115,7 @@ pub fn run(args: ListArgs) -> Outcome {
     if selected.is_empty() {
         errln!(
             "error: no scenario matches (out of {total}); check --filter and --partition{}",
-            super::closest_name(&names_all, &args.filter)
+            super::closest_name(&names_all, &filters)
         );
         return Outcome::Error;
     }

@@ -3,6 +3,7 @@
 mod check;
 mod compile;
 mod completions;
+mod config;
 mod env;
 mod explain;
 mod init;

@@ -1,7 +1,7 @@
 //! `xdptest run`: compile the specs, select scenarios, resolve kernels, then hand the plan to the
 //! [session](crate::session), which runs and reports.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use xdptest_runner::select::{select, Partition};
@@ -56,12 +56,14 @@ pub struct RunArgs {
     /// say `expect snapshot` or have one), update (accept differing and missing ones), new (propose one
     /// for every scenario as .snap.new), off. With --kernel, every kernel's report is compared with the
     /// same snapshot.
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::snapshot::Mode::Check)]
-    pub snapshots: crate::snapshot::Mode,
+    /// Default: check.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub snapshots: Option<crate::snapshot::Mode>,
     /// Snapshot files whose scenario is gone: warn (list them), reject (list them and fail the run),
     /// delete, ignore.
-    #[arg(long, value_enum, value_name = "WHAT", default_value_t = crate::snapshot::Unreferenced::Warn)]
-    pub unreferenced: crate::snapshot::Unreferenced,
+    /// Default: warn.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub unreferenced: Option<crate::snapshot::Unreferenced>,
     /// Accept new and changed snapshots: the same as --snapshots=update.
     #[arg(long, conflicts_with = "snapshots")]
     pub accept: bool,
@@ -106,7 +108,72 @@ pub fn parse_partition(s: &str) -> Result<Partition, String> {
 }
 
 pub fn run(args: RunArgs) -> Outcome {
-    let paths = default_paths(args.paths);
+    let paths = default_paths(args.paths.clone());
+    // Defaults from xdptest.toml; what the command line gives wins.
+    let config = match super::config::find(&paths).map(|p| (super::config::load(&p), p)) {
+        None => super::config::Config::default(),
+        Some((Ok(c), _)) => c,
+        Some((Err(e), _)) => {
+            errln!("error: {e}");
+            return Outcome::Error;
+        }
+    };
+    let config_dir = super::config::find(&paths).and_then(|p| p.parent().map(std::path::Path::to_path_buf));
+    let filters = match super::config::expand_filters(&args.filter, &config) {
+        Ok(f) => f,
+        Err(e) => {
+            errln!("error: {e}");
+            return Outcome::Error;
+        }
+    };
+    let kernel_specs = if args.kernel.is_empty() {
+        let mut out = Vec::new();
+        for k in &config.run.kernels {
+            // A bzImage path in the file is relative to the file.
+            let k = match (&config_dir, k.starts_with("debian:") || Path::new(k).is_absolute()) {
+                (Some(dir), false) => dir.join(k).display().to_string(),
+                _ => k.clone(),
+            };
+            match super::vm::parse_kernel(&k) {
+                Ok(spec) => out.push(spec),
+                Err(e) => {
+                    errln!("error: {}: [run] kernels: {e}", super::config::FILE);
+                    return Outcome::Error;
+                }
+            }
+        }
+        out
+    } else {
+        args.kernel.clone()
+    };
+    let snapshots_mode = match (args.snapshots, &config.run.snapshots) {
+        (Some(m), _) => m,
+        (None, Some(text)) => match <crate::snapshot::Mode as clap::ValueEnum>::from_str(text, false) {
+            Ok(m) => m,
+            Err(_) => {
+                errln!(
+                    "error: {}: [run] snapshots = \"{text}\": expected check, update, new or off",
+                    super::config::FILE
+                );
+                return Outcome::Error;
+            }
+        },
+        (None, None) => crate::snapshot::Mode::Check,
+    };
+    let unreferenced_rule = match (args.unreferenced, &config.run.unreferenced) {
+        (Some(u), _) => u,
+        (None, Some(text)) => match <crate::snapshot::Unreferenced as clap::ValueEnum>::from_str(text, false) {
+            Ok(u) => u,
+            Err(_) => {
+                errln!(
+                    "error: {}: [run] unreferenced = \"{text}\": expected warn, reject, delete or ignore",
+                    super::config::FILE
+                );
+                return Outcome::Error;
+            }
+        },
+        (None, None) => crate::snapshot::Unreferenced::Warn,
+    };
     let (_, suite) = match load_suite(&paths) {
         Ok(x) => x,
         Err(o) => return o,
@@ -137,23 +204,23 @@ pub fn run(args: RunArgs) -> Outcome {
         };
         select(fixtures, &names, true, None)
     } else {
-        select(fixtures, &args.filter, args.exact, args.partition)
+        select(fixtures, &filters, args.exact, args.partition)
     };
     if fixtures.is_empty() {
         errln!(
             "error: no scenario matches (out of {total}); check --filter and --partition{}",
-            super::closest_name(&names_all, &args.filter)
+            super::closest_name(&names_all, &filters)
         );
         return Outcome::Error;
     }
-    let (kernels, guest, timeout_scale) = if args.kernel.is_empty() {
+    let (kernels, guest, timeout_scale) = if kernel_specs.is_empty() {
         (Vec::new(), None, 1.0)
     } else {
         let scale = match super::vm::timeout_scale() {
             Ok(s) => s,
             Err(o) => return o,
         };
-        let kernels = match super::vm::resolve_kernels(&args.kernel) {
+        let kernels = match super::vm::resolve_kernels(&kernel_specs) {
             Ok(k) => k,
             Err(o) => return o,
         };
@@ -166,7 +233,7 @@ pub fn run(args: RunArgs) -> Outcome {
         fixtures,
         kernels,
         guest,
-        jobs: args.jobs.map(usize::from),
+        jobs: args.jobs.or(config.run.jobs).map(usize::from),
         format: match args.format {
             Format::Human => session::Format::Human,
             Format::Json => session::Format::Json,
@@ -174,9 +241,9 @@ pub fn run(args: RunArgs) -> Outcome {
         color: args.color.choice(),
         junit: args.junit,
         pcap: args.pcap,
-        snapshots: if args.accept { crate::snapshot::Mode::Update } else { args.snapshots },
+        snapshots: if args.accept { crate::snapshot::Mode::Update } else { snapshots_mode },
         timeout_scale,
-        max_fail: if args.fail_fast { Some(1) } else { args.max_fail.map(|n| n as usize) },
+        max_fail: if args.fail_fast { Some(1) } else { args.max_fail.or(config.run.max_fail).map(|n| n as usize) },
         detail: match (args.verbose, args.quiet) {
             (true, _) => crate::report::human::Detail::Verbose,
             (_, true) => crate::report::human::Detail::Quiet,
@@ -184,10 +251,10 @@ pub fn run(args: RunArgs) -> Outcome {
         },
         failures_file: Some(failures_file),
     };
-    let orphan_rule = if args.snapshots == crate::snapshot::Mode::Off {
+    let orphan_rule = if snapshots_mode == crate::snapshot::Mode::Off {
         crate::snapshot::Unreferenced::Ignore
     } else {
-        args.unreferenced
+        unreferenced_rule
     };
     let outcome = session::run(plan);
     outcome.max(unreferenced(&orphans, orphan_rule, outcome))
