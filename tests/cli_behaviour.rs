@@ -606,3 +606,33 @@ fn project_config_gives_defaults_and_aliases() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("xdptest.toml:2:1: unknown field `jbos`"), "{}", stderr(&o));
 }
+
+/// `--exclude` and `--expr` narrow what `--filter` selects, the same in `list` and `run`.
+#[test]
+fn exclude_and_expressions_select_scenarios() {
+    support::build_programs();
+    let listed = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["list", "specs"];
+        a.extend_from_slice(args);
+        let o = xdptest(&repo(), &a);
+        String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
+    };
+    let upf = listed(&["-f", "upf.pkt::"]);
+    let no_uplink = listed(&["-f", "upf.pkt::", "-x", "uplink"]);
+    assert!(!no_uplink.is_empty() && no_uplink.len() < upf.len());
+    assert!(no_uplink.iter().all(|n| !n.contains("uplink")));
+    assert_eq!(listed(&["-E", "spec(upf.pkt) and not name(uplink)"]), no_uplink);
+    // Exact values, `or`, and programs by function name.
+    let counter = listed(&["-E", "program(=xdp_counter)"]);
+    assert!(!counter.is_empty() && counter.iter().all(|n| n.starts_with("specs/counter/")), "{counter:?}");
+    let both = listed(&["-E", "program(=xdp_counter) | spec(icmp_echo)"]);
+    assert_eq!(both.len(), counter.len() + listed(&["-f", "icmp_echo.pkt::"]).len());
+    // `run` selects the same.
+    let o = xdptest(&repo(), &["run", "specs", "-E", "spec(upf.pkt) and not name(uplink)", "--format", "json"]);
+    let ran = String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.contains("\"type\":\"scenario\"")).count();
+    assert_eq!(ran, no_uplink.len());
+    // A malformed expression is a usage error that says where.
+    let o = xdptest(&repo(), &["list", "specs", "-E", "spec(upf) nand name(x)"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("at character 11"), "{}", stderr(&o));
+}

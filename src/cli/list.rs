@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
-use xdptest_runner::select::{full_name, select, Partition};
+use xdptest_runner::select::{full_name, select, Partition, Selection};
 
 use super::{default_paths, load_suite};
 use crate::outcome::{count, Outcome};
@@ -21,6 +21,14 @@ pub struct ListArgs {
     /// Match --filter against whole `SPEC::SCENARIO` names instead of parts of them.
     #[arg(long, requires = "filter")]
     pub exact: bool,
+    /// Leave out scenarios whose `SPEC::SCENARIO` contains this text (repeatable).
+    #[arg(long, short = 'x', value_name = "TEXT")]
+    pub exclude: Vec<String>,
+    /// Select with an expression over spec, scenario name and program: `spec(upf) and not name(ttl)`,
+    /// `program(=xdp_lb) or name(=a scenario)` (`=` for whole values; `not`, `and`, `or`, parentheses).
+    /// Combines with --filter and --exclude: all must agree.
+    #[arg(long = "expr", short = 'E', value_name = "EXPR", value_parser = super::run::parse_expr)]
+    pub expr: Option<xdptest_runner::select::Expr>,
     /// List one shard, as `run --partition` cuts it: `I/N` or `count:I/N`, `hash:I/N`.
     #[arg(long, value_name = "I/N", value_parser = super::run::parse_partition)]
     pub partition: Option<Partition>,
@@ -76,7 +84,14 @@ pub fn run(args: ListArgs) -> Outcome {
     let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
     let total = fixtures.len();
     let names_all: Vec<String> = fixtures.iter().map(full_name).collect();
-    let selected = select(fixtures, &filters, args.exact, args.partition);
+    let sel = Selection {
+        filters: filters.clone(),
+        exact: args.exact,
+        exclude: args.exclude,
+        expr: args.expr,
+        partition: args.partition,
+    };
+    let selected = select(fixtures, &sel);
     let spec_count = {
         let mut s: Vec<&str> = selected.iter().map(|f| f.spec.as_str()).collect();
         s.dedup();

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use xdptest_runner::select::{select, Partition};
+use xdptest_runner::select::{select, Partition, Selection};
 
 use super::{default_paths, load_suite};
 use crate::outcome::Outcome;
@@ -20,6 +20,14 @@ pub struct RunArgs {
     /// Match --filter against whole `SPEC::SCENARIO` names instead of parts of them.
     #[arg(long, requires = "filter")]
     pub exact: bool,
+    /// Leave out scenarios whose `SPEC::SCENARIO` contains this text (repeatable).
+    #[arg(long, short = 'x', value_name = "TEXT")]
+    pub exclude: Vec<String>,
+    /// Select with an expression over spec, scenario name and program: `spec(upf) and not name(ttl)`,
+    /// `program(=xdp_lb) or name(=a scenario)` (`=` for whole values; `not`, `and`, `or`, parentheses).
+    /// Combines with --filter and --exclude: all must agree.
+    #[arg(long = "expr", short = 'E', value_name = "EXPR", value_parser = parse_expr)]
+    pub expr: Option<xdptest_runner::select::Expr>,
     /// Run one shard of the suite: `I/N` or `count:I/N` (round-robin), `hash:I/N` (stable by name).
     #[arg(long, value_name = "I/N", value_parser = parse_partition)]
     pub partition: Option<Partition>,
@@ -101,6 +109,10 @@ impl Color {
             Color::Never => anstream::ColorChoice::Never,
         }
     }
+}
+
+pub fn parse_expr(s: &str) -> Result<xdptest_runner::select::Expr, String> {
+    s.parse()
 }
 
 pub fn parse_partition(s: &str) -> Result<Partition, String> {
@@ -202,9 +214,18 @@ pub fn run(args: RunArgs) -> Outcome {
                 return Outcome::Error;
             }
         };
-        select(fixtures, &names, true, None)
+        select(fixtures, &Selection::names(names))
     } else {
-        select(fixtures, &filters, args.exact, args.partition)
+        select(
+            fixtures,
+            &Selection {
+                filters: filters.clone(),
+                exact: args.exact,
+                exclude: args.exclude.clone(),
+                expr: args.expr.clone(),
+                partition: args.partition,
+            },
+        )
     };
     if fixtures.is_empty() {
         errln!(
