@@ -101,7 +101,7 @@ pub fn guest_binary() -> Result<PathBuf, String> {
 /// library, each at the path the host's loader resolves it to (what `ldd` prints), with its bytes.
 /// Empty for a static binary.
 pub fn guest_libraries(binary: &Path) -> Result<Vec<(String, Vec<u8>)>, MatrixError> {
-    if is_static(binary) {
+    if !is_dynamic(binary) {
         return Ok(Vec::new());
     }
     let failed = |reason: String| MatrixError::GuestLibraries { path: binary.display().to_string(), reason };
@@ -136,6 +136,15 @@ fn is_elf_executable(path: &Path) -> bool {
             std::io::Read::read_exact(&mut f, &mut magic).map(|()| magic == *b"\x7fELF")
         })
         .unwrap_or(false)
+}
+
+/// An ELF executable with a program interpreter (dynamically linked).
+fn is_dynamic(path: &Path) -> bool {
+    use object::read::elf::{ElfFile64, ProgramHeader};
+    let Ok(bytes) = std::fs::read(path) else { return false };
+    let Ok(elf) = ElfFile64::<object::Endianness>::parse(&*bytes) else { return false };
+    let endian = elf.endian();
+    elf.elf_program_headers().iter().any(|ph| ph.p_type(endian) == object::elf::PT_INTERP)
 }
 
 /// An ELF executable without a program interpreter (statically linked).
@@ -629,7 +638,7 @@ mod tests {
     #[test]
     fn a_dynamic_guest_brings_its_libraries() {
         let exe = std::env::current_exe().unwrap();
-        assert!(!is_static(&exe));
+        assert!(is_dynamic(&exe));
         let libs = guest_libraries(&exe).unwrap();
         let names: Vec<&str> = libs.iter().map(|(p, _)| p.as_str()).collect();
         assert!(names.iter().any(|p| p.contains("libc.so")), "{names:?}");
