@@ -24,8 +24,9 @@ use xdptest_runner::{Observe, OsError, RunError, ScenarioResult, Verdict};
 use crate::outcome::count;
 use crate::report::scenario::render_report;
 
-/// What `xdptest run` does with snapshots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// What `xdptest run` does with snapshots (`--snapshots`, or `snapshots` in xdptest.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Compare scenarios that say `expect snapshot` or have an accepted snapshot; a difference fails
     /// the scenario. A missing snapshot is written as `.snap.new`: pending review, or a failure in CI.
@@ -383,7 +384,8 @@ impl Snapshots {
 /// What `run` does with snapshot files that belong to no scenario (the scenario was renamed or
 /// deleted): they would otherwise sit there unnoticed, and `cargo insta test --unreferenced=delete`
 /// does not know xdptest's scenarios.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Unreferenced {
     /// List them on standard error.
     Warn,

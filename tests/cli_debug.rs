@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use support::{build_programs, repo as root, text, tshark};
 
@@ -209,12 +209,7 @@ fn verifier_rejection_points_at_the_c_line() {
     let src_dir = dir.path().join("prog");
     std::fs::create_dir_all(src_dir.join("build")).unwrap();
     std::fs::copy(root().join("tests/programs/bad_verifier.c"), src_dir.join("bad.c")).unwrap();
-    let st = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", "bad.c", "-o", "build/bad.o"])
-        .current_dir(&src_dir)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    support::clang_bpf(&src_dir, "bad.c", "build/bad.o");
     std::fs::write(
         dir.path().join("bad.pkt"),
         "program \"prog/build/bad.o\" xdp \"xdp_unchecked\"\nscenario \"s\" {\n  send ether / ipv4 / udp\n  expect XDP_PASS\n}\n",
@@ -282,12 +277,7 @@ fn verifier_rejection_never_quotes_files_outside_the_spec_tree() {
     let secret = outside.path().join("secret.c");
     let code = std::fs::read_to_string(root().join("tests/programs/bad_verifier.c")).unwrap();
     std::fs::write(dir.path().join("bad.c"), format!("#line 1 \"{}\"\n{code}", secret.display())).unwrap();
-    let st = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", "bad.c", "-o", "bad.o"])
-        .current_dir(dir.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    support::clang_bpf(dir.path(), "bad.c", "bad.o");
     // Written after the build (clang would have copied lines of it into the object): as many lines as
     // the program, each a secret.
     let lines = code.lines().count();

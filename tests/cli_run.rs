@@ -235,14 +235,7 @@ fn verifier_rejection_is_an_error_with_the_log() {
     build_programs();
     let dir = tempfile::tempdir().unwrap();
     let obj = dir.path().join("bad.o");
-    let st = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c"])
-        .arg(root().join("tests/programs/bad_verifier.c"))
-        .arg("-o")
-        .arg(&obj)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    support::clang_bpf(&root(), root().join("tests/programs/bad_verifier.c"), &obj);
     let spec = dir.path().join("bad.pkt");
     std::fs::write(
         &spec,
@@ -339,14 +332,7 @@ fn without_privileges_the_error_says_what_is_needed() {
 fn a_grown_tail_is_reported_whole() {
     build_programs();
     let dir = tempfile::tempdir().unwrap();
-    let st = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c"])
-        .arg(root().join("tests/programs/grow_tail.c"))
-        .arg("-o")
-        .arg(dir.path().join("grow.o"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    support::clang_bpf(&root(), root().join("tests/programs/grow_tail.c"), dir.path().join("grow.o"));
     // The trailer is zeros, which change neither checksum: only the lengths are the input's.
     std::fs::write(
         dir.path().join("grow.pkt"),

@@ -8,22 +8,9 @@ mod support;
 
 use support::{repo, stderr};
 
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+#[path = "../compiler/tests/support/xorshift.rs"]
+mod xorshift;
+use xorshift::XorShift;
 
 /// `(name, file offset, size)` of every section of a 64-bit little-endian ELF file.
 fn sections(elf: &[u8]) -> Vec<(String, usize, usize)> {

@@ -67,12 +67,25 @@ pub fn remove_stale(dir: &Path, prefix: &str, remove: impl Fn(&Path)) {
 }
 
 /// A new temporary directory `<prefix><owner>-XXXXXX` of this process in the system's temporary
-/// directory, after removing the ones with that prefix that processes now gone left behind.
+/// directory; the first time for `prefix`, the ones that processes now gone left behind are removed.
 pub fn temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
     let base = std::env::temp_dir();
-    remove_stale(&base, prefix, |p| {
-        let _ = std::fs::remove_dir_all(p);
-    });
+    // Once per prefix and process: a process's own directories are never stale, and loads of pinned
+    // objects ask for one each.
+    static SWEPT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let first = {
+        let mut swept = SWEPT.lock().unwrap_or_else(|p| p.into_inner());
+        let first = !swept.iter().any(|p| p == prefix);
+        if first {
+            swept.push(prefix.to_string());
+        }
+        first
+    };
+    if first {
+        remove_stale(&base, prefix, |p| {
+            let _ = std::fs::remove_dir_all(p);
+        });
+    }
     tempfile::Builder::new().prefix(&format!("{prefix}{}-", Owner::this().tag())).tempdir_in(base)
 }
 

@@ -6,9 +6,11 @@
 #[path = "btf_fixtures/compile.rs"]
 mod compile;
 
-use compile::XorShift;
+#[path = "support/xorshift.rs"]
+mod xorshift;
 use object::{Object, ObjectSection};
 use xdptest_compiler::btf::{read_btf_maps, read_object, BtfError};
+use xorshift::XorShift;
 
 /// Byte range of the `.BTF` section inside an object file.
 fn btf_range(obj: &[u8]) -> std::ops::Range<usize> {

@@ -15,29 +15,12 @@ use xdptest_compiler::fixture::Step;
 use xdptest_compiler::spec::{compile_spec, Loader};
 use xdptest_compiler::wire;
 
+#[path = "support/xorshift.rs"]
+mod xorshift;
+use xorshift::XorShift;
+
 /// The path the mutated spec is served under.
 const MAIN: &str = "__mutated__.pkt";
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
 
 /// Tokens worth inserting: the language's punctuation, keywords, layers, and edge-case literals.
 const TOKENS: &[&str] = &[

@@ -18,72 +18,59 @@ use crate::error::{OsError, RunError};
 /// BTF types, and a deep (or malformed) type graph needs more than a default thread's 2 MiB.
 pub const LOADER_STACK: usize = 16 << 20;
 
-/// [`isolated`] when `pins` is set; else `load` runs on a thread of the same stack, given a path that
-/// is never used (nothing is pinned).
+/// [`isolated`] when `pins` is set; else `load` runs on a loader thread all the same, given a path
+/// that is never used (nothing is pinned).
 pub fn isolated_if<T: Send>(pins: bool, load: impl FnOnce(&Path) -> T + Send) -> Result<T, RunError> {
     if pins {
         return isolated(load);
     }
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .stack_size(LOADER_STACK)
-            .spawn_scoped(s, || load(Path::new("/nonexistent/xdptest-no-pins")))
-            .map_err(|e| RunError::Isolation {
-                step: "start a loader thread".into(),
-                os: OsError::new("spawn a thread", &e),
-            })?
-            .join()
-            .map_err(|_| RunError::Isolation {
-                step: "load".into(),
-                os: OsError::errno("the loader thread panicked", 0),
-            })
-    })
+    on_loader_thread(|| Ok(load(Path::new("/nonexistent/xdptest-no-pins"))))
 }
 
-/// Runs `load` with a private bpffs mounted at the path it is given, in a thread of its own.
-pub fn isolated<T: Send>(load: impl FnOnce(&Path) -> T + Send) -> Result<T, RunError> {
+/// Runs `work` on a thread of its own with [`LOADER_STACK`], and waits for it.
+fn on_loader_thread<T: Send>(work: impl FnOnce() -> Result<T, RunError> + Send) -> Result<T, RunError> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .stack_size(LOADER_STACK)
-            .spawn_scoped(s, || -> Result<T, RunError> {
-                let fail = |step: &str, e: std::io::Error| {
-                    let os = OsError::new(step.to_string(), &e);
-                    if RunError::is_denied(&os) {
-                        return RunError::permission_for(os, &["CAP_SYS_ADMIN"]);
-                    }
-                    RunError::Isolation { step: step.to_string(), os }
-                };
-                // SAFETY: CLONE_FS gives this thread its own root/cwd/umask and CLONE_NEWNS its own mount
-                // table; neither touches memory or file descriptors shared with other threads.
-                unsafe {
-                    rustix::thread::unshare_unsafe(
-                        rustix::thread::UnshareFlags::FS | rustix::thread::UnshareFlags::NEWNS,
-                    )
-                }
-                .map_err(|e| fail("unshare(CLONE_FS | CLONE_NEWNS)", e.into()))?;
-                // Nothing mounted from here on propagates back to the host's namespace.
-                mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
-                    .map_err(|e| fail("mount --make-rprivate /", e.into()))?;
-                let dir = xdptest_compiler::owner::temp_dir("xdptest-bpffs-")
-                    .map_err(|e| fail("create a directory for the private bpffs", e))?;
-                mount("bpf", dir.path(), "bpf", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, None)
-                    .map_err(|e| fail("mount -t bpf", e.into()))?;
-                let out = load(dir.path());
-                // Unpinning happens when the namespace goes; unmounting now also frees the directory.
-                let _ = unmount(dir.path(), UnmountFlags::DETACH);
-                drop(dir);
-                Ok(out)
-            })
+            .spawn_scoped(s, work)
             .map_err(|e| RunError::Isolation {
                 step: "start a loader thread".into(),
                 os: OsError::new("spawn a thread", &e),
             })?
             .join()
             .unwrap_or_else(|_| {
-                Err(RunError::Isolation {
-                    step: "load in a private mount namespace".into(),
-                    os: OsError::errno("the loader thread panicked", 0),
-                })
+                Err(RunError::Isolation { step: "load".into(), os: OsError::errno("the loader thread panicked", 0) })
             })
+    })
+}
+
+/// Runs `load` with a private bpffs mounted at the path it is given, in a thread of its own.
+pub fn isolated<T: Send>(load: impl FnOnce(&Path) -> T + Send) -> Result<T, RunError> {
+    on_loader_thread(|| {
+        let fail = |step: &str, e: std::io::Error| {
+            let os = OsError::new(step.to_string(), &e);
+            if RunError::is_denied(&os) {
+                return RunError::permission_for(os, &["CAP_SYS_ADMIN"]);
+            }
+            RunError::Isolation { step: step.to_string(), os }
+        };
+        // SAFETY: CLONE_FS gives this thread its own root/cwd/umask and CLONE_NEWNS its own mount
+        // table; neither touches memory or file descriptors shared with other threads.
+        unsafe {
+            rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FS | rustix::thread::UnshareFlags::NEWNS)
+        }
+        .map_err(|e| fail("unshare(CLONE_FS | CLONE_NEWNS)", e.into()))?;
+        // Nothing mounted from here on propagates back to the host's namespace.
+        mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
+            .map_err(|e| fail("mount --make-rprivate /", e.into()))?;
+        let dir = xdptest_compiler::owner::temp_dir("xdptest-bpffs-")
+            .map_err(|e| fail("create a directory for the private bpffs", e))?;
+        mount("bpf", dir.path(), "bpf", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, None)
+            .map_err(|e| fail("mount -t bpf", e.into()))?;
+        let out = load(dir.path());
+        // Unpinning happens when the namespace goes; unmounting now also frees the directory.
+        let _ = unmount(dir.path(), UnmountFlags::DETACH);
+        drop(dir);
+        Ok(out)
     })
 }

@@ -31,9 +31,9 @@ pub struct RunDefaults {
     #[serde(default)]
     pub kernels: Vec<String>,
     /// `--snapshots`: check, update, new, off.
-    pub snapshots: Option<String>,
+    pub snapshots: Option<crate::snapshot::Mode>,
     /// `--unreferenced`: warn, reject, delete, ignore.
-    pub unreferenced: Option<String>,
+    pub unreferenced: Option<crate::snapshot::Unreferenced>,
     /// `--max-fail`.
     pub max_fail: Option<u32>,
 }
@@ -54,6 +54,17 @@ pub fn find(paths: &[PathBuf]) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// The `xdptest.toml` that applies to `paths` (see [`find`]), read once, and the directory it is in;
+/// the defaults without one. `Err` is a usage error, printed.
+pub fn for_paths(paths: &[PathBuf]) -> Result<(Config, Option<PathBuf>), crate::outcome::Outcome> {
+    let Some(path) = find(paths) else { return Ok((Config::default(), None)) };
+    let config = load(&path).map_err(|e| {
+        errln!("error: {e}");
+        crate::outcome::Outcome::Error
+    })?;
+    Ok((config, path.parent().map(Path::to_path_buf)))
 }
 
 /// Reads and checks the file: `Err` is a message located at the offending key (`FILE:LINE:COL`).
@@ -126,6 +137,13 @@ mod tests {
         let e = parse("[run]\njobs = \"two\"\n").unwrap_err();
         assert!(e.starts_with("xdptest.toml:2:8: "), "{e}");
         assert!(parse("[run]\njobs = 0\n").unwrap_err().contains("at least 1"));
+        let e = parse("[run]\nsnapshots = \"chek\"\n").unwrap_err();
+        assert!(e.starts_with("xdptest.toml:2:13: unknown variant `chek`, expected one of"), "{e}");
+        let c = parse("[run]\nsnapshots = \"off\"\nunreferenced = \"reject\"\n").unwrap();
+        assert_eq!(
+            (c.run.snapshots, c.run.unreferenced),
+            (Some(crate::snapshot::Mode::Off), Some(crate::snapshot::Unreferenced::Reject))
+        );
     }
 
     #[test]

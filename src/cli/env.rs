@@ -23,6 +23,12 @@ const KNOWN: &[(&str, &str)] = &[
     ("XDPTEST_ALLOW_PATH", "directories separated by `:`"),
 ];
 
+/// The factor `XDPTEST_VM_TIMEOUT_SCALE=text` gives every VM deadline: a finite number above 0 and at
+/// most 1000.
+pub fn timeout_scale(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok().filter(|f| f.is_finite() && *f > 0.0 && *f <= 1000.0)
+}
+
 /// Checks every `XDPTEST_*` variable of the process environment.
 pub fn checked() -> Result<Vars, String> {
     check(std::env::vars_os())
@@ -45,9 +51,7 @@ fn check(vars: impl Iterator<Item = (OsString, OsString)>) -> Result<Vars, Strin
         let bad = || format!("{name}={} is not valid: it takes {takes}", value.to_string_lossy());
         let text = value.to_str().ok_or_else(bad)?;
         let ok = match name {
-            "XDPTEST_VM_TIMEOUT_SCALE" => {
-                text.trim().parse::<f64>().is_ok_and(|f| f.is_finite() && f > 0.0 && f <= 1000.0)
-            }
+            "XDPTEST_VM_TIMEOUT_SCALE" => timeout_scale(text).is_some(),
             "XDPTEST_VM_ACCEL" => matches!(text, "kvm" | "tcg"),
             "XDPTEST_VM_KEEP" => matches!(text, "0" | "1"),
             "XDPTEST_QEMU" | "XDPTEST_GUEST_BINARY" => std::path::Path::new(text).is_file(),

@@ -11,6 +11,7 @@ mod list;
 pub mod rerun;
 mod review;
 mod run;
+mod selection;
 mod vm;
 mod vm_bench;
 
@@ -100,24 +101,6 @@ pub fn main(cli: Cli) -> Outcome {
 /// Directories given with `--allow-path` and `XDPTEST_ALLOW_PATH`.
 pub fn allowed_paths() -> Vec<PathBuf> {
     ALLOWED.get().cloned().unwrap_or_default()
-}
-
-/// `; did you mean …?` for filters that select nothing: the scenario (or `SPEC::SCENARIO`) closest to
-/// one of them, case-insensitively, when one is close enough to be a typo.
-pub fn closest_name(names: &[String], filters: &[String]) -> String {
-    use xdptest_compiler::diagnostic::did_you_mean;
-    for f in filters {
-        let scenarios = names.iter().filter_map(|n| n.split_once("::").map(|(_, s)| s));
-        let hit = if f.contains("::") {
-            did_you_mean(f, names.iter().map(String::as_str))
-        } else {
-            did_you_mean(f, scenarios)
-        };
-        if let Some(m) = hit {
-            return format!("; did you mean \"{m}\"?");
-        }
-    }
-    String::new()
 }
 
 /// Default spec location when no path is given.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use xdptest_runner::select::{select, Partition, Selection};
+use xdptest_runner::select::{select, Selection};
 
 use super::{default_paths, load_suite};
 use crate::outcome::Outcome;
@@ -14,23 +14,8 @@ use crate::session::{self, Plan};
 pub struct RunArgs {
     /// Spec files or directories (searched recursively for .pkt files). Default: specs/
     pub paths: Vec<PathBuf>,
-    /// Run only scenarios whose `SPEC::SCENARIO` name contains this text (repeatable: any may match).
-    #[arg(long, short = 'f', value_name = "TEXT")]
-    pub filter: Vec<String>,
-    /// Match --filter against whole `SPEC::SCENARIO` names instead of parts of them.
-    #[arg(long, requires = "filter")]
-    pub exact: bool,
-    /// Leave out scenarios whose `SPEC::SCENARIO` contains this text (repeatable).
-    #[arg(long, short = 'x', value_name = "TEXT")]
-    pub exclude: Vec<String>,
-    /// Select with an expression over spec, scenario name and program: `spec(upf) and not name(ttl)`,
-    /// `program(=xdp_lb) or name(=a scenario)` (`=` for whole values; `not`, `and`, `or`, parentheses).
-    /// Combines with --filter and --exclude: all must agree.
-    #[arg(long = "expr", short = 'E', value_name = "EXPR", value_parser = parse_expr)]
-    pub expr: Option<xdptest_runner::select::Expr>,
-    /// Run one shard of the suite: `I/N` or `count:I/N` (round-robin), `hash:I/N` (stable by name).
-    #[arg(long, value_name = "I/N", value_parser = parse_partition)]
-    pub partition: Option<Partition>,
+    #[command(flatten)]
+    pub select: super::selection::SelectArgs,
     /// Run only the scenarios that failed in the last run from this directory (recorded under the cache
     /// directory, see the book), among those the paths select.
     #[arg(long, conflicts_with_all = ["filter", "partition"])]
@@ -111,32 +96,16 @@ impl Color {
     }
 }
 
-pub fn parse_expr(s: &str) -> Result<xdptest_runner::select::Expr, String> {
-    s.parse()
-}
-
-pub fn parse_partition(s: &str) -> Result<Partition, String> {
-    s.parse()
-}
-
 pub fn run(args: RunArgs) -> Outcome {
-    let paths = default_paths(args.paths.clone());
+    let paths = default_paths(args.paths);
     // Defaults from xdptest.toml; what the command line gives wins.
-    let config = match super::config::find(&paths).map(|p| (super::config::load(&p), p)) {
-        None => super::config::Config::default(),
-        Some((Ok(c), _)) => c,
-        Some((Err(e), _)) => {
-            errln!("error: {e}");
-            return Outcome::Error;
-        }
+    let (config, config_dir) = match super::config::for_paths(&paths) {
+        Ok(c) => c,
+        Err(o) => return o,
     };
-    let config_dir = super::config::find(&paths).and_then(|p| p.parent().map(std::path::Path::to_path_buf));
-    let filters = match super::config::expand_filters(&args.filter, &config) {
-        Ok(f) => f,
-        Err(e) => {
-            errln!("error: {e}");
-            return Outcome::Error;
-        }
+    let sel = match args.select.selection(&config) {
+        Ok(s) => s,
+        Err(o) => return o,
     };
     let kernel_specs = if args.kernel.is_empty() {
         let mut out = Vec::new();
@@ -158,43 +127,25 @@ pub fn run(args: RunArgs) -> Outcome {
     } else {
         args.kernel.clone()
     };
-    let snapshots_mode = match (args.snapshots, &config.run.snapshots) {
-        (Some(m), _) => m,
-        (None, Some(text)) => match <crate::snapshot::Mode as clap::ValueEnum>::from_str(text, false) {
-            Ok(m) => m,
-            Err(_) => {
-                errln!(
-                    "error: {}: [run] snapshots = \"{text}\": expected check, update, new or off",
-                    super::config::FILE
-                );
-                return Outcome::Error;
-            }
-        },
-        (None, None) => crate::snapshot::Mode::Check,
-    };
-    let unreferenced_rule = match (args.unreferenced, &config.run.unreferenced) {
-        (Some(u), _) => u,
-        (None, Some(text)) => match <crate::snapshot::Unreferenced as clap::ValueEnum>::from_str(text, false) {
-            Ok(u) => u,
-            Err(_) => {
-                errln!(
-                    "error: {}: [run] unreferenced = \"{text}\": expected warn, reject, delete or ignore",
-                    super::config::FILE
-                );
-                return Outcome::Error;
-            }
-        },
-        (None, None) => crate::snapshot::Unreferenced::Warn,
-    };
+    let snapshots_mode = args.snapshots.or(config.run.snapshots).unwrap_or(crate::snapshot::Mode::Check);
+    let unreferenced_rule =
+        args.unreferenced.or(config.run.unreferenced).unwrap_or(crate::snapshot::Unreferenced::Warn);
     let (_, suite) = match load_suite(&paths) {
         Ok(x) => x,
         Err(o) => return o,
     };
     let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
     let total = fixtures.len();
-    let names_all: Vec<String> = fixtures.iter().map(xdptest_runner::select::full_name).collect();
+    let names_all = super::selection::names(&fixtures);
+    let orphan_rule = if snapshots_mode == crate::snapshot::Mode::Off {
+        crate::snapshot::Unreferenced::Ignore
+    } else {
+        unreferenced_rule
+    };
     // Snapshots of every scenario of the specs, selected or not: the others belong to no scenario.
-    let orphans = {
+    let orphans = if orphan_rule == crate::snapshot::Unreferenced::Ignore {
+        Vec::new()
+    } else {
         let referenced: std::collections::HashSet<_> =
             fixtures.iter().map(|f| crate::snapshot::path_for(&f.spec, &f.scenario)).collect();
         let mut specs: Vec<&str> = fixtures.iter().map(|f| f.spec.as_str()).collect();
@@ -216,23 +167,10 @@ pub fn run(args: RunArgs) -> Outcome {
         };
         select(fixtures, &Selection::names(names))
     } else {
-        select(
-            fixtures,
-            &Selection {
-                filters: filters.clone(),
-                exact: args.exact,
-                exclude: args.exclude.clone(),
-                expr: args.expr.clone(),
-                partition: args.partition,
-            },
-        )
+        select(fixtures, &sel)
     };
     if fixtures.is_empty() {
-        errln!(
-            "error: no scenario matches (out of {total}); check --filter and --partition{}",
-            super::closest_name(&names_all, &filters)
-        );
-        return Outcome::Error;
+        return super::selection::nothing_selected(&sel, &names_all, total);
     }
     let (kernels, guest, timeout_scale) = if kernel_specs.is_empty() {
         (Vec::new(), None, 1.0)
@@ -271,11 +209,6 @@ pub fn run(args: RunArgs) -> Outcome {
             _ => crate::report::human::Detail::Full,
         },
         failures_file: Some(failures_file),
-    };
-    let orphan_rule = if snapshots_mode == crate::snapshot::Mode::Off {
-        crate::snapshot::Unreferenced::Ignore
-    } else {
-        unreferenced_rule
     };
     let outcome = session::run(plan);
     outcome.max(unreferenced(&orphans, orphan_rule, outcome))

@@ -48,9 +48,9 @@ pub fn guest_binary() -> Result<std::path::PathBuf, Outcome> {
 pub fn timeout_scale() -> Result<f64, Outcome> {
     let Some(v) = std::env::var_os("XDPTEST_VM_TIMEOUT_SCALE") else { return Ok(1.0) };
     let text = v.to_string_lossy();
-    match text.trim().parse::<f64>() {
-        Ok(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => Ok(f),
-        _ => {
+    match super::env::timeout_scale(&text) {
+        Some(f) => Ok(f),
+        None => {
             errln!(
                 "error: XDPTEST_VM_TIMEOUT_SCALE={text} is not a factor for VM deadlines: give a number above 0 and at most 1000 (e.g. 2 on a slow machine)"
             );

@@ -199,3 +199,18 @@ pub fn check_schema(schema: &str, lines: &str) -> Result<(), String> {
         Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
     }
 }
+
+/// Compiles the BPF C file `source` into `object` the way `programs/Makefile` does, in `cwd` (relative
+/// paths are recorded as given in the object's line info, which verifier diagnostics resolve).
+#[allow(dead_code)]
+pub fn clang_bpf(cwd: &Path, source: impl AsRef<OsStr>, object: impl AsRef<OsStr>) {
+    let st = Command::new("clang")
+        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c"])
+        .arg(source)
+        .arg("-o")
+        .arg(object)
+        .current_dir(cwd)
+        .status()
+        .expect("clang runs");
+    assert!(st.success(), "clang failed");
+}

@@ -88,7 +88,7 @@ pub enum MatrixError {
 pub fn guest_binary() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("XDPTEST_GUEST_BINARY") {
         let p = PathBuf::from(p);
-        return if is_elf_executable(&p) {
+        return if has_interpreter(&p).is_some() {
             Ok(p)
         } else {
             Err(format!("XDPTEST_GUEST_BINARY={} is not an executable ELF file", p.display()))
@@ -128,32 +128,24 @@ pub fn guest_libraries(binary: &Path) -> Result<Vec<(String, Vec<u8>)>, MatrixEr
     Ok(files)
 }
 
-/// An ELF executable (static or dynamic).
-fn is_elf_executable(path: &Path) -> bool {
-    std::fs::File::open(path)
-        .and_then(|mut f| {
-            let mut magic = [0u8; 4];
-            std::io::Read::read_exact(&mut f, &mut magic).map(|()| magic == *b"\x7fELF")
-        })
-        .unwrap_or(false)
+/// Whether `path` is an ELF executable with a program interpreter (`PT_INTERP`): `Some(true)` when
+/// dynamically linked, `Some(false)` when static, `None` when it is no ELF file.
+fn has_interpreter(path: &Path) -> Option<bool> {
+    use object::read::elf::{ElfFile64, ProgramHeader};
+    let bytes = std::fs::read(path).ok()?;
+    let elf = ElfFile64::<object::Endianness>::parse(&*bytes).ok()?;
+    let endian = elf.endian();
+    Some(elf.elf_program_headers().iter().any(|ph| ph.p_type(endian) == object::elf::PT_INTERP))
 }
 
-/// An ELF executable with a program interpreter (dynamically linked).
+/// A dynamically linked ELF executable.
 fn is_dynamic(path: &Path) -> bool {
-    use object::read::elf::{ElfFile64, ProgramHeader};
-    let Ok(bytes) = std::fs::read(path) else { return false };
-    let Ok(elf) = ElfFile64::<object::Endianness>::parse(&*bytes) else { return false };
-    let endian = elf.endian();
-    elf.elf_program_headers().iter().any(|ph| ph.p_type(endian) == object::elf::PT_INTERP)
+    has_interpreter(path) == Some(true)
 }
 
-/// An ELF executable without a program interpreter (statically linked).
+/// A statically linked ELF executable.
 pub fn is_static(path: &Path) -> bool {
-    use object::read::elf::{ElfFile64, ProgramHeader};
-    let Ok(bytes) = std::fs::read(path) else { return false };
-    let Ok(elf) = ElfFile64::<object::Endianness>::parse(&*bytes) else { return false };
-    let endian = elf.endian();
-    !elf.elf_program_headers().iter().any(|ph| ph.p_type(endian) == object::elf::PT_INTERP)
+    has_interpreter(path) == Some(false)
 }
 
 /// The kernel modules the fixtures' network stages need (a dummy link may fall back to veth).

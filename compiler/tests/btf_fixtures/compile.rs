@@ -57,22 +57,3 @@ pub fn bpftool_raw(path: &Path) -> String {
     assert!(out.status.success(), "bpftool failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("bpftool output is UTF-8")
 }
-
-/// A 64-bit xorshift generator, so the fuzz tests need no extra crates.
-pub struct XorShift(pub u64);
-
-impl XorShift {
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Uniform-ish in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
