@@ -15,8 +15,6 @@ mod snapshot;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // A child started to load one object first (see xdptest_runner::probe): nothing else to do.
     if let Some(code) = xdptest_runner::probe::child_main() {
@@ -25,6 +23,6 @@ fn main() -> ExitCode {
     if let Ok(exe) = std::env::current_exe() {
         xdptest_runner::probe::enable(exe);
     }
-    let args = cli::Cli::parse();
+    let args = cli::parse();
     ExitCode::from(cli::main(args) as u8)
 }

@@ -508,6 +508,28 @@ fn list_completions_and_man_page() {
     let o = xdptest(&repo(), &["run", "specs/icmp_echo", "--filter", "echo reply pases"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("did you mean \"echo reply passes\"?"), "{}", stderr(&o));
+    // A filter matches part of a name, so a typo of one word (or a few) finds that word.
+    let o = xdptest(&repo(), &["run", "specs/icmp_echo", "--filter", "CHEKSUM"]);
+    assert!(
+        stderr(&o).contains("did you mean \"checksum\" (as in \"a bad checksum is not repaired\")?"),
+        "{}",
+        stderr(&o)
+    );
+    let o = xdptest(&repo(), &["explain", "specs/icmp_echo/icmp_echo.pkt::ecoh reply"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("help: did you mean \"echo reply\" (as in \"echo reply passes\")?"), "{}", stderr(&o));
+    // Commands and flags, whatever their case: the same did-you-mean, where clap's finds nothing.
+    for (args, tip) in [
+        (&["RUN"][..], "a similar subcommand exists: 'run'"),
+        (&["Check", "specs"][..], "a similar subcommand exists: 'check'"),
+        (&["run", "--FAIL-FAST", "specs"][..], "a similar argument exists: '--fail-fast'"),
+        (&["list", "--Filter=x", "specs"][..], "a similar argument exists: '--filter'"),
+        (&["run", "--kernel", "debain:6.1", "specs"][..], "did you mean 'debian:'?"),
+    ] {
+        let o = xdptest(&repo(), args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(tip), "{args:?}: {}", stderr(&o));
+    }
     // Completions and the man page name every command.
     let bash = String::from_utf8_lossy(&xdptest(&repo(), &["completions", "bash"]).stdout).into_owned();
     let man = String::from_utf8_lossy(&xdptest(&repo(), &["man"]).stdout).into_owned();

@@ -180,6 +180,13 @@ fn junit_is_valid_xml_with_a_case_per_scenario() {
     let py = Command::new("python3").args(["-c", script]).arg(&junit).output().expect("python3 runs");
     assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
     assert_eq!(String::from_utf8_lossy(&py.stdout).trim(), "2 10 3 3");
+    support::assert_strict_junit(&junit);
+    // A scenario that cannot run (an error) and a testcase time: still within the rules.
+    let o = xdptest(&["run", "tests/specs/run/refused_devmap.pkt", "--junit", junit.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<error"), "{xml}");
+    support::assert_strict_junit(&junit);
 }
 
 fn names_in(args: &[&str]) -> BTreeSet<String> {

@@ -55,6 +55,7 @@ fn json_lines_and_junit_name_the_kernel() {
         assert_eq!(l["status"], "pass", "{l}");
     }
     assert_eq!(records.last().unwrap()["type"], "summary");
+    support::assert_strict_junit(&junit);
     let x = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(x.matches("<testsuite ").count(), 1, "{x}");
     assert!(x.contains("<testsuite name=\"specs/counter/counter.pkt [debian:6.1]\""), "{x}");

@@ -12,9 +12,11 @@
 #![allow(clippy::result_large_err)]
 
 pub mod btf;
+pub mod capture;
 pub mod diagnostic;
 pub mod env;
 pub mod fixture;
+pub mod import;
 pub mod lint;
 pub mod mapvalue;
 pub mod owner;

@@ -39,7 +39,11 @@ pub fn run(args: ExplainArgs) -> Outcome {
         ([one], _) | ([], [one]) => (*one).clone(),
         ([], []) => {
             let all: Vec<&Fixture> = fixtures.iter().collect();
+            let names: Vec<&str> = all.iter().map(|f| f.scenario.as_str()).collect();
             errln!("error: {spec} has no scenario \"{wanted}\"; its scenarios:\n{}", list(&all));
+            if let Some(m) = super::selection::suggest_in_names(wanted, &names) {
+                errln!("  help: did you mean {m}?");
+            }
             return Outcome::Error;
         }
         _ => {

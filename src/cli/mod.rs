@@ -6,6 +6,7 @@ mod completions;
 mod config;
 mod env;
 mod explain;
+mod import;
 mod init;
 mod list;
 pub mod rerun;
@@ -52,6 +53,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Write a starter spec for a BPF object: its program line, its maps' layouts, one scenario.
     Init(init::InitArgs),
+    /// Turn a capture (pcap, pcapng) into packet definitions written in layers, one per frame.
+    Import(import::ImportArgs),
     /// List the scenarios `run` would run with the same paths, --filter and --partition.
     List(list::ListArgs),
     /// Accept or reject pending snapshot reports (`*.snap.new`), one by one or all at once.
@@ -70,6 +73,54 @@ pub enum Command {
     BenchVm(vm_bench::BenchArgs),
 }
 
+/// The command line, parsed; on a usage error, clap's message (exit 2). A misspelt command or flag
+/// gets a suggestion from the same did-you-mean as the rest of xdptest, so case does not count
+/// (`RUN` finds `run`, `--Fail-Fast` finds `--fail-fast`), where clap's own finds none.
+pub fn parse() -> Cli {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    use clap::CommandFactory;
+    let mut err = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(e) => e,
+    };
+    let text = |kind| match err.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let command = Cli::command();
+    let suggestion = match err.kind() {
+        ErrorKind::InvalidSubcommand if err.get(ContextKind::SuggestedSubcommand).is_none() => {
+            text(ContextKind::InvalidSubcommand).and_then(|bad| {
+                let names: Vec<&str> =
+                    command.get_subcommands().filter(|c| !c.is_hide_set()).map(|c| c.get_name()).collect();
+                xdptest_compiler::diagnostic::did_you_mean(&bad, names)
+                    .map(|m| (ContextKind::SuggestedSubcommand, m.to_string()))
+            })
+        }
+        ErrorKind::UnknownArgument if err.get(ContextKind::SuggestedArg).is_none() => {
+            text(ContextKind::InvalidArg).and_then(|bad| {
+                // The flags of the subcommand named on the command line, and the global ones.
+                let args: Vec<String> = std::env::args().skip(1).collect();
+                let sub = args.iter().find_map(|a| command.find_subcommand(a));
+                let longs: Vec<String> = sub
+                    .into_iter()
+                    .flat_map(|c| c.get_arguments())
+                    .chain(command.get_arguments())
+                    .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+                    .collect();
+                let flag = bad.split('=').next().unwrap_or(&bad).to_string();
+                xdptest_compiler::diagnostic::did_you_mean(&flag, longs.iter().map(String::as_str))
+                    .map(|m| (ContextKind::SuggestedArg, m.to_string()))
+            })
+        }
+        _ => None,
+    };
+    if let Some((kind, value)) = suggestion {
+        err.insert(kind, ContextValue::String(value));
+    }
+    err.exit()
+}
+
 pub fn main(cli: Cli) -> Outcome {
     let mut allowed = cli.allow_path.clone();
     match env::checked() {
@@ -86,6 +137,7 @@ pub fn main(cli: Cli) -> Outcome {
         Command::Run(a) => run::run(a),
         Command::List(a) => list::run(a),
         Command::Init(a) => init::run(a),
+        Command::Import(a) => import::run(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man => completions::man(),
         Command::Review(a) => review::run(a),

@@ -68,19 +68,41 @@ pub fn nothing_selected(sel: &Selection, names: &[String], total: usize) -> Outc
 /// `; did you mean …?` for filters that select nothing: the scenario (or `SPEC::SCENARIO`) closest to
 /// one of them, case-insensitively, when one is close enough to be a typo.
 fn closest_name(names: &[String], filters: &[String]) -> String {
-    use xdptest_compiler::diagnostic::did_you_mean;
     for f in filters {
-        let scenarios = names.iter().filter_map(|n| n.split_once("::").map(|(_, s)| s));
+        let scenarios: Vec<&str> = names.iter().filter_map(|n| n.split_once("::").map(|(_, s)| s)).collect();
         let hit = if f.contains("::") {
-            did_you_mean(f, names.iter().map(String::as_str))
+            xdptest_compiler::diagnostic::did_you_mean(f, names.iter().map(String::as_str)).map(|m| format!("\"{m}\""))
         } else {
-            did_you_mean(f, scenarios)
+            suggest_in_names(f, &scenarios)
         };
         if let Some(m) = hit {
-            return format!("; did you mean \"{m}\"?");
+            return format!("; did you mean {m}?");
         }
     }
     String::new()
+}
+
+/// The scenario name closest to `word`, or, since filters match parts of names, the word of a name
+/// closest to it (`pnig` finds `ping` in "answers a ping"); quoted, ready for "did you mean".
+pub fn suggest_in_names(word: &str, names: &[&str]) -> Option<String> {
+    use xdptest_compiler::diagnostic::did_you_mean;
+    if let Some(m) = did_you_mean(word, names.iter().copied()) {
+        return Some(format!("\"{m}\""));
+    }
+    // As many consecutive words of a name as the filter has (`ecoh reply` finds `echo reply`).
+    let n = word.split_whitespace().count().max(1);
+    let phrases: Vec<String> = names
+        .iter()
+        .flat_map(|name| {
+            let words: Vec<&str> =
+                name.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric())).collect();
+            words.windows(n).map(|w| w.join(" ")).collect::<Vec<_>>()
+        })
+        .filter(|p| p.len() > 1)
+        .collect();
+    let m = did_you_mean(word, phrases.iter().map(String::as_str))?;
+    let example = names.iter().find(|name| name.contains(m))?;
+    Some(format!("\"{m}\" (as in \"{example}\")"))
 }
 
 /// `SPEC::SCENARIO` of every fixture, for [`nothing_selected`].

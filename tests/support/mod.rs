@@ -145,12 +145,16 @@ pub fn run_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
 
 /// Compares `book/src/generated/NAME` with `actual`, or rewrites it when `BLESS=1`.
 pub fn compare_or_bless(name: &str, actual: &str, test: &str) {
-    let path = book_src().join("generated").join(name);
+    compare_or_bless_file(&book_src().join("generated").join(name), actual, test)
+}
+
+/// [`compare_or_bless`] for a file anywhere in the book.
+pub fn compare_or_bless_file(path: &Path, actual: &str, test: &str) {
     if std::env::var_os("BLESS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, actual).unwrap();
+        std::fs::write(path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
     assert_eq!(expected, actual, "{} is out of date: run BLESS=1 cargo test --test {test}", path.display());
 }
 
@@ -213,4 +217,60 @@ pub fn clang_bpf(cwd: &Path, source: impl AsRef<OsStr>, object: impl AsRef<OsStr
         .status()
         .expect("clang runs");
     assert!(st.success(), "clang failed");
+}
+
+/// Checks a JUnit file against the rules of the strict junit-10 schema that pytest validates its own
+/// reports with (no package ships it, so its rules are written here): which attributes each element
+/// may carry and which it must, which elements nest where, and times with at most three decimals.
+/// One deviation: a scenario that could not run is an `<error>` element, as every JUnit consumer
+/// (and pytest's own xunit2 output) writes it. Parsed by Python's ElementTree, not by our code.
+pub fn assert_strict_junit(path: &Path) {
+    let script = r#"
+import re, sys, xml.etree.ElementTree as ET
+allowed = {
+    "testsuites": ({"name", "time", "tests", "failures", "errors"}, set()),
+    "testsuite": ({"name", "tests", "failures", "errors", "group", "time", "skipped", "timestamp", "hostname",
+                   "id", "package", "file", "log", "url", "version"}, {"name", "tests", "failures", "errors"}),
+    "testcase": ({"name", "time", "classname", "group"}, {"name"}),
+    "failure": ({"type", "message"}, set()), "error": ({"type", "message"}, set()),
+    "skipped": ({"type", "message"}, set()), "properties": (set(), set()),
+    "property": ({"name", "value"}, {"name", "value"}), "system-out": (set(), set()), "system-err": (set(), set()),
+}
+children = {
+    "testsuites": {"testsuite"},
+    "testsuite": {"testsuite", "properties", "testcase", "system-out", "system-err"},
+    "testcase": {"skipped", "error", "failure", "system-out", "system-err"},
+    "properties": {"property"},
+}
+time = re.compile(r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]{0,3})?")
+problems = []
+def check(e, path):
+    where = path + "/" + e.tag
+    if e.tag not in allowed:
+        problems.append(where + ": unknown element"); return
+    ok, required = allowed[e.tag]
+    for a in e.attrib:
+        if a not in ok: problems.append(where + ": attribute " + a + " is not allowed")
+    for a in required - set(e.attrib):
+        problems.append(where + ": attribute " + a + " is required")
+    if "time" in e.attrib and e.tag in ("testsuites", "testsuite") and not time.fullmatch(e.attrib["time"]):
+        problems.append(where + ": time " + e.attrib["time"] + " has more than 3 decimals")
+    for c in e:
+        if c.tag not in children.get(e.tag, set()):
+            problems.append(where + ": " + c.tag + " may not be inside " + e.tag)
+        check(c, where)
+root = ET.parse(sys.argv[1]).getroot()
+if root.tag != "testsuites": problems.append("root is " + root.tag)
+check(root, "")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+"#;
+    let o = Command::new("python3").args(["-c", script]).arg(path).output().expect("python3 runs");
+    assert!(
+        o.status.success(),
+        "{} breaks the strict junit-10 rules:\n{}{}",
+        path.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -133,8 +133,11 @@ impl FromStr for KernelSpec {
                 && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
                 && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
             if looks_like_scheme && !Path::new(s).exists() {
+                let near = xdptest_compiler::diagnostic::did_you_mean(scheme, ["debian"])
+                    .map(|m| format!("did you mean '{m}:'? "))
+                    .unwrap_or_default();
                 return Err(bad(format!(
-                    "unknown kernel source '{scheme}:'; {SPEC_HELP} (write ./{s} for a file of that name)"
+                    "unknown kernel source '{scheme}:'; {near}{SPEC_HELP} (write ./{s} for a file of that name)"
                 )));
             }
         }
@@ -211,5 +214,10 @@ mod tests {
             assert!(bad.parse::<KernelSpec>().is_err(), "{bad:?} should be refused");
         }
         assert_eq!(d("6.1").to_string(), "debian:6.1");
+        for typo in ["debain:6.1", "Debian:6.1"] {
+            let e = typo.parse::<KernelSpec>().unwrap_err().to_string();
+            assert!(e.contains("did you mean 'debian:'?"), "{typo}: {e}");
+        }
+        assert!(!"ubuntu:22.04".parse::<KernelSpec>().unwrap_err().to_string().contains("did you mean"));
     }
 }

@@ -104,6 +104,58 @@ pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>)
     Some(CompiledSpec { path: path.to_path_buf(), fixtures, packets })
 }
 
+/// Named packets by name: their bytes, or why one does not encode.
+pub type NamedPackets = BTreeMap<String, Result<Vec<u8>, String>>;
+
+/// Every named packet of one spec text (no `include`, no program), encoded: what `xdptest import`
+/// uses to prove that the definitions it wrote mean exactly the captured bytes. `Err` holds the
+/// diagnostics when the text does not parse or check; a packet that fails alone is `Err(message)`.
+pub fn packet_definitions_of_text(name: &str, text: &str) -> Result<NamedPackets, Vec<Diag>> {
+    /// Serves the one text and nothing else.
+    struct OneText<'t>(&'t Path, &'t str);
+    impl Loader for OneText<'_> {
+        fn read(&mut self, path: &Path) -> std::io::Result<Vec<u8>> {
+            if path == self.0 {
+                Ok(self.1.as_bytes().to_vec())
+            } else {
+                Err(std::io::Error::new(std::io::ErrorKind::NotFound, "an imported file includes nothing"))
+            }
+        }
+    }
+    let path = Path::new(name);
+    let mut diags = Vec::new();
+    let files = files::load_all(path, &mut OneText(path, text), &mut diags);
+    if files.is_empty() || error_count(&diags) > 0 {
+        return Err(diags);
+    }
+    let slots = packets::definitions(&files, &mut diags);
+    let names: Vec<String> = slots.keys().cloned().collect();
+    let mut cx = SpecCx {
+        files: &files,
+        slots,
+        object: None,
+        diags: &mut diags,
+        iface_names: &[],
+        program_frags: None,
+        also: Default::default(),
+        rodata: Vec::new(),
+        packet_depth: 0,
+        chain_reported: false,
+    };
+    let mut out = BTreeMap::new();
+    for name in names {
+        let value = match cx.packet(&name) {
+            Some(Ok(packet)) => crate::packet::encode_exact(&packet).map_err(|e| e.to_string()),
+            _ => Err("it does not compile".to_string()),
+        };
+        out.insert(name, value);
+    }
+    if error_count(&diags) > 0 {
+        return Err(diags);
+    }
+    Ok(out)
+}
+
 impl SpecCx<'_> {
     /// Map defaults: top-level `map` items of included files, then of the spec, before every scenario.
     fn map_defaults(&mut self) -> Vec<Step> {
