@@ -8,6 +8,7 @@
 #[macro_use]
 mod term;
 mod cli;
+mod doc;
 mod outcome;
 mod report;
 mod session;

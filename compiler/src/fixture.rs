@@ -371,7 +371,15 @@ pub enum Step {
         shown: Vec<ShownAs>,
     },
     /// Run one packet through the program and check what it did.
-    Run { input: Bytes, ctx: Ctx, expect: Option<Expectation>, source: String },
+    Run {
+        input: Bytes,
+        ctx: Ctx,
+        expect: Option<Expectation>,
+        source: String,
+        /// What the spec states about `input`, layer by layer (see [`WrittenLayer`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        written: Vec<WrittenLayer>,
+    },
     /// Check the next record the sends so far emitted through a perf event array or ring buffer
     /// (`None`: there must be none left).
     CheckEvent { map: String, expected: Option<ExpectedEvent>, source: String },
@@ -495,6 +503,22 @@ pub struct Expectation {
     /// The metadata the program must leave in front of the packet (`expect meta == ...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<Masked>,
+    /// What the spec states about the expected packet, layer by layer (see [`WrittenLayer`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub written: Vec<WrittenLayer>,
+}
+
+/// One layer of a packet as its spec states it: the fields written (by the author, or preset by a
+/// constructor such as `tcp.syn`) and those left open with `..`; every other field of the layer is a
+/// default or derived (lengths, checksums, protocol numbers). The runner ignores it: it is for
+/// readers (`xdptest doc`) that tell the author's values apart from computed ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenLayer {
+    /// The layer's name (`ipv4`).
+    pub layer: String,
+    pub fields: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wild: Vec<String>,
 }
 
 /// Bytes with a mask: a result byte `b` matches when `b & mask == bytes & mask`.
@@ -806,8 +830,10 @@ mod tests {
                         packet: Some(Masked::exact(vec![0xbe, 0xef])),
                         target: None,
                         meta: None,
+                        written: vec![],
                     }),
                     source: "x.pkt:3:3".into(),
+                    written: vec![WrittenLayer { layer: "ether".into(), fields: vec!["src".into()], wild: vec![] }],
                 },
             ],
         };

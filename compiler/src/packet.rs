@@ -20,6 +20,18 @@ pub struct PLayer {
 /// A packet as a stack of layers.
 pub type Packet = Vec<PLayer>;
 
+/// What a packet states, layer by layer, for the fixture (see [`crate::fixture::WrittenLayer`]).
+pub fn written(packet: &Packet) -> Vec<crate::fixture::WrittenLayer> {
+    packet
+        .iter()
+        .map(|p| crate::fixture::WrittenLayer {
+            layer: p.layer.kind.name().to_string(),
+            fields: p.layer.fields.keys().map(|k| k.to_string()).collect(),
+            wild: p.wild.iter().map(|k| k.to_string()).collect(),
+        })
+        .collect()
+}
+
 /// The most layers a packet may have: real stacks have a dozen or two (tunnels, extension headers).
 pub const MAX_LAYERS: usize = 128;
 /// The largest frame BPF_PROG_TEST_RUN takes in its linear part: PAGE_SIZE - XDP_PACKET_HEADROOM (256)

@@ -214,6 +214,26 @@ pub const STAGING_PREFIX: &str = ".xdptest-staging-";
 /// `out` is replaced as a whole, so it must be new, empty, or an earlier output (only `.ron` and
 /// `.pcapng` files): `--out .` in a source tree is refused, not emptied.
 pub fn write_all(out: &Path, files: &[(PathBuf, Vec<u8>)], cancelled: &dyn Fn() -> bool) -> Result<(), Diag> {
+    let replaceable = |out: &Path| match foreign_file(out) {
+        Some(foreign) => Err(Diag::global(
+            "compile::write",
+            format!("{} holds files xdptest compile did not write ({})", out.display(), foreign.display()),
+        )
+        .help("the output directory is replaced as a whole: give a new or empty directory, or an earlier output")),
+        None => Ok(()),
+    };
+    write_tree(out, files, cancelled, &replaceable)
+}
+
+/// Writes `files` (paths relative to `out`) as the directory `out`, all at once: into a staging
+/// directory beside it, then renamed into place (swapped with an existing `out`, which
+/// `replaceable` must accept first). An interruption (`cancelled`) or an error leaves `out` as it was.
+pub fn write_tree(
+    out: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+    cancelled: &dyn Fn() -> bool,
+    replaceable: &dyn Fn(&Path) -> Result<(), Diag>,
+) -> Result<(), Diag> {
     let io = |what: &str, p: &Path, e: std::io::Error| {
         Diag::global("compile::write", format!("cannot {what} {}: {e}", p.display()))
     };
@@ -229,18 +249,12 @@ pub fn write_all(out: &Path, files: &[(PathBuf, Vec<u8>)], cancelled: &dyn Fn() 
         Ok(m) if m.is_dir() => true,
         Ok(_) => {
             return Err(Diag::global("compile::write", format!("{} exists and is not a directory", out.display()))
-                .help("give a new directory, or an earlier output of xdptest compile"))
+                .help("give a new directory, or an earlier output of xdptest"))
         }
         Err(_) => false,
     };
     if exists {
-        if let Some(foreign) = foreign_file(out) {
-            return Err(Diag::global(
-                "compile::write",
-                format!("{} holds files xdptest compile did not write ({})", out.display(), foreign.display()),
-            )
-            .help("the output directory is replaced as a whole: give a new or empty directory, or an earlier output"));
-        }
+        replaceable(out)?;
     }
     let prefix = format!("{STAGING_PREFIX}{}-", crate::owner::Owner::this().tag());
     let staging =

@@ -334,7 +334,7 @@ impl<'a> Worker<'a> {
                 Step::SetMap { map, key, value, ifaces, location, .. } => {
                     sc.set_map(map, key, value, ifaces, location)?;
                 }
-                Step::Run { input, ctx, expect, source } => {
+                Step::Run { input, ctx, expect, source, .. } => {
                     let target = expect.as_ref().and_then(|e| e.target.as_ref());
                     let before = match target {
                         Some(_) => {

@@ -61,6 +61,12 @@ pub fn run(args: ExplainArgs) -> Outcome {
     };
     let mut stream = anstream::AutoStream::new(std::io::stdout(), args.color.choice());
     let _ = std::io::Write::write_all(&mut stream, crate::report::story::story(&fixture, &result).as_bytes());
+    // Where `xdptest doc` puts this scenario (run on the spec file, as here).
+    let index = fixtures.iter().position(|f| f.scenario == fixture.scenario).unwrap_or(0);
+    let anchor = crate::doc::page::anchors(&fixtures).swap_remove(index);
+    let page = std::path::Path::new(spec).with_extension("md");
+    let page = page.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let _ = std::io::Write::write_all(&mut stream, format!("\nsee book: {page}#{anchor}\n").as_bytes());
     match result.verdict {
         Verdict::Pass | Verdict::Skip { .. } => Outcome::Ok,
         Verdict::Fail { .. } => Outcome::Failed,

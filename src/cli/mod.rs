@@ -53,6 +53,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Write a starter spec for a BPF object: its program line, its maps' layouts, one scenario.
     Init(init::InitArgs),
+    /// Write a suite's scenarios as mdBook pages a reviewer can read (with --book, a whole book).
+    Doc(crate::doc::DocArgs),
     /// Turn a capture (pcap, pcapng) into packet definitions written in layers, one per frame.
     Import(import::ImportArgs),
     /// List the scenarios `run` would run with the same paths, --filter and --partition.
@@ -65,6 +67,9 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff), with a section per command.
     Man,
+    /// The .pkt highlighters, generated from the language (for the repository's copies).
+    #[command(name = "__grammar", hide = true)]
+    Grammar(crate::doc::GrammarArgs),
     /// The init process of xdptest's VMs (runs only as PID 1 inside a guest).
     #[command(hide = true)]
     Guest,
@@ -138,6 +143,8 @@ pub fn main(cli: Cli) -> Outcome {
         Command::List(a) => list::run(a),
         Command::Init(a) => init::run(a),
         Command::Import(a) => import::run(a),
+        Command::Doc(a) => crate::doc::run(a),
+        Command::Grammar(a) => crate::doc::grammar(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man => completions::man(),
         Command::Review(a) => review::run(a),

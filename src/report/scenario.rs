@@ -83,17 +83,7 @@ pub fn layers(bytes: &[u8]) -> String {
         } else {
             let _ = writeln!(s, "{}", l.kind.name());
         }
-        // Fields over bits that earlier fields already show (`ipv4.tos` over dscp and ecn, `icmp.rest`
-        // over id and seq) are views: left out.
-        let mut covered: Vec<(usize, usize)> = Vec::new();
-        for f in &l.fields {
-            let end = f.bit_offset + f.bits;
-            if f.bits > 0 && (f.bit_offset..end).all(|bit| covered.iter().any(|&(a, b)| a <= bit && bit < b)) {
-                continue;
-            }
-            if f.bits > 0 {
-                covered.push((f.bit_offset, end));
-            }
+        for f in shown_fields(l) {
             let _ = writeln!(s, "  {} = {}", f.name, f.display_value());
         }
     }
@@ -101,6 +91,24 @@ pub fn layers(bytes: &[u8]) -> String {
         let _ = writeln!(s, "(decoding stopped: {why})");
     }
     s
+}
+
+/// The fields of a decoded layer worth showing: fields over bits that earlier fields already show
+/// (`ipv4.tos` over dscp and ecn, `icmp.rest` over id and seq) are views, left out.
+pub fn shown_fields(l: &xdptest_compiler::wire::DecodedLayer) -> Vec<&xdptest_compiler::wire::DecodedField> {
+    let mut covered: Vec<(usize, usize)> = Vec::new();
+    let mut out = Vec::new();
+    for f in &l.fields {
+        let end = f.bit_offset + f.bits;
+        if f.bits > 0 && (f.bit_offset..end).all(|bit| covered.iter().any(|&(a, b)| a <= bit && bit < b)) {
+            continue;
+        }
+        if f.bits > 0 {
+            covered.push((f.bit_offset, end));
+        }
+        out.push(f);
+    }
+    out
 }
 
 /// `0000  45 00 00 1c ...  e...`: 16 bytes a row, hex then printable ASCII.

@@ -233,7 +233,7 @@ impl Teller<'_> {
 }
 
 /// `sessions[2] = { ue_ip: 192.168.100.200, ... }`, interface names where the spec wrote them.
-fn map_write(
+pub fn map_write(
     map: &str,
     key: &[u8],
     value: &MapValue,

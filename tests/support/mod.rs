@@ -274,3 +274,37 @@ sys.exit(1 if problems else 0)
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Internal links of a built mdBook (its HTML under `dir`) that lead to no page or no anchor.
+pub fn check_links(root: &Path, dir: &Path, broken: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            check_links(root, &path, broken);
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy();
+        if !name.ends_with(".html") || ["print.html", "toc.html", "404.html"].contains(&name.as_ref()) {
+            continue;
+        }
+        let html = std::fs::read_to_string(&path).unwrap();
+        let Some(main) = html.split("<main>").nth(1).and_then(|m| m.split("</main>").next()) else {
+            continue;
+        };
+        for href in main.split("href=\"").skip(1).filter_map(|h| h.split('"').next()) {
+            if href.contains("://") || href.starts_with("mailto:") {
+                continue;
+            }
+            let (file, id) = href.split_once('#').unwrap_or((href, ""));
+            let target = if file.is_empty() { path.clone() } else { path.parent().unwrap().join(file) };
+            let shown = format!("{}: {href}", path.strip_prefix(root).unwrap().display());
+            match std::fs::read_to_string(&target) {
+                Err(_) => broken.push(format!("{shown} (no such page)")),
+                Ok(t) if !id.is_empty() && !t.contains(&format!("id=\"{id}\"")) => {
+                    broken.push(format!("{shown} (no such anchor)"))
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+}

@@ -107,6 +107,68 @@ pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>)
 /// Named packets by name: their bytes, or why one does not encode.
 pub type NamedPackets = BTreeMap<String, Result<Vec<u8>, String>>;
 
+/// A `packet` definition of a spec or of a file it includes, evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedPacket {
+    pub name: String,
+    /// Its `##` doc comment lines.
+    pub docs: Vec<String>,
+    /// The file that defines it, as the spec names it (the spec itself first).
+    pub file: String,
+    /// Its bytes, or why it does not encode.
+    pub bytes: Result<Vec<u8>, String>,
+    /// What the definition states, layer by layer.
+    pub written: Vec<crate::fixture::WrittenLayer>,
+}
+
+/// Every named packet of a spec and its includes, in file order (the spec's own first), without
+/// compiling scenarios or reading the program: what `xdptest doc` shows as a spec's shared packets.
+/// `Err` holds the diagnostics when the files do not parse or a definition does not check.
+pub fn named_packets(path: &Path, loader: &mut dyn Loader) -> Result<Vec<NamedPacket>, Vec<Diag>> {
+    let mut diags = Vec::new();
+    let files = files::load_all(path, loader, &mut diags);
+    if files.is_empty() || error_count(&diags) > 0 {
+        return Err(diags);
+    }
+    let slots = packets::definitions(&files, &mut diags);
+    let mut order: Vec<(String, Vec<String>, String)> = Vec::new();
+    for f in &files {
+        for item in &f.ast.items {
+            if let ItemKind::Packet(def) = &item.kind {
+                if slots.contains_key(&def.name.node) && !order.iter().any(|(n, ..)| *n == def.name.node) {
+                    order.push((def.name.node.clone(), item.docs.clone(), f.src.name.clone()));
+                }
+            }
+        }
+    }
+    let mut cx = SpecCx {
+        files: &files,
+        slots,
+        object: None,
+        diags: &mut diags,
+        iface_names: &[],
+        program_frags: None,
+        also: Default::default(),
+        rodata: Vec::new(),
+        packet_depth: 0,
+        chain_reported: false,
+    };
+    let mut out = Vec::new();
+    for (name, docs, file) in order {
+        let (bytes, written) = match cx.packet(&name) {
+            Some(Ok(packet)) => {
+                (crate::packet::encode_exact(&packet).map_err(|e| e.to_string()), crate::packet::written(&packet))
+            }
+            _ => (Err("it does not compile".to_string()), Vec::new()),
+        };
+        out.push(NamedPacket { name, docs, file, bytes, written });
+    }
+    if error_count(&diags) > 0 {
+        return Err(diags);
+    }
+    Ok(out)
+}
+
 /// Every named packet of one spec text (no `include`, no program), encoded: what `xdptest import`
 /// uses to prove that the definitions it wrote mean exactly the captured bytes. `Err` holds the
 /// diagnostics when the text does not parse or check; a packet that fails alone is `Err(message)`.
@@ -123,37 +185,8 @@ pub fn packet_definitions_of_text(name: &str, text: &str) -> Result<NamedPackets
         }
     }
     let path = Path::new(name);
-    let mut diags = Vec::new();
-    let files = files::load_all(path, &mut OneText(path, text), &mut diags);
-    if files.is_empty() || error_count(&diags) > 0 {
-        return Err(diags);
-    }
-    let slots = packets::definitions(&files, &mut diags);
-    let names: Vec<String> = slots.keys().cloned().collect();
-    let mut cx = SpecCx {
-        files: &files,
-        slots,
-        object: None,
-        diags: &mut diags,
-        iface_names: &[],
-        program_frags: None,
-        also: Default::default(),
-        rodata: Vec::new(),
-        packet_depth: 0,
-        chain_reported: false,
-    };
-    let mut out = BTreeMap::new();
-    for name in names {
-        let value = match cx.packet(&name) {
-            Some(Ok(packet)) => crate::packet::encode_exact(&packet).map_err(|e| e.to_string()),
-            _ => Err("it does not compile".to_string()),
-        };
-        out.insert(name, value);
-    }
-    if error_count(&diags) > 0 {
-        return Err(diags);
-    }
-    Ok(out)
+    let packets = named_packets(path, &mut OneText(path, text))?;
+    Ok(packets.into_iter().map(|p| (p.name, p.bytes)).collect())
 }
 
 impl SpecCx<'_> {

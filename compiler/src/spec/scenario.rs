@@ -195,7 +195,13 @@ impl SpecCx<'_> {
             .push(PcapPacket {
                 comment: format!("{} · send #{} · input", l.scenario, l.sends), bytes: bytes.clone()
             });
-        l.steps.push(Step::Run { input: Bytes(bytes), ctx, expect: None, source: src.location(send.span) });
+        l.steps.push(Step::Run {
+            input: Bytes(bytes),
+            ctx,
+            expect: None,
+            source: src.location(send.span),
+            written: crate::packet::written(&packet),
+        });
         l.open_run = Some(l.steps.len() - 1);
         l.last_run = l.open_run;
         l.failed_send = false;
@@ -298,12 +304,14 @@ impl SpecCx<'_> {
         let Some(action) = self.action(&e.action, src) else {
             return;
         };
+        let mut written = Vec::new();
         let packet = match &e.packet {
             None => None,
             Some(expr) => {
                 let Ok(p) = self.eval(expr, src, Role::Expected, l.last_input.clone()) else {
                     return;
                 };
+                written = crate::packet::written(&p);
                 match encode_masked(&p) {
                     Ok(m) => {
                         l.packets.push(PcapPacket {
@@ -354,7 +362,7 @@ impl SpecCx<'_> {
             }),
         };
         if let Step::Run { expect, .. } = &mut l.steps[idx] {
-            *expect = Some(Expectation { action, packet, target, meta: None });
+            *expect = Some(Expectation { action, packet, target, meta: None, written });
         }
     }
 
