@@ -173,3 +173,32 @@ fn the_gallery_is_current() {
         assert!(summary.contains(&entry), "book/src/SUMMARY.md does not list: {entry}");
     }
 }
+
+/// `check --format json`: each diagnostic located by file, byte span, line and column, valid by
+/// the closed check schema (which a renamed property breaks), then a summary; the same exit status.
+#[test]
+fn check_reports_diagnostics_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    support::build_programs();
+    std::fs::copy(repo().join("programs/build/counter.o"), dir.path().join("counter.o")).unwrap();
+    let text = "program \"counter.o\" xdp \"xdp_counter\"\nscenario \"x\" {\n  send ether / ipv4(ttl=300) / udp\n}\n";
+    std::fs::write(dir.path().join("bad.pkt"), text).unwrap();
+    let o = xdptest().env("XDPTEST_ALLOW_PATH", dir.path()).args(["check", "--format", "json"]).arg(dir.path()).output();
+    assert_eq!(o.status.code(), Some(2));
+    let out = stdout(&o);
+    support::check_schema("book/src/reference/check.schema.json", &out).unwrap();
+    let records = support::json_records(&out);
+    assert_eq!(records.len(), 2, "{out}");
+    let d = &records[0];
+    assert_eq!(d["code"], "xdptest::compile::value_too_large");
+    assert_eq!((d["location"]["line"].as_u64(), d["location"]["column"].as_u64()), (Some(3), Some(25)));
+    let (start, end) = (d["location"]["start"].as_u64().unwrap() as usize, d["location"]["end"].as_u64().unwrap() as usize);
+    assert_eq!(&text[start..end], "300");
+    assert_eq!(records[1]["errors"], 1);
+    let renamed = out.replacen("\"label\"", "\"lable\"", 1);
+    assert!(support::check_schema("book/src/reference/check.schema.json", &renamed).is_err());
+    let o = xdptest().args(["check", "specs", "--format", "json"]).output();
+    assert_eq!(o.status.code(), Some(0));
+    support::check_schema("book/src/reference/check.schema.json", &stdout(&o)).unwrap();
+    assert!(stdout(&o).contains("\"ok\":true,\"scenarios\":77,\"specs\":15"), "{}", stdout(&o));
+}
