@@ -183,7 +183,8 @@ fn check_reports_diagnostics_as_json_lines() {
     std::fs::copy(repo().join("programs/build/counter.o"), dir.path().join("counter.o")).unwrap();
     let text = "program \"counter.o\" xdp \"xdp_counter\"\nscenario \"x\" {\n  send ether / ipv4(ttl=300) / udp\n}\n";
     std::fs::write(dir.path().join("bad.pkt"), text).unwrap();
-    let o = xdptest().env("XDPTEST_ALLOW_PATH", dir.path()).args(["check", "--format", "json"]).arg(dir.path()).output();
+    let o =
+        xdptest().env("XDPTEST_ALLOW_PATH", dir.path()).args(["check", "--format", "json"]).arg(dir.path()).output();
     assert_eq!(o.status.code(), Some(2));
     let out = stdout(&o);
     support::check_schema("book/src/reference/check.schema.json", &out).unwrap();
@@ -192,7 +193,8 @@ fn check_reports_diagnostics_as_json_lines() {
     let d = &records[0];
     assert_eq!(d["code"], "xdptest::compile::value_too_large");
     assert_eq!((d["location"]["line"].as_u64(), d["location"]["column"].as_u64()), (Some(3), Some(25)));
-    let (start, end) = (d["location"]["start"].as_u64().unwrap() as usize, d["location"]["end"].as_u64().unwrap() as usize);
+    let (start, end) =
+        (d["location"]["start"].as_u64().unwrap() as usize, d["location"]["end"].as_u64().unwrap() as usize);
     assert_eq!(&text[start..end], "300");
     assert_eq!(records[1]["errors"], 1);
     let renamed = out.replacen("\"label\"", "\"lable\"", 1);
