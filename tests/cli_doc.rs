@@ -105,6 +105,15 @@ fn doc_adds_results_from_a_json_run() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("line 2: not JSON"), "{}", stderr(&o));
     assert!(!dir.path().join("x").exists());
+    // A directory (or a FIFO) is refused before it is read.
+    let o = xdptest()
+        .args(["doc", "tests/specs/run/failing.pkt", "--results"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(dir.path().join("x"))
+        .output();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
 }
 
 /// A spec with an error is reported as `check` reports it (exit 2) and nothing is written; a

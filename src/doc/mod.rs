@@ -42,15 +42,13 @@ pub fn run(args: DocArgs) -> Outcome {
     let paths = default_paths(args.paths.clone());
     let results = match &args.results {
         None => None,
-        Some(p) => {
-            match std::fs::read_to_string(p).map_err(|e| e.to_string()).and_then(|t| results::Results::parse(&t)) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    errln!("error: --results {}: {e}", p.display());
-                    return Outcome::Error;
-                }
+        Some(p) => match read_results(p).and_then(|t| results::Results::parse(&t)) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                errln!("error: --results {}: {e}", p.display());
+                return Outcome::Error;
             }
-        }
+        },
     };
     let (specs, suite) = match load_suite(&paths) {
         Ok(x) => x,
@@ -108,6 +106,19 @@ pub fn run(args: DocArgs) -> Outcome {
         }
         Err(d) => report(&[d]),
     }
+}
+
+/// The results file's text: a regular file (a FIFO would block) of at most
+/// [`xdptest_compiler::spec::MAX_FILE`] bytes.
+fn read_results(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > xdptest_compiler::spec::MAX_FILE {
+        return Err(format!("{} MiB is more than a results file of xdptest has", meta.len() >> 20));
+    }
+    std::fs::read_to_string(path).map_err(|e| e.to_string())
 }
 
 /// A page path no earlier spec took (two `upf.pkt` given as files would share `upf.md`).
