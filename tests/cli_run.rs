@@ -354,6 +354,29 @@ fn a_grown_tail_is_reported_whole() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
+/// A CO-RE relocation is resolved against the running kernel's BTF (which the loader parses once
+/// per process, and hides from aya's own per-load parse in the loader's namespace): the program
+/// drops only when the kernel's offset of `task_struct.pid` reached it. Other objects, which need
+/// no kernel BTF, pass as before in the same run; the host's `vmlinux` BTF stays as it was.
+#[test]
+fn core_relocations_use_the_running_kernels_btf() {
+    build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    support::clang_bpf(&root(), root().join("tests/programs/core_offset.c"), dir.path().join("core.o"));
+    std::fs::write(
+        dir.path().join("core.pkt"),
+        "program \"core.o\" xdp \"xdp_core_offset\"\nscenario \"relocated\" {\n  \
+         send ether / ipv4 / udp\n  expect XDP_DROP\n}\n",
+    )
+    .unwrap();
+    let o = xdptest(&["run", dir.path().join("core.pkt").to_str().unwrap(), "specs/counter", "specs/icmp_echo"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux").unwrap();
+    assert_eq!(&vmlinux[..2], &[0x9f, 0xeb], "the host's kernel BTF is untouched");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains("/sys/kernel/btf"), "nothing is left mounted on the host");
+}
+
 /// With CAP_BPF and CAP_NET_ADMIN (no root), what needs nothing more runs, and what does (a network
 /// namespace for `env`) says which capability is missing for it.
 #[test]

@@ -24,7 +24,29 @@ pub fn isolated_if<T: Send>(pins: bool, load: impl FnOnce(&Path) -> T + Send) ->
     if pins {
         return isolated(load);
     }
-    on_loader_thread(|| Ok(load(Path::new("/nonexistent/xdptest-no-pins"))))
+    on_loader_thread(|| {
+        // A mount namespace of its own, where the kernel's BTF can be hidden from aya (see
+        // [`hide_kernel_btf`]); without the privilege for one, the load parses it as before.
+        // SAFETY: as in [`isolated`].
+        let own = unsafe {
+            rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FS | rustix::thread::UnshareFlags::NEWNS)
+        }
+        .is_ok();
+        if own && mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC).is_ok() {
+            hide_kernel_btf();
+        }
+        Ok(load(Path::new("/nonexistent/xdptest-no-pins")))
+    })
+}
+
+/// aya's `EbpfLoader::new` parses the kernel's BTF (`/sys/kernel/btf/vmlinux`, megabytes) on every
+/// load, whether the object needs it or not: most of a load's time. In the loader thread's own
+/// mount namespace (private: nothing propagates to the host) an empty file is bound over it, so that
+/// parse fails at once; the loader then gets the kernel BTF parsed once per process
+/// ([`crate::program::kernel_btf`]), and only for objects with CO-RE relocations. Failing to hide
+/// it (no such file, no privilege) only costs the time it always did.
+fn hide_kernel_btf() {
+    let _ = rustix::mount::mount_bind("/dev/null", "/sys/kernel/btf/vmlinux");
 }
 
 /// Runs `work` on a thread of its own with [`LOADER_STACK`], and waits for it.
@@ -63,6 +85,7 @@ pub fn isolated<T: Send>(load: impl FnOnce(&Path) -> T + Send) -> Result<T, RunE
         // Nothing mounted from here on propagates back to the host's namespace.
         mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
             .map_err(|e| fail("mount --make-rprivate /", e.into()))?;
+        hide_kernel_btf();
         let dir = xdptest_compiler::owner::temp_dir("xdptest-bpffs-")
             .map_err(|e| fail("create a directory for the private bpffs", e))?;
         mount("bpf", dir.path(), "bpf", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, None)

@@ -106,6 +106,25 @@ fn sections(b: &[u8]) -> Result<(Vec<Section>, usize), ElfError> {
     Ok((out, shstrndx))
 }
 
+/// Whether the object has CO-RE relocations (`.BTF.ext` with a non-empty `core_relo` part): only
+/// then does loading need the kernel's BTF. A header too short to have that part has none.
+pub fn has_core_relocations(bytes: &[u8]) -> Result<bool, ElfError> {
+    let (secs, _) = sections(bytes)?;
+    let Some(ext) = secs.iter().find(|s| s.name == ".BTF.ext") else { return Ok(false) };
+    let r = range(ext.offset, ext.size, bytes.len())?;
+    let h = &bytes[r];
+    // struct btf_ext_header: magic, version, flags, hdr_len, then func/line info offset and length,
+    // then (when hdr_len says so) core_relo_off and core_relo_len.
+    if h.len() < 8 || u16_at(h, 0)? != 0xeb9f {
+        return Ok(false);
+    }
+    let hdr_len = u32_at(h, 4)? as usize;
+    if hdr_len < 32 || h.len() < 32 {
+        return Ok(false);
+    }
+    Ok(u32_at(h, 28)? > 0)
+}
+
 /// Whether a section holds programs (executable, not empty, not shared `.text` code).
 fn is_program_section(s: &Section) -> bool {
     s.flags & SHF_EXECINSTR != 0 && s.size > 0 && s.name != ".text" && !s.name.starts_with(".text.")

@@ -177,10 +177,13 @@ impl LoadedProgram {
         // Only pinned maps need a bpffs (a private one, in a mount namespace of its own: CAP_SYS_ADMIN);
         // other objects load with CAP_BPF and CAP_NET_ADMIN alone.
         let pinned = program.maps.iter().any(|m| m.pinned);
+        // Parsed here, outside the loader's namespace, where it is hidden (see bpffs::hide_kernel_btf).
+        let core = crate::elf::has_core_relocations(&bytes).map_err(|e| invalid(e.0))?;
+        let kernel = if core { kernel_btf() } else { None };
         let (ebpf, programs, extra) = crate::bpffs::isolated_if(pinned, |pins| {
             // A panic inside aya on a malformed object is that object's error (aborts are what the
             // probe is for).
-            crate::probe::contained(|| load_all(program, &bytes, &wanted, pins)).unwrap_or_else(|said| {
+            crate::probe::contained(|| load_all(program, &bytes, &wanted, pins, kernel)).unwrap_or_else(|said| {
                 Err(RunError::LoaderCrashed {
                     object: object.into(),
                     location: location.into(),
@@ -395,7 +398,20 @@ type Loaded = (Ebpf, HashMap<String, RawFd>, Vec<OwnedFd>);
 
 /// Loads the object for `wanted[0]` with aya (maps pinned, if the object asks, in `pins`), then the other
 /// wanted programs onto the same maps. Runs in the private bpffs thread.
-fn load_all(program: &Program, bytes: &[u8], wanted: &[btf::ProgramSym], pins: &Path) -> Result<Loaded, RunError> {
+/// The kernel's BTF, parsed once per process (`None` when the kernel has none): what CO-RE
+/// relocations are resolved against.
+pub fn kernel_btf() -> Option<&'static aya::Btf> {
+    static KERNEL: std::sync::OnceLock<Option<aya::Btf>> = std::sync::OnceLock::new();
+    KERNEL.get_or_init(|| aya::Btf::from_sys_fs().ok()).as_ref()
+}
+
+fn load_all(
+    program: &Program,
+    bytes: &[u8],
+    wanted: &[btf::ProgramSym],
+    pins: &Path,
+    kernel: Option<&'static aya::Btf>,
+) -> Result<Loaded, RunError> {
     let invalid = |reason: String| RunError::ObjectInvalid {
         object: program.object.clone(),
         location: program.location.clone(),
@@ -406,8 +422,12 @@ fn load_all(program: &Program, bytes: &[u8], wanted: &[btf::ProgramSym], pins: &
         |s: &btf::ProgramSym| if s.class() == (SectionClass::Xdp { frags: true }) { "xdp.frags" } else { "xdp" };
     let renamed = crate::elf::rename_for_load(bytes, &main.section, load_as(main)).map_err(|e| invalid(e.0))?;
     let mut loader = EbpfLoader::new();
-    // Verbose logs only matter when loading fails; aya retries with a log buffer then.
-    loader.verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS).default_map_pin_directory(pins);
+    // Verbose logs only matter when loading fails; aya retries with a log buffer then. The kernel's
+    // BTF only for objects that relocate against it.
+    loader
+        .verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS)
+        .default_map_pin_directory(pins)
+        .btf(kernel);
     // `.rodata` configuration, written into the section before it becomes a frozen map.
     for init in &program.rodata {
         loader.override_global(init.name.as_str(), init.bytes.0.as_slice(), true);
