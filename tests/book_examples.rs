@@ -649,3 +649,74 @@ fn every_keyword_of_the_language_has_an_example() {
     let missing: Vec<_> = words.iter().filter(|w| !shown.contains(*w)).collect();
     assert!(missing.is_empty(), "keywords of the grammar no `pkt` block of the book shows: {missing:?}");
 }
+
+/// The widest code line the book shows without scrolling at 1280 px.
+const CODE_WIDTH: usize = 86;
+
+/// Whether a code line longer than [`CODE_WIDTH`] is one that cannot break, by kind: a JSON Lines
+/// record (one per line by definition), a fixture's byte string, a hexdump row of a report, or a
+/// command xdptest prints to be copied whole (`rerun them: …`).
+fn unbreakable(line: &str) -> bool {
+    let t = line.trim_start();
+    let hex_run = t.split('"').any(|s| s.len() >= 40 && s.chars().all(|c| c.is_ascii_hexdigit()));
+    let hexdump_row = t
+        .split_whitespace()
+        .skip_while(|w| !(w.len() == 4 && w.chars().all(|c| c.is_ascii_hexdigit())))
+        .skip(1)
+        .take(8)
+        .filter(|w| w.len() == 2 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .count()
+        == 8;
+    t.starts_with("{\"") || hex_run || hexdump_row || t.starts_with("rerun them: xdptest run")
+}
+
+/// Lines the rule above does not cover and that stay as they are, each with why.
+const WIDE_LINES: &[(&str, &str)] = &[
+    // The tshark command the chapter shows is matched verbatim by a test, which runs it.
+    ("$ tshark -r fixtures/first.pcapng", "a command that a test runs as shown"),
+    // Output of real runs and diagnostics, as xdptest and miette print them.
+    ("× the verifier rejected `xdp_unchecked`", "miette's rendering of a verifier rejection"),
+    ("·                            ╰── invalid access", "miette's rendering of a verifier rejection"),
+    ("PASS [debian:6.1", "a VM run's output line (6.1 and 6.12)"),
+    ("snapshot failing/snapshots/", "a snapshot failure as the run prints it"),
+    ("the new report is in failing/snapshots/", "a snapshot failure as the run prints it"),
+    ("snapshots: 1 snapshot pending review", "the run's snapshot summary line"),
+    ("description: \"", "a fixture's description, one RON string"),
+];
+
+/// Code blocks (with what they include) fit [`CODE_WIDTH`] columns, so no example scrolls
+/// sideways; lines that cannot break are allowed by kind ([`unbreakable`]) or listed with a reason
+/// ([`WIDE_LINES`]). The gallery quotes the specs, which this covers.
+#[test]
+fn code_blocks_fit_86_columns() {
+    let mut pages = Vec::new();
+    md_pages(&book_dir().join("src"), &mut pages);
+    let mut wide = Vec::new();
+    let mut listed_used = std::collections::BTreeSet::new();
+    for page in pages.iter().filter(|p| !p.starts_with(book_dir().join("src/gallery"))) {
+        let text = expand_includes(page, &std::fs::read_to_string(page).unwrap());
+        let mut in_code = false;
+        for line in text.lines() {
+            if line.trim_start().starts_with("```") {
+                in_code = !in_code;
+                continue;
+            }
+            if !in_code || line.chars().count() <= CODE_WIDTH || unbreakable(line) {
+                continue;
+            }
+            match WIDE_LINES.iter().find(|(start, _)| line.trim_start().starts_with(start)) {
+                Some((start, _)) => {
+                    listed_used.insert(*start);
+                }
+                None => wide.push(format!(
+                    "{}: {} columns: {line}",
+                    page.strip_prefix(book_dir()).unwrap().display(),
+                    line.chars().count()
+                )),
+            }
+        }
+    }
+    assert!(wide.is_empty(), "code lines wider than {CODE_WIDTH} columns:\n{}", wide.join("\n"));
+    let stale: Vec<&str> = WIDE_LINES.iter().map(|(s, _)| *s).filter(|s| !listed_used.contains(s)).collect();
+    assert!(stale.is_empty(), "WIDE_LINES entries that no longer match a wide line: {stale:?}");
+}

@@ -149,7 +149,7 @@ fn explain_tells_the_whole_story() {
         "map entries written first\n",
         "  sessions[2] = { ue_ip: 192.168.100.200, peer_ip: 192.168.10.1, teid_out: 1002, vlan_out: 300,",
         "  ue_sessions[192.168.100.200] = 2\n",
-        "send #1 (specs/upf/upf.pkt:17:3)\n  input: 86 bytes\n    ether\n",
+        "send #1 (specs/upf/upf.pkt:20:3)\n  input: 86 bytes\n    ether\n",
         "    gtpu\n",
         "      teid = 2\n",
         "    ipv4:2\n",
@@ -157,7 +157,7 @@ fn explain_tells_the_whole_story() {
         "      vid = 300\n",
         "  the output matches the expected packet\n",
         "  maps changed by the program\n    stats[0]: 0 → 1 (per-CPU values summed)\n",
-        "check map stats[0] (specs/upf/upf.pkt:20:3): as expected\n",
+        "check map stats[0] (specs/upf/upf.pkt:24:3): as expected\n",
         "verdict: PASS\n",
     ] {
         assert!(t.contains(needle), "missing {needle:?} in:\n{t}");

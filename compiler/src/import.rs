@@ -437,7 +437,8 @@ pub fn render_layer(layer: &Layer, constructor: &wire::Constructor, indent: usiz
                 col += 2;
             }
         }
-        out.push_str(arg);
+        let arg = wrap_list(arg, col, i + 1 == args.len());
+        out.push_str(&arg);
         col = match arg.rsplit_once('\n') {
             Some((_, last)) => last.chars().count(),
             None => col + first_line,
@@ -447,8 +448,54 @@ pub fn render_layer(layer: &Layer, constructor: &wire::Constructor, indent: usiz
     out
 }
 
+/// `options=[a, b, c]` starting at column `col`, its items continued under the first when the
+/// whole would run past [`WIDTH`] (`last`: the layer's `)` follows).
+fn wrap_list(arg: &str, col: usize, last: bool) -> String {
+    let tail = usize::from(last);
+    let Some(open) = arg.find("=[").map(|i| i + 2) else { return arg.to_string() };
+    if arg.contains('\n') || col + arg.chars().count() + tail <= WIDTH || !arg.ends_with(']') {
+        return arg.to_string();
+    }
+    // Items at the list's own depth.
+    let inner = &arg[open..arg.len() - 1];
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(inner[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(inner[start..].trim());
+    let under = col + arg[..open].chars().count();
+    let mut out = arg[..open].to_string();
+    let mut at = under;
+    for (i, item) in items.iter().enumerate() {
+        let len = item.chars().count();
+        let end = if i + 1 == items.len() { 1 + tail } else { 1 };
+        if i > 0 {
+            if at + 2 + len + end > WIDTH {
+                let _ = write!(out, ",\n{}", " ".repeat(under));
+                at = under;
+            } else {
+                out.push_str(", ");
+                at += 2;
+            }
+        }
+        out.push_str(item);
+        at += len;
+    }
+    out.push(']');
+    out
+}
+
 /// The column that imported definitions wrap at.
-const WIDTH: usize = 110;
+const WIDTH: usize = 86;
 
 /// The constructor that presets the most of the values on the wire (`tcp.syn`, `icmp.echo_request`),
 /// or the layer's own. A TCP constructor is taken only for exactly its flags: `tcp.syn` for a SYN,

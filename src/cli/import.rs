@@ -97,7 +97,7 @@ pub fn run(args: ImportArgs) -> Outcome {
         }
         Some(path) => match write_new(path, &text) {
             Ok(()) => {
-                outln!("wrote {}: {summary}; a spec sends them after `include` of this file", path.display());
+                outln!("wrote {}: {summary}", path.display());
                 Outcome::Ok
             }
             Err(e) => {
@@ -116,7 +116,7 @@ fn definitions(args: &ImportArgs, frames: &[capture::Frame]) -> (String, usize) 
     let names: Vec<String> = frames.iter().map(|f| import::packet_name(&args.prefix, f)).collect();
     let render = |lifted: &[import::Lifted]| -> String {
         let mut text = format!(
-            "# Frames of {} imported by `xdptest import`: include this file in a spec and send them by name.\n",
+            "# Frames of {}, imported by `xdptest import`.\n# Include this file in a spec and send its packets by name.\n",
             import::one_line(&name)
         );
         for ((frame, l), n) in frames.iter().zip(lifted).zip(&names) {

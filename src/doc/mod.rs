@@ -96,11 +96,7 @@ pub fn run(args: DocArgs) -> Outcome {
                 count(listed.len(), "page"),
                 count(suite.fixture_count(), "scenario"),
                 args.out.display(),
-                if args.book {
-                    format!(" (serve it with: mdbook serve {})", args.out.display())
-                } else {
-                    String::new()
-                }
+                if args.book { format!("\nserve it with: mdbook serve {}", args.out.display()) } else { String::new() }
             );
             Outcome::Ok
         }
