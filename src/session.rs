@@ -45,6 +45,8 @@ pub struct Plan {
     pub detail: Detail,
     /// Where to record the names of the scenarios that failed, for `--rerun-failed`.
     pub failures_file: Option<PathBuf>,
+    /// Each scenario's section in the scenario pages (`[doc] pages`), by spec and scenario name.
+    pub book_links: std::collections::BTreeMap<(String, String), String>,
 }
 
 /// The run's cancellation, set by the signal handler (installed once per process).
@@ -75,11 +77,10 @@ pub fn run(plan: Plan) -> Outcome {
     let observe = snapshots.observe();
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     match plan.format {
-        Format::Human => reporters.push(Box::new(Human::new(
-            Box::new(anstream::AutoStream::new(std::io::stdout(), plan.color)),
-            Palette::on(),
-            plan.detail,
-        ))),
+        Format::Human => reporters.push(Box::new(
+            Human::new(Box::new(anstream::AutoStream::new(std::io::stdout(), plan.color)), Palette::on(), plan.detail)
+                .with_book_links(plan.book_links.clone()),
+        )),
         Format::Json => {
             reporters.push(Box::new(json::Json::new(Box::new(std::io::stdout()))));
             reporters.push(Box::new(Human::new(

@@ -213,3 +213,42 @@ fn check_reports_diagnostics_as_json_lines() {
     support::check_schema("book/src/reference/check.schema.json", &stdout(&o)).unwrap();
     assert!(stdout(&o).contains("\"ok\":true,\"scenarios\":77,\"specs\":15"), "{}", stdout(&o));
 }
+
+/// With `[doc] pages` in xdptest.toml, `xdptest doc` writes there by default, and `run` lists each
+/// failed scenario with its section on those pages, a link that resolves.
+#[test]
+fn failures_point_to_their_section_in_the_pages() {
+    support::build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir(root.join(".git")).unwrap();
+    std::fs::create_dir(root.join("specs")).unwrap();
+    std::fs::copy(repo().join("programs/build/upf.o"), root.join("upf.o")).unwrap();
+    std::fs::copy(repo().join("specs/upf/packets.pkt"), root.join("specs/packets.pkt")).unwrap();
+    let failing = std::fs::read_to_string(repo().join("tests/specs/run/failing.pkt"))
+        .unwrap()
+        .replace("\"../../../programs/build/upf.o\"", "\"../upf.o\"")
+        .replace("\"../../../specs/upf/packets.pkt\"", "\"packets.pkt\"");
+    std::fs::write(root.join("specs/failing.pkt"), failing).unwrap();
+    std::fs::write(root.join("xdptest.toml"), "[doc]\npages = \"book/scenarios\"\n").unwrap();
+    let o = xdptest().cwd(root).env("XDPTEST_ALLOW_PATH", root).arg("doc").output();
+    assert_eq!(o.status.code(), Some(0), "{}", support::text(&o));
+    let page = std::fs::read_to_string(root.join("book/scenarios/failing.md")).unwrap();
+    let o = xdptest().cwd(root).env("XDPTEST_ALLOW_PATH", root).arg("run").output();
+    assert_eq!(o.status.code(), Some(1), "{}", support::text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("  specs/failing.pkt::wrong action\n    see book: book/scenarios/failing.md#wrong-action\n"),
+        "{out}"
+    );
+    for link in out.lines().filter_map(|l| l.trim().strip_prefix("see book: ")) {
+        let (file, anchor) = link.split_once('#').unwrap();
+        assert_eq!(file, "book/scenarios/failing.md");
+        assert!(page.contains(&format!("{{#{anchor}}}")), "no section {anchor} on the page");
+    }
+    // Without the setting, doc needs --out.
+    std::fs::write(root.join("xdptest.toml"), "").unwrap();
+    let o = xdptest().cwd(root).env("XDPTEST_ALLOW_PATH", root).arg("doc").output();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("give --out DIR"), "{}", stderr(&o));
+}

@@ -20,6 +20,17 @@ pub struct Config {
     /// any of those filters selects.
     #[serde(default)]
     pub aliases: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub doc: DocDefaults,
+}
+
+/// `[doc]`: where the team's scenario pages live.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocDefaults {
+    /// The directory `xdptest doc` writes (relative to the file): its default `--out`, and where
+    /// `run` points failed scenarios (`see book: DIR/upf/upf.md#…`).
+    pub pages: Option<String>,
 }
 
 /// `[run]`: defaults for the flags of the same names.

@@ -3,7 +3,7 @@
 mod check;
 mod compile;
 mod completions;
-mod config;
+pub mod config;
 mod env;
 mod explain;
 mod import;

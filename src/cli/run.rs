@@ -130,9 +130,13 @@ pub fn run(args: RunArgs) -> Outcome {
     let snapshots_mode = args.snapshots.or(config.run.snapshots).unwrap_or(crate::snapshot::Mode::Check);
     let unreferenced_rule =
         args.unreferenced.or(config.run.unreferenced).unwrap_or(crate::snapshot::Unreferenced::Warn);
-    let (_, suite) = match load_suite(&paths) {
+    let (spec_paths, suite) = match load_suite(&paths) {
         Ok(x) => x,
         Err(o) => return o,
+    };
+    let book_links = match (&config.doc.pages, &config_dir) {
+        (Some(pages), Some(dir)) => crate::doc::section_links(&dir.join(pages), &spec_paths, &suite.specs),
+        _ => Default::default(),
     };
     let fixtures: Vec<_> = suite.specs.into_iter().flat_map(|s| s.fixtures).collect();
     let total = fixtures.len();
@@ -209,6 +213,7 @@ pub fn run(args: RunArgs) -> Outcome {
             _ => crate::report::human::Detail::Full,
         },
         failures_file: Some(failures_file),
+        book_links,
     };
     let outcome = session::run(plan);
     outcome.max(unreferenced(&orphans, orphan_rule, outcome))

@@ -24,8 +24,9 @@ pub struct DocArgs {
     /// Spec files or directories (searched recursively for .pkt files). Default: specs/
     pub paths: Vec<PathBuf>,
     /// Write the pages into DIR (created, or replaced when an earlier `xdptest doc` wrote it).
+    /// Default: `[doc] pages` of xdptest.toml.
     #[arg(long, short = 'o', value_name = "DIR")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
     /// Write a complete mdBook (book.toml, src/SUMMARY.md, the .pkt highlighter) for `mdbook serve DIR`.
     #[arg(long)]
     pub book: bool,
@@ -40,6 +41,17 @@ pub struct DocArgs {
 
 pub fn run(args: DocArgs) -> Outcome {
     let paths = default_paths(args.paths.clone());
+    let out_dir = match &args.out {
+        Some(o) => o.clone(),
+        None => match crate::cli::config::for_paths(&paths) {
+            Ok((config, Some(dir))) if config.doc.pages.is_some() => dir.join(config.doc.pages.unwrap_or_default()),
+            Ok(_) => {
+                errln!("error: give --out DIR, or set `[doc] pages` in xdptest.toml");
+                return Outcome::Error;
+            }
+            Err(o) => return o,
+        },
+    };
     let results = match &args.results {
         None => None,
         Some(p) => match read_results(p).and_then(|t| results::Results::parse(&t)) {
@@ -89,14 +101,14 @@ pub fn run(args: DocArgs) -> Outcome {
     }
     out.push((PathBuf::from(MARKER), b"written by xdptest doc: the directory is replaced as a whole\n".to_vec()));
     let cancel = crate::session::cancel_on_signals();
-    match suite::write_tree(&args.out, &out, &|| cancel.is_cancelled(), &replaceable) {
+    match suite::write_tree(&out_dir, &out, &|| cancel.is_cancelled(), &replaceable) {
         Ok(()) => {
             outln!(
                 "wrote {} for {} into {}{}",
                 count(listed.len(), "page"),
                 count(suite.fixture_count(), "scenario"),
-                args.out.display(),
-                if args.book { format!("\nserve it with: mdbook serve {}", args.out.display()) } else { String::new() }
+                out_dir.display(),
+                if args.book { format!("\nserve it with: mdbook serve {}", out_dir.display()) } else { String::new() }
             );
             Outcome::Ok
         }
@@ -115,6 +127,28 @@ fn read_results(path: &Path) -> Result<String, String> {
         return Err(format!("{} MiB is more than a results file of xdptest has", meta.len() >> 20));
     }
     std::fs::read_to_string(path).map_err(|e| e.to_string())
+}
+
+/// Where `xdptest doc` run on the same paths puts each scenario, under `pages` (shown relative to
+/// the working directory when it is below it): `pages/upf/upf.md#uplink-…`, by spec and scenario.
+pub fn section_links(
+    pages: &Path,
+    specs: &[suite::SpecPath],
+    compiled: &[xdptest_compiler::spec::CompiledSpec],
+) -> std::collections::BTreeMap<(String, String), String> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let shown = pages.strip_prefix(&cwd).unwrap_or(pages);
+    let mut out = std::collections::BTreeMap::new();
+    let mut taken: Vec<(String, PathBuf)> = Vec::new();
+    for (sp, spec) in specs.iter().zip(compiled) {
+        let rel = unique(sp.relative.with_extension("md"), &taken);
+        taken.push((spec.path.display().to_string(), rel.clone()));
+        for (f, anchor) in spec.fixtures.iter().zip(page::anchors(&spec.fixtures)) {
+            let link = format!("{}#{anchor}", shown.join(&rel).display());
+            out.insert((f.spec.clone(), f.scenario.clone()), link);
+        }
+    }
+    out
 }
 
 /// A page path no earlier spec took (two `upf.pkt` given as files would share `upf.md`).

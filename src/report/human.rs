@@ -71,11 +71,19 @@ pub struct Human {
     palette: Palette,
     detail: Detail,
     last_error: Option<RunError>,
+    /// Where each scenario's page section is, for the end-of-run list of failures.
+    book_links: std::collections::BTreeMap<(String, String), String>,
 }
 
 impl Human {
     pub fn new(out: Box<dyn Write>, palette: Palette, detail: Detail) -> Human {
-        Human { out, palette, detail, last_error: None }
+        Human { out, palette, detail, last_error: None, book_links: Default::default() }
+    }
+
+    /// Failed scenarios are listed with their section in the scenario pages (`see book: …`).
+    pub fn with_book_links(mut self, links: std::collections::BTreeMap<(String, String), String>) -> Human {
+        self.book_links = links;
+        self
     }
 }
 
@@ -133,7 +141,9 @@ impl Reporter for Human {
     }
 
     fn finish(&mut self, view: &RunView, summary: &Summary) -> Result<(), String> {
-        super::unless_closed(write_summary(&mut self.out, view, summary, self.palette).and_then(|()| self.out.flush()))
+        super::unless_closed(
+            write_summary(&mut self.out, view, summary, self.palette, &self.book_links).and_then(|()| self.out.flush()),
+        )
     }
 }
 
@@ -207,7 +217,13 @@ const RERUN_AT_MOST: usize = 20;
 
 /// The scenarios that failed or could not run, once more at the end where a reader looks (with their
 /// kernel on VM runs), and the command that reruns exactly them.
-fn write_failed(out: &mut dyn Write, view: &RunView, s: &Summary, p: Palette) -> std::io::Result<()> {
+fn write_failed(
+    out: &mut dyn Write,
+    view: &RunView,
+    s: &Summary,
+    p: Palette,
+    links: &std::collections::BTreeMap<(String, String), String>,
+) -> std::io::Result<()> {
     if s.failed.is_empty() {
         return Ok(());
     }
@@ -220,6 +236,9 @@ fn write_failed(out: &mut dyn Write, view: &RunView, s: &Summary, p: Palette) ->
         if n < FAILED_SHOWN {
             let on = if view.on_vms() { format!(" [{}]", view.label(target)) } else { String::new() };
             writeln!(out, "  {name}{on}")?;
+            if let Some(link) = links.get(&(f.spec.clone(), f.scenario.clone())) {
+                writeln!(out, "    see book: {link}")?;
+            }
         }
         if !specs.contains(&f.spec.as_str()) {
             specs.push(&f.spec);
@@ -264,7 +283,13 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-pub fn write_summary(out: &mut dyn Write, view: &RunView, s: &Summary, p: Palette) -> std::io::Result<()> {
+pub fn write_summary(
+    out: &mut dyn Write,
+    view: &RunView,
+    s: &Summary,
+    p: Palette,
+    links: &std::collections::BTreeMap<(String, String), String>,
+) -> std::io::Result<()> {
     if view.on_vms() {
         for (target, t) in view.targets.iter().zip(&s.per_target) {
             let line = format!(
@@ -277,7 +302,7 @@ pub fn write_summary(out: &mut dyn Write, view: &RunView, s: &Summary, p: Palett
             writeln!(out, "{}", if t.failed + t.errors > 0 { p.red(&line) } else { p.green(&line) })?;
         }
     }
-    write_failed(out, view, s, p)?;
+    write_failed(out, view, s, p, links)?;
     if let Some(n) = s.max_fail_reached {
         let line = format!(
             "stopped at --max-fail {n} (scenarios already under way finished): {} not run",
