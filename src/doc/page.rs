@@ -275,9 +275,12 @@ fn scenario_steps(f: &Fixture, skip: usize) -> String {
                 s.push('\n');
                 continue;
             }
-            Step::Run { input, expect, written, .. } => {
+            Step::Run { input, expect, written, ctx, .. } => {
                 sends += 1;
                 let _ = writeln!(s, "### Send {sends}\n");
+                if let Some(how) = context_text(ctx) {
+                    let _ = writeln!(s, "{how}\n");
+                }
                 s.push_str(&packet_table(&input.0, written, None));
                 s.push_str(&expectation(&input.0, expect.as_ref()));
             }
@@ -468,10 +471,22 @@ fn expectation(input: &[u8], expect: Option<&Expectation>) -> String {
         return "Not checked: the scenario only sends it.\n\n".into();
     };
     let action = action_name(e.action);
-    let target = match &e.target {
+    let mut target = match &e.target {
         Some(t) => format!(" to {}", target_text(t)),
         None => String::new(),
     };
+    if let Some(meta) = &e.meta {
+        // Metadata in front of the packet (`expect meta == …`), `..` where it is left open.
+        let shown: String = meta
+            .bytes
+            .0
+            .iter()
+            .zip(meta.mask.0.iter().chain(std::iter::repeat(&0xff)))
+            .map(|(b, m)| if *m == 0 { "..".to_string() } else { format!("{b:02x}") })
+            .collect();
+        let shown = if shown.is_empty() { "none".to_string() } else { format!("`{shown}`") };
+        target.push_str(&format!(" with metadata {shown}"));
+    }
     let Some(m) = &e.packet else {
         return format!("**Expected:** `{action}`{target}.\n\n");
     };
@@ -487,6 +502,28 @@ fn expectation(input: &[u8], expect: Option<&Expectation>) -> String {
     s.push_str(&packet_table(&m.bytes.0, &e.written, Some(&m.mask.0)));
     s.push_str("</details>\n\n");
     s
+}
+
+/// How a packet is sent, when not plainly: another program, metadata, the ingress interface and
+/// receive queue of the `xdp_md` context.
+fn context_text(ctx: &xdptest_compiler::fixture::Ctx) -> Option<String> {
+    use xdptest_compiler::fixture::Iface;
+    let mut parts = Vec::new();
+    if let Some(p) = &ctx.program {
+        parts.push(format!("into the program `{p}`"));
+    }
+    if let Some(m) = &ctx.meta {
+        parts.push(format!("with metadata `{}`", xdptest_compiler::fixture::hex(&m.0)));
+    }
+    match &ctx.ingress {
+        Some(Iface::Name(n)) => parts.push(format!("arriving on `{n}`")),
+        Some(Iface::Index(i)) => parts.push(format!("arriving on ifindex {i}")),
+        None => {}
+    }
+    if let Some(q) = ctx.rx_queue {
+        parts.push(format!("on receive queue {q}"));
+    }
+    (!parts.is_empty()).then(|| format!("Sent {}.", parts.join(", ")))
 }
 
 fn target_text(t: &xdptest_compiler::fixture::RedirectTarget) -> String {
