@@ -46,7 +46,7 @@ pub struct Plan {
     /// Where to record the names of the scenarios that failed, for `--rerun-failed`.
     pub failures_file: Option<PathBuf>,
     /// Each scenario's section in the scenario pages (`[doc] pages`), by spec and scenario name.
-    pub book_links: std::collections::BTreeMap<(String, String), String>,
+    pub book_links: crate::report::BookLinks,
 }
 
 /// The run's cancellation, set by the signal handler (installed once per process).

@@ -132,15 +132,7 @@ fn highlighters_are_generated_from_the_language() {
         );
     }
     // The grammar's literals are the keywords.
-    let grammar = std::fs::read_to_string(repo().join("grammar/src/pkt.pest")).unwrap();
-    let mut words = std::collections::BTreeSet::new();
-    for line in grammar.lines().filter(|l| !l.trim_start().starts_with("//")) {
-        for (i, part) in line.split('"').enumerate() {
-            if i % 2 == 1 && part.len() > 1 && part.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-                words.insert(part.to_string());
-            }
-        }
-    }
+    let words = support::grammar_keywords();
     let keyword_line = js.lines().find(|l| l.trim_start().starts_with("keyword:")).unwrap();
     let listed: std::collections::BTreeSet<String> =
         keyword_line.split('"').nth(1).unwrap().split(' ').map(str::to_string).collect();

@@ -616,21 +616,11 @@ fn mdbook_builds_the_book() {
     assert!(broken.is_empty(), "broken links in the book:\n{}", broken.join("\n"));
 }
 
-/// Checks every relative link in the main part of every built page: the target page exists and,
-/// for `page.html#id`, has an element with that id.
 /// The words of the language (every literal of `grammar/src/pkt.pest`) appear in code the book
 /// shows from checked example files, so every construct has an example that CI runs.
 #[test]
 fn every_keyword_of_the_language_has_an_example() {
-    let grammar = std::fs::read_to_string(repo().join("grammar/src/pkt.pest")).unwrap();
-    let mut words = std::collections::BTreeSet::new();
-    for line in grammar.lines().filter(|l| !l.trim_start().starts_with("//")) {
-        for (i, part) in line.split('"').enumerate() {
-            if i % 2 == 1 && part.len() > 1 && part.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-                words.insert(part.to_string());
-            }
-        }
-    }
+    let words = support::grammar_keywords();
     assert!(words.contains("scenario") && words.contains("global"), "no keywords found: {words:?}");
     let mut pages = Vec::new();
     md_pages(&book_dir().join("src"), &mut pages);

@@ -135,7 +135,7 @@ pub fn section_links(
     pages: &Path,
     specs: &[suite::SpecPath],
     compiled: &[xdptest_compiler::spec::CompiledSpec],
-) -> std::collections::BTreeMap<(String, String), String> {
+) -> crate::report::BookLinks {
     let cwd = std::env::current_dir().unwrap_or_default();
     let shown = pages.strip_prefix(&cwd).unwrap_or(pages);
     let mut out = std::collections::BTreeMap::new();

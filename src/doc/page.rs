@@ -214,13 +214,7 @@ fn verdict_words(r: &Results, f: &Fixture) -> String {
     outcomes
         .iter()
         .map(|o| {
-            let word = match o.status.as_str() {
-                "pass" => "✅ passed",
-                "fail" => "❌ failed",
-                "error" => "⚠️ error",
-                "skip" => "skipped",
-                other => other,
-            };
+            let word = status_word(&o.status);
             if outcomes.len() > 1 || o.target != "host" {
                 format!("{word} on {}", o.target)
             } else {
@@ -231,6 +225,17 @@ fn verdict_words(r: &Results, f: &Fixture) -> String {
         .join(", ")
 }
 
+/// A verdict as the pages show it.
+fn status_word(status: &str) -> &str {
+    match status {
+        "pass" => "✅ passed",
+        "fail" => "❌ failed",
+        "error" => "⚠️ error",
+        "skip" => "skipped",
+        other => other,
+    }
+}
+
 fn result_block(r: &Results, f: &Fixture) -> String {
     let mut s = String::new();
     let outcomes = r.of(&f.spec, &f.scenario);
@@ -238,13 +243,7 @@ fn result_block(r: &Results, f: &Fixture) -> String {
         s.push_str("**Result:** not run.\n\n");
     }
     for o in outcomes {
-        let word = match o.status.as_str() {
-            "pass" => "✅ passed",
-            "fail" => "❌ failed",
-            "error" => "⚠️ error",
-            "skip" => "skipped",
-            other => other,
-        };
+        let word = status_word(&o.status);
         let _ = writeln!(s, "**Result on {}:** {word} in {} µs.\n", o.target, o.duration_us);
         for d in &o.details {
             let _ = writeln!(s, "- {}", md_escape(d));

@@ -72,7 +72,7 @@ pub struct Human {
     detail: Detail,
     last_error: Option<RunError>,
     /// Where each scenario's page section is, for the end-of-run list of failures.
-    book_links: std::collections::BTreeMap<(String, String), String>,
+    book_links: super::BookLinks,
 }
 
 impl Human {
@@ -81,7 +81,7 @@ impl Human {
     }
 
     /// Failed scenarios are listed with their section in the scenario pages (`see book: …`).
-    pub fn with_book_links(mut self, links: std::collections::BTreeMap<(String, String), String>) -> Human {
+    pub fn with_book_links(mut self, links: super::BookLinks) -> Human {
         self.book_links = links;
         self
     }
@@ -222,7 +222,7 @@ fn write_failed(
     view: &RunView,
     s: &Summary,
     p: Palette,
-    links: &std::collections::BTreeMap<(String, String), String>,
+    links: &super::BookLinks,
 ) -> std::io::Result<()> {
     if s.failed.is_empty() {
         return Ok(());
@@ -288,7 +288,7 @@ pub fn write_summary(
     view: &RunView,
     s: &Summary,
     p: Palette,
-    links: &std::collections::BTreeMap<(String, String), String>,
+    links: &super::BookLinks,
 ) -> std::io::Result<()> {
     if view.on_vms() {
         for (target, t) in view.targets.iter().zip(&s.per_target) {

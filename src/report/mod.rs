@@ -21,6 +21,9 @@ use crate::outcome::Outcome;
 
 /// What every reporter may look at besides the event: the fixtures (indexed like the events' `index`)
 /// and the targets, once the run has started.
+/// Each scenario's section in the scenario pages (`xdptest doc`), by spec and scenario name.
+pub type BookLinks = std::collections::BTreeMap<(String, String), String>;
+
 pub struct RunView<'a> {
     pub fixtures: &'a [Fixture],
     pub targets: &'a [Target],

@@ -308,3 +308,17 @@ pub fn check_links(root: &Path, dir: &Path, broken: &mut Vec<String>) {
         }
     }
 }
+
+/// The words of the language: every lowercase literal of `grammar/src/pkt.pest` (`scenario`, `send`, …).
+pub fn grammar_keywords() -> std::collections::BTreeSet<String> {
+    let grammar = std::fs::read_to_string(repo().join("grammar/src/pkt.pest")).unwrap();
+    let mut words = std::collections::BTreeSet::new();
+    for line in grammar.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        for (i, part) in line.split('"').enumerate() {
+            if i % 2 == 1 && part.len() > 1 && part.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                words.insert(part.to_string());
+            }
+        }
+    }
+    words
+}
