@@ -18,7 +18,7 @@ use crate::events::{Cancel, RunEvent, RunStats, Target};
 use crate::program::{LoadedMap, LoadedProgram, MapsDump};
 use crate::stage::{self, Stage, StageError};
 use crate::verdict::EventDiff;
-use crate::verdict::{Failure, MapChange, MapDiff, RunRecord, ScenarioResult, Verdict};
+use crate::verdict::{Failure, MapChange, MapDiff, RunRecord, ScenarioResult, SendTiming, TimingMode, Verdict};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +35,16 @@ pub struct Observe {
     /// Indexed like the fixtures: read every map before and after each run of these scenarios. Missing
     /// entries mean no (the fast path: no map is read that the spec does not check).
     pub dump_maps: Vec<bool>,
+    /// Time every send (`xdptest bench`), on top of running it.
+    pub timing: Option<Timing>,
+}
+
+/// How `xdptest bench` times a send: `samples` figures, each (in [`TimingMode::Repeat`]) the average
+/// of `repeat` iterations of one test run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub samples: u32,
+    pub repeat: u32,
 }
 
 /// Runs `fixtures` on this kernel; `on_event` sees `Started`, one `Finished` per scenario in the order of
@@ -82,6 +92,7 @@ pub fn run_results(
                         break;
                     }
                     worker.dump_maps = observe.dump_maps.get(idx).copied().unwrap_or(false);
+                    worker.timing = observe.timing;
                     let result = worker.run(&fixtures[idx]);
                     if tx.send((idx, result, std::mem::take(&mut worker.stats))).is_err() {
                         break;
@@ -232,6 +243,8 @@ struct Worker<'a> {
     out: Vec<u8>,
     /// Read maps around each run of the current scenario (see `Observe::dump_maps`).
     dump_maps: bool,
+    /// Time every send (see `Observe::timing`).
+    timing: Option<Timing>,
     /// This thread's `bpf_printk` capture, set up when it first runs a program that prints.
     printk: Option<Result<crate::printk::Printk, crate::error::PrintkError>>,
 }
@@ -265,6 +278,7 @@ impl<'a> Worker<'a> {
             stats: WorkerStats::default(),
             out: Vec::new(),
             dump_maps: false,
+            timing: None,
             printk: None,
         }
     }
@@ -312,7 +326,8 @@ impl<'a> Worker<'a> {
 
     fn execute(&mut self, f: &Fixture, runs: &mut Vec<RunRecord>) -> Result<Vec<Failure>, Stop> {
         let stage = self.enter_stage(f)?;
-        let Worker { programs, stats, out, dump_maps, printk: printk_slot, .. } = self;
+        let Worker { programs, stats, out, dump_maps, printk: printk_slot, timing, .. } = self;
+        let timing = *timing;
         let prog = load(programs, stats, &f.program)?;
         prog.reset()?;
         let mut printk = if prog.prints {
@@ -343,7 +358,7 @@ impl<'a> Worker<'a> {
                         }
                         None => None,
                     };
-                    let mut record = sc.send(input, ctx, source, out, dump_maps, printk.as_deref_mut())?;
+                    let mut record = sc.send(input, ctx, source, out, dump_maps, timing, printk.as_deref_mut())?;
                     if let (Some(target), Some(before)) = (target, before) {
                         if record.action == 4 {
                             let got = sc.redirect_target(input, ctx, source, &record.output, &before, target)?;
@@ -396,6 +411,37 @@ impl<'a> Worker<'a> {
         }
         Ok(sc.failures)
     }
+}
+
+/// The timer's floor for [`Timing`]: the median nanoseconds the kernel reports for a program that
+/// only returns XDP_PASS, timed as a fresh run (one iteration) and as a repeated one. Fresh figures
+/// include the timer's own cost once per iteration; this says how much that is.
+pub fn timing_floor(t: Timing) -> Result<(f64, f64), OsError> {
+    let fd = crate::sys::xdp_pass_program()?;
+    let packet = [0u8; 64];
+    let mut buf = vec![0u8; 4096];
+    let mut median = |repeat: u32| -> Result<f64, OsError> {
+        let mut ns = Vec::new();
+        for _ in 0..t.samples.max(5) {
+            ns.push(
+                crate::sys::test_run(std::os::fd::AsRawFd::as_raw_fd(&fd), &packet, &mut buf, None, None, 0, repeat)?
+                    .duration,
+            );
+        }
+        ns.sort_unstable();
+        Ok(f64::from(ns[ns.len() / 2]))
+    };
+    Ok((median(1)?, median(t.repeat.max(1))?))
+}
+
+/// What a timed send runs: the program, the bytes (metadata first), the `xdp_md` and the action
+/// the scenario's own run took.
+struct TimedRun<'a> {
+    program: &'a str,
+    data: &'a [u8],
+    ctx: Option<&'a [u8]>,
+    action: u32,
+    source: &'a str,
 }
 
 /// A redirect target as reports show it: the interface's name, `cpu N`, `xsk N`.
@@ -649,6 +695,8 @@ impl Scenario<'_> {
         }
     }
 
+    // The send's parts and what to record of it, each used once: a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     fn send(
         &mut self,
         input: &Bytes,
@@ -656,6 +704,7 @@ impl Scenario<'_> {
         source: &str,
         out: &mut Vec<u8>,
         dump_maps: bool,
+        timing: Option<Timing>,
         printk: Option<&mut Result<crate::printk::Printk, crate::error::PrintkError>>,
     ) -> Result<RunRecord, Stop> {
         let meta_in = ctx.meta.as_ref().map(|m| m.0.as_slice()).unwrap_or(&[]);
@@ -670,11 +719,11 @@ impl Scenario<'_> {
             &data_in
         };
         self.prog.sync()?;
-        let before = if dump_maps { Some(self.prog.dump()?) } else { None };
-        let program = ctx.program.as_deref().unwrap_or(self.prog.name());
+        let before = if dump_maps || timing.is_some() { Some(self.prog.dump()?) } else { None };
+        let program = ctx.program.clone().unwrap_or_else(|| self.prog.name().to_string());
         let (action, meta_len) = self
             .prog
-            .run(program, data, ctx_bytes.as_ref().map(|c| &c[..]), out)
+            .run(&program, data, ctx_bytes.as_ref().map(|c| &c[..]), out)
             .map_err(|os| test_run_error(os, ctx_bytes.is_some(), source))?;
         let meta = out.drain(..meta_len.min(out.len())).collect::<Vec<u8>>();
         let records = self.prog.events.drain();
@@ -694,9 +743,16 @@ impl Scenario<'_> {
             },
             Some(Err(e)) => (Vec::new(), Some(e.clone())),
         };
-        let maps = match before {
-            Some(before) => Some(map_changes(&before, &self.prog.dump()?, self.prog)),
-            None => None,
+        let timing = match (timing, &before) {
+            (Some(t), Some(before)) => {
+                let run = TimedRun { program: &program, data, ctx: ctx_bytes.as_ref().map(|c| &c[..]), action, source };
+                Some(self.time(t, &run, before, &[meta.as_slice(), out.as_slice()].concat())?)
+            }
+            _ => None,
+        };
+        let maps = match (before, dump_maps) {
+            (Some(before), true) => Some(map_changes(&before, &self.prog.dump()?, self.prog)),
+            _ => None,
         };
         Ok(RunRecord {
             source: source.into(),
@@ -709,7 +765,42 @@ impl Scenario<'_> {
             printk: printk_lines,
             printk_error,
             maps,
+            timing,
         })
+    }
+
+    /// Times the send just made (its maps were `before` it, its output `expected`): in one repeated
+    /// test run when the program left packet and maps as they were, else in fresh runs from the
+    /// state before the send, restored each time. The scenario then goes on from the state after it.
+    fn time(&mut self, t: Timing, run: &TimedRun, before: &MapsDump, expected: &[u8]) -> Result<SendTiming, Stop> {
+        let fd = self.prog.program_fd(run.program).ok_or_else(|| {
+            test_run_error(OsError::errno(format!("no program {} loaded", run.program), 0), false, run.source)
+        })?;
+        self.prog.sync()?;
+        let after = self.prog.dump()?;
+        let steady = after == *before && expected == run.data;
+        let mode = if steady { TimingMode::Repeat } else { TimingMode::Fresh };
+        let mut buf = vec![0u8; expected.len().max(4096) + 512];
+        let mut ctx_out = [0u8; 24];
+        let (mut ns, mut diverged) = (Vec::new(), 0);
+        for _ in 0..t.samples {
+            if !steady {
+                self.prog.restore(before)?;
+            }
+            let repeat = if steady { t.repeat.max(1) } else { 1 };
+            let r = crate::sys::test_run(fd, run.data, &mut buf, run.ctx, run.ctx.map(|_| &mut ctx_out[..]), 0, repeat)
+                .map_err(|os| test_run_error(os, run.ctx.is_some(), run.source))?;
+            let out = &buf[..(r.data_size_out as usize).min(buf.len())];
+            if r.retval == run.action && out == expected {
+                ns.push(r.duration);
+            } else {
+                diverged += 1;
+            }
+        }
+        // What the timed runs emitted or printed is not the scenario's.
+        let _ = self.prog.events.drain();
+        self.prog.restore(&after)?;
+        Ok(SendTiming { mode, ns, diverged, verified_insns: self.prog.verified_insns(run.program) })
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -35,5 +35,5 @@ pub mod xsk;
 
 pub use error::{OsError, RunError, SkipReason};
 pub use events::{Cancel, RunEvent, RunStats, Target};
-pub use execute::{run, run_results, Observe, RunOptions};
+pub use execute::{run, run_results, timing_floor, Observe, RunOptions, Timing};
 pub use verdict::{ScenarioResult, Verdict};

@@ -278,6 +278,12 @@ impl LoadedProgram {
         v
     }
 
+    /// How many instructions the verifier checked for program `name` (the main program; `None` for
+    /// the others, or on kernels before 5.16).
+    pub fn verified_insns(&self, name: &str) -> Option<u32> {
+        (name == self.name).then(|| self._ebpf.program(name)?.info().ok()?.verified_instruction_count()).flatten()
+    }
+
     /// The file descriptor of program `name` (the main program or one loaded beside it).
     pub fn program_fd(&self, name: &str) -> Option<RawFd> {
         self.programs.get(name).copied()

@@ -228,6 +228,8 @@ struct TestRunAttr {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TestRunOut {
     pub retval: u32,
+    /// The kernel's own time per iteration, in nanoseconds.
+    pub duration: u32,
     /// Bytes the kernel wrote to `data_out` (its whole output when it fits).
     pub data_size_out: u32,
     pub ctx_size_out: u32,
@@ -265,7 +267,12 @@ pub fn test_run(
         ..Default::default()
     };
     match raw_bpf(BPF_PROG_TEST_RUN, &mut a) {
-        Ok(()) => Ok(TestRunOut { retval: a.retval, data_size_out: a.data_size_out, ctx_size_out: a.ctx_size_out }),
+        Ok(()) => Ok(TestRunOut {
+            retval: a.retval,
+            duration: a.duration,
+            data_size_out: a.data_size_out,
+            ctx_size_out: a.ctx_size_out,
+        }),
         // ENOSPC: the output did not fit `data_out`; the kernel still ran the program and says how
         // much there was.
         Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {

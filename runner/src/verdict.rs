@@ -87,6 +87,34 @@ pub struct RunRecord {
     /// read only when a report needs them: snapshots, `xdptest explain`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maps: Option<Vec<MapChange>>,
+    /// How long the program takes on this packet, when the run was asked to time (`xdptest bench`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<SendTiming>,
+}
+
+/// The kernel's time for one `send` (see [`crate::Timing`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendTiming {
+    pub mode: TimingMode,
+    /// Nanoseconds per packet, one figure per timed test run, as the kernel measured them.
+    pub ns: Vec<u32>,
+    /// Timed runs whose action or output differed from the scenario's own run: their figures are
+    /// left out of `ns` (they timed another path).
+    pub diverged: u32,
+    /// What the verifier checked of the program that ran (`verified_insns`), when the kernel says.
+    pub verified_insns: Option<u32>,
+}
+
+/// How the runs were timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimingMode {
+    /// The program leaves the packet and its maps as they were, so every iteration takes the same
+    /// path: one test run repeats it many times, and the kernel's average is one figure.
+    Repeat,
+    /// The program changes the packet or its maps: each timed run is one iteration from the state
+    /// before the send (maps restored), so each takes the scenario's path.
+    Fresh,
 }
 
 /// One map entry whose value a run changed. Values are one per CPU for per-CPU maps; `None` means no

@@ -1,5 +1,6 @@
 //! Subcommands and their shared plumbing (finding specs, printing diagnostics).
 
+mod bench;
 mod check;
 mod compile;
 mod completions;
@@ -55,6 +56,9 @@ pub enum Command {
     Init(init::InitArgs),
     /// Write a suite's scenarios as mdBook pages a reviewer can read (with --book, a whole book).
     Doc(crate::doc::DocArgs),
+    /// Time each send of each scenario in the kernel (ns/packet) and report verified instructions;
+    /// compare with a saved baseline.
+    Bench(bench::BenchArgs),
     /// Turn a capture (pcap, pcapng) into packet definitions written in layers, one per frame.
     Import(import::ImportArgs),
     /// List the scenarios `run` would run with the same paths, --filter and --partition.
@@ -143,6 +147,7 @@ pub fn main(cli: Cli) -> Outcome {
         Command::List(a) => list::run(a),
         Command::Init(a) => init::run(a),
         Command::Import(a) => import::run(a),
+        Command::Bench(a) => bench::run(a),
         Command::Doc(a) => crate::doc::run(a),
         Command::Grammar(a) => crate::doc::grammar(a),
         Command::Completions(a) => completions::completions(a),

@@ -164,7 +164,7 @@ pub fn relative_link(from: &std::path::Path, to: &std::path::Path) -> String {
 }
 
 /// `a/b/../../c` as `c`: the object path as the fixture holds it, without the detour.
-fn tidy_path(p: &str) -> String {
+pub fn tidy_path(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for part in p.split('/') {
         match part {

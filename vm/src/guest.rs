@@ -151,7 +151,7 @@ fn run() -> Result<(), Failed> {
     }
     let mut failed = None;
     let mut sent = 0;
-    let observe = xdptest_runner::Observe { dump_maps: payload.dump_maps.clone() };
+    let observe = xdptest_runner::Observe { dump_maps: payload.dump_maps.clone(), timing: None };
     let opts = RunOptions { jobs: cpus, ..RunOptions::default() };
     let stats = xdptest_runner::run_results(&payload.fixtures, &opts, &observe, |index, result| {
         if failed.is_none() {
