@@ -29,6 +29,8 @@ pub struct Lifted {
     pub constructors: Vec<&'static wire::Constructor>,
     /// Why some bytes are a raw payload although a header was expected there.
     pub raw_reason: Option<String>,
+    /// How many bytes after the IP packet's end the frame carries (the last payload layer).
+    pub trailer: Option<usize>,
 }
 
 /// The decoded layers of `frame` with the fewest fields that still encode to exactly its bytes.
@@ -65,7 +67,40 @@ pub fn lift(frame: &[u8]) -> Lifted {
         }
     }
     minimise(&mut layers, &constructors, frame);
-    Lifted { layers, constructors, raw_reason }
+    let mut lifted = Lifted { layers, constructors, raw_reason, trailer: None };
+    split_trailer(&mut lifted, &decoded, frame);
+    lifted
+}
+
+/// Bytes after the end of the outermost IP packet (its total length says where: Ethernet pads
+/// short frames to 60 bytes, and some NICs append a trailer) become a payload of their own after
+/// the packet's data, so that `payload("hi")` reads as the data it is.
+fn split_trailer(lifted: &mut Lifted, decoded: &wire::Decoded, frame: &[u8]) {
+    let ip_end = decoded.layers.iter().find_map(|l| match l.kind {
+        LayerKind::Ipv4 => l.int("len").map(|n| l.byte_offset + n as usize),
+        LayerKind::Ipv6 => l.int("plen").map(|n| l.byte_offset + 40 + n as usize),
+        _ => None,
+    });
+    let (Some(end), Some(last)) = (ip_end, decoded.layers.last()) else { return };
+    if last.kind != LayerKind::Payload || end <= last.byte_offset || end >= frame.len() {
+        return;
+    }
+    let Some(layer) = lifted.layers.last_mut().filter(|l| l.kind == LayerKind::Payload) else { return };
+    let Some(FieldValue::Bytes(data)) = layer.fields.get_mut("data") else { return };
+    let cut = end - last.byte_offset;
+    if cut >= data.len() {
+        return;
+    }
+    let trailer = data.split_off(cut);
+    let mut attempt = lifted.layers.clone();
+    attempt.push(raw(&trailer));
+    if wire::encode(&attempt).is_ok_and(|e| e.bytes == frame) {
+        lifted.trailer = Some(trailer.len());
+        lifted.layers = attempt;
+        lifted.constructors.push(constructor_for(lifted.layers.last().expect("just pushed")));
+    } else if let Some(FieldValue::Bytes(data)) = lifted.layers.last_mut().and_then(|l| l.fields.get_mut("data")) {
+        data.extend(trailer);
+    }
 }
 
 /// Neighbour discovery options run to the end of the packet, so bytes after the last well-formed
@@ -362,6 +397,9 @@ pub fn definition(name: &str, frame: &Frame, lifted: &Lifted, start: Option<std:
     let _ = writeln!(out, "{head}.");
     if let Some(note) = frame.link_note {
         let _ = writeln!(out, "## From {note}.");
+    }
+    if let Some(n) = lifted.trailer {
+        let _ = writeln!(out, "## The last {n} bytes come after the IP packet's end (Ethernet padding or a trailer).");
     }
     if let Some(reason) = &lifted.raw_reason {
         let _ = writeln!(out, "## Raw bytes from where decoding stopped: {}.", one_line(reason));
@@ -671,7 +709,7 @@ pub fn check(text: &str, expected: &BTreeMap<String, Vec<u8>>) -> Vec<Mismatch> 
 pub fn raw_lifted(frame: &[u8], reason: String) -> Lifted {
     let layers = vec![raw(frame)];
     let constructors = layers.iter().map(constructor_for).collect();
-    Lifted { layers, constructors, raw_reason: Some(reason) }
+    Lifted { layers, constructors, raw_reason: Some(reason), trailer: None }
 }
 
 #[cfg(test)]
@@ -722,6 +760,21 @@ mod tests {
         assert_eq!(raw.layers.len(), 1);
         assert_eq!(raw.layers[0].kind, LayerKind::Payload);
         assert_eq!(wire::encode(&raw.layers).unwrap().bytes, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn ethernet_padding_is_a_payload_of_its_own() {
+        let mut l = Layer::new(LayerKind::Ipv4);
+        l.fields.insert("src", FieldValue::Bytes(vec![10, 0, 0, 1]));
+        let layers = vec![Layer::new(LayerKind::Ether), l, Layer::new(LayerKind::Udp), raw(b"hi")];
+        let mut frame = wire::encode(&layers).unwrap().bytes;
+        frame.resize(60, 0);
+        let lifted = lift(&frame);
+        assert_eq!(lifted.trailer, Some(60 - 44));
+        let n = lifted.layers.len();
+        assert_eq!(lifted.layers[n - 2].fields.get("data"), Some(&FieldValue::Bytes(b"hi".to_vec())));
+        assert_eq!(wire::encode(&lifted.layers).unwrap().bytes, frame);
+        assert_eq!(lifted.constructors.len(), n);
     }
 
     #[test]
