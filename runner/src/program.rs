@@ -402,8 +402,6 @@ impl LoadedProgram {
 /// descriptors of the programs loaded beside the main one.
 type Loaded = (Ebpf, HashMap<String, RawFd>, Vec<OwnedFd>);
 
-/// Loads the object for `wanted[0]` with aya (maps pinned, if the object asks, in `pins`), then the other
-/// wanted programs onto the same maps. Runs in the private bpffs thread.
 /// The kernel's BTF, parsed once per process (`None` when the kernel has none): what CO-RE
 /// relocations are resolved against.
 pub fn kernel_btf() -> Option<&'static aya::Btf> {
@@ -411,6 +409,9 @@ pub fn kernel_btf() -> Option<&'static aya::Btf> {
     KERNEL.get_or_init(|| aya::Btf::from_sys_fs().ok()).as_ref()
 }
 
+/// Loads the object for `wanted[0]` with aya (maps pinned, if the object asks, in `pins`), then the other
+/// wanted programs onto the same maps, with the kernel's BTF for CO-RE objects. Runs in the private
+/// bpffs thread.
 fn load_all(
     program: &Program,
     bytes: &[u8],
