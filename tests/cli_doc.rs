@@ -83,12 +83,22 @@ fn doc_adds_results_from_a_json_run() {
     let page = std::fs::read_to_string(out.join("failing.md")).unwrap();
     assert!(page.contains("| [wrong action](#wrong-action) | ❌ failed |"), "{page}");
     assert!(page.contains("| [this one passes](#this-one-passes) | ✅ passed |"), "{page}");
-    assert!(page.contains("- vlan.vid: expected 301, got 300"), "{page}");
+    assert!(page.contains("- send 1: vlan.vid: expected 301, got 300"), "{page}");
+    assert!(page.contains("- line 24: map stats\\[0\\]: expected 2, got 1"), "{page}");
     assert!(page.contains(" µs."), "{page}");
     // The same results file gives the same pages.
     let again = dir.path().join("again");
     xdptest().args(["doc", "tests/specs/run/failing.pkt", "--results"]).arg(&results).arg("--out").arg(&again).output();
     assert_eq!(tree(&out), tree(&again));
+    // Results of other specs than these: said.
+    let o = xdptest()
+        .args(["doc", "specs/counter", "--results"])
+        .arg(&results)
+        .arg("--out")
+        .arg(dir.path().join("other"))
+        .output();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("none of the 4 results"), "{}", stderr(&o));
     let plain = dir.path().join("plain");
     let o = xdptest().args(["doc", "tests/specs/run/failing.pkt", "--out"]).arg(&plain).output();
     assert_eq!(o.status.code(), Some(0));
@@ -168,7 +178,7 @@ fn the_gallery_is_current() {
     let o = xdptest().args(args).arg(&fresh).output();
     assert_eq!(o.status.code(), Some(0), "{}", support::text(&o));
     let (now, committed) = (tree(&fresh), tree(&gallery));
-    let stale: Vec<String> = now
+    let stale: std::collections::BTreeSet<String> = now
         .keys()
         .chain(committed.keys())
         .filter(|k| now.get(*k) != committed.get(*k))

@@ -314,3 +314,53 @@ fn import_of_the_book_capture_is_what_the_book_shows() {
     let page = std::fs::read_to_string(support::book_src().join("commands.md")).unwrap();
     assert!(page.contains("$ xdptest import captures/traffic.pcap"), "commands.md shows the command");
 }
+
+/// A classic pcap record from a snap length cut (`tcpdump -s 64`: longer on the wire than in the
+/// file) is imported with its note; a frame longer than a byte string (a GRO or multi-buffer frame)
+/// is written as several payloads, and the file still checks.
+#[test]
+fn cut_and_huge_frames_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = |data: &[u8], orig: u32| {
+        let mut r = Vec::new();
+        r.extend_from_slice(&1u32.to_le_bytes());
+        r.extend_from_slice(&0u32.to_le_bytes());
+        r.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        r.extend_from_slice(&orig.to_le_bytes());
+        r.extend_from_slice(data);
+        r
+    };
+    let header = |snaplen: u32| {
+        let mut h = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        h.extend_from_slice(&snaplen.to_le_bytes());
+        h.extend_from_slice(&1u32.to_le_bytes());
+        h
+    };
+    // Ethernet + IPv4 + UDP headers of a 100-byte frame, cut at 64 bytes.
+    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    frame.extend_from_slice(&[0x45, 0, 0, 86, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+    frame.extend_from_slice(&[0, 1, 0, 2, 0, 66, 0, 0]);
+    frame.resize(64, 0x61);
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, [header(64), record(&frame, 100)].concat()).unwrap();
+    let o = xdptest().arg("import").arg(&cut).output();
+    assert_eq!(o.status.code(), Some(0), "{}", support::text(&o));
+    assert!(
+        stdout(&o).contains("## Frame 1: 64 bytes of 100 (the capture's snap length cut the rest)"),
+        "{}",
+        stdout(&o)
+    );
+
+    let mut huge = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0xb5];
+    huge.resize(70_000, 0x5a);
+    let big = dir.path().join("big.pcap");
+    std::fs::write(&big, [header(262_144), record(&huge, 70_000)].concat()).unwrap();
+    let out = dir.path().join("big.pkt");
+    let o = xdptest().arg("import").arg(&big).arg("-o").arg(&out).output();
+    assert_eq!(o.status.code(), Some(0), "{}", support::text(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("did not compile back"), "{}", &text[..400.min(text.len())]);
+    assert!(text.matches("payload(").count() >= 3, "split into payloads");
+    let o = xdptest().env("XDPTEST_ALLOW_PATH", dir.path()).arg("check").arg(&out).output();
+    assert_eq!(o.status.code(), Some(0), "{}", support::text(&o));
+}

@@ -124,22 +124,30 @@ fn read_inner(data: &[u8], wanted: &FrameSet) -> Result<Vec<Frame>, CaptureError
 
 fn read_pcap(data: &[u8], wanted: &FrameSet) -> Result<Vec<Frame>, CaptureError> {
     let (mut rest, parser) = PcapParser::new(data).map_err(|e| CaptureError::BadHeader { reason: e.to_string() })?;
-    let link = parser.header().datalink;
+    let header = parser.header();
+    let link = header.datalink;
+    let nanos = header.ts_resolution == pcap_file::TsResolution::NanoSecond;
     let mut frames = Vec::new();
     let mut number = 0;
     while !rest.is_empty() && number < wanted.last() {
         number += 1;
-        let (next, packet) =
-            parser.next_packet(rest).map_err(|e| CaptureError::BadFrame { frame: number, reason: e.to_string() })?;
+        // The raw record: pcap-file's checked one refuses a frame longer on the wire than the snap
+        // length, which is exactly what a snap length cut leaves (`tcpdump -s 64`).
+        let (next, packet) = parser
+            .next_raw_packet(rest)
+            .map_err(|e| CaptureError::BadFrame { frame: number, reason: e.to_string() })?;
         rest = next;
         if !wanted.contains(number) {
             continue;
         }
+        let frac = u64::from(packet.ts_frac);
+        let time = Duration::from_secs(u64::from(packet.ts_sec))
+            + Duration::from_nanos(if nanos { frac } else { frac * 1000 });
         let (bytes, link_note) = to_ethernet(link, &packet.data, number)?;
         let added = bytes.len() as isize - packet.data.len() as isize;
         frames.push(Frame {
             number,
-            time: Some(packet.timestamp),
+            time: Some(time),
             original_len: (packet.orig_len as isize + added).max(0) as usize,
             bytes,
             link_note,
@@ -176,7 +184,7 @@ fn read_pcapng(data: &[u8], wanted: &FrameSet) -> Result<Vec<Frame>, CaptureErro
                         _ => None,
                     })
                     .collect();
-                (iface.linktype, time, p.original_len, &p.data, comments)
+                (iface.linktype, time, p.original_len, &p.data[..], comments)
             }
             Block::SimplePacket(p) => {
                 let Some(iface) = parser.interfaces().first() else {
@@ -185,7 +193,10 @@ fn read_pcapng(data: &[u8], wanted: &FrameSet) -> Result<Vec<Frame>, CaptureErro
                         reason: "a simple packet block comes before any interface description".into(),
                     });
                 };
-                (iface.linktype, None, p.original_len, &p.data, Vec::new())
+                // The block is padded to 32 bits; the frame is as long as it was (or the snap length).
+                let len = (p.original_len as usize).min(iface.snaplen as usize).min(p.data.len());
+                let len = if iface.snaplen == 0 { (p.original_len as usize).min(p.data.len()) } else { len };
+                (iface.linktype, None, p.original_len, &p.data[..len], Vec::new())
             }
             Block::Packet(p) => {
                 let Some(iface) = parser.interfaces().get(usize::from(p.interface_id)) else {
@@ -195,7 +206,7 @@ fn read_pcapng(data: &[u8], wanted: &FrameSet) -> Result<Vec<Frame>, CaptureErro
                     });
                 };
                 let time = Some(timestamp(u128::from(p.timestamp), resolution(iface)));
-                (iface.linktype, time, p.original_len, &p.data, Vec::new())
+                (iface.linktype, time, p.original_len, &p.data[..], Vec::new())
             }
             _ => continue,
         };

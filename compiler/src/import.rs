@@ -69,7 +69,33 @@ pub fn lift(frame: &[u8]) -> Lifted {
     minimise(&mut layers, &constructors, frame);
     let mut lifted = Lifted { layers, constructors, raw_reason, trailer: None };
     split_trailer(&mut lifted, &decoded, frame);
+    split_long_payloads(&mut lifted);
     lifted
+}
+
+/// The longest byte string a spec may write.
+const MAX_BYTES: usize = 65_535;
+
+/// A payload longer than a byte string may be (a multi-buffer frame) becomes several payloads.
+fn split_long_payloads(lifted: &mut Lifted) {
+    let mut i = 0;
+    while i < lifted.layers.len() {
+        let long = match lifted.layers[i].fields.get("data") {
+            Some(FieldValue::Bytes(d)) if lifted.layers[i].kind == LayerKind::Payload && d.len() > MAX_BYTES => {
+                d.clone()
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let parts: Vec<Layer> = long.chunks(32_768).map(raw).collect();
+        let n = parts.len();
+        let ctor = lifted.constructors[i];
+        lifted.layers.splice(i..=i, parts);
+        lifted.constructors.splice(i..=i, std::iter::repeat_n(ctor, n));
+        i += n;
+    }
 }
 
 /// Bytes after the end of the outermost IP packet (its total length says where: Ethernet pads
@@ -388,11 +414,11 @@ pub fn packet_name(prefix: &str, frame: &Frame) -> String {
 pub fn definition(name: &str, frame: &Frame, lifted: &Lifted, start: Option<std::time::Duration>) -> String {
     let mut out = String::new();
     let mut head = format!("## Frame {}: {} bytes", frame.number, frame.bytes.len());
-    if let (Some(t), Some(start)) = (frame.time, start) {
-        let _ = write!(head, ", at +{:.6} s", t.saturating_sub(start).as_secs_f64());
-    }
     if frame.cut() > 0 {
         let _ = write!(head, " of {} (the capture's snap length cut the rest)", frame.original_len);
+    }
+    if let (Some(t), Some(start)) = (frame.time, start) {
+        let _ = write!(head, ", at +{:.6} s", t.saturating_sub(start).as_secs_f64());
     }
     let _ = writeln!(out, "{head}.");
     if let Some(note) = frame.link_note {
@@ -453,6 +479,20 @@ pub fn render_layer(layer: &Layer, constructor: &wire::Constructor, indent: usiz
         if presets.iter().any(|(n, _)| *n == def.name) {
             continue;
         }
+        // ICMP code names are those of "destination unreachable": for other types, a number.
+        let unreach = match layer.kind {
+            LayerKind::Icmp => Some(3),
+            LayerKind::Icmpv6 => Some(1),
+            _ => None,
+        };
+        let plain;
+        let def = match unreach {
+            Some(t) if def.name == "code" && layer.fields.get("type") != Some(&FieldValue::Int(t)) => {
+                plain = wire::FieldDef { symbols: &[], ..*def };
+                &plain
+            }
+            _ => def,
+        };
         args.push(match (def.kind, value) {
             (FieldKind::Flag, FieldValue::Int(1)) => def.name.to_string(),
             _ => format!("{}={}", def.name, render_value(def, value, indent)),
@@ -709,7 +749,9 @@ pub fn check(text: &str, expected: &BTreeMap<String, Vec<u8>>) -> Vec<Mismatch> 
 pub fn raw_lifted(frame: &[u8], reason: String) -> Lifted {
     let layers = vec![raw(frame)];
     let constructors = layers.iter().map(constructor_for).collect();
-    Lifted { layers, constructors, raw_reason: Some(reason), trailer: None }
+    let mut lifted = Lifted { layers, constructors, raw_reason: Some(reason), trailer: None };
+    split_long_payloads(&mut lifted);
+    lifted
 }
 
 #[cfg(test)]

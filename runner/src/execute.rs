@@ -719,7 +719,11 @@ impl Scenario<'_> {
             &data_in
         };
         self.prog.sync()?;
-        let before = if dump_maps || timing.is_some() { Some(self.prog.dump()?) } else { None };
+        // Queues and stacks can only be read by popping them: their state cannot be put back
+        // between timed runs, so such sends are not timed (and their maps not read for it).
+        let keyless = self.prog.maps.values().any(|m| m.is_keyless());
+        let timed = timing.filter(|_| !keyless);
+        let before = if dump_maps || timed.is_some() { Some(self.prog.dump()?) } else { None };
         let program = ctx.program.clone().unwrap_or_else(|| self.prog.name().to_string());
         let (action, meta_len) = self
             .prog
@@ -743,7 +747,14 @@ impl Scenario<'_> {
             },
             Some(Err(e)) => (Vec::new(), Some(e.clone())),
         };
-        let timing = match (timing, &before) {
+        let timing = match (timed, &before) {
+            _ if timing.is_some() && keyless => Some(SendTiming {
+                mode: TimingMode::Fresh,
+                ns: Vec::new(),
+                diverged: 0,
+                verified_insns: self.prog.verified_insns(&program),
+                unavailable: Some("the program has a queue or stack map, whose state cannot be restored".into()),
+            }),
             (Some(t), Some(before)) => {
                 let run = TimedRun { program: &program, data, ctx: ctx_bytes.as_ref().map(|c| &c[..]), action, source };
                 Some(self.time(t, &run, before, &[meta.as_slice(), out.as_slice()].concat())?)
@@ -800,7 +811,7 @@ impl Scenario<'_> {
         // What the timed runs emitted or printed is not the scenario's.
         let _ = self.prog.events.drain();
         self.prog.restore(&after)?;
-        Ok(SendTiming { mode, ns, diverged, verified_insns: self.prog.verified_insns(run.program) })
+        Ok(SendTiming { mode, ns, diverged, verified_insns: self.prog.verified_insns(run.program), unavailable: None })
     }
 
     #[allow(clippy::too_many_arguments)]

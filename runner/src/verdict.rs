@@ -103,6 +103,9 @@ pub struct SendTiming {
     pub diverged: u32,
     /// What the verifier checked of the program that ran (`verified_insns`), when the kernel says.
     pub verified_insns: Option<u32>,
+    /// Why the send was not timed (then `ns` is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 /// How the runs were timed.

@@ -171,7 +171,10 @@ fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new().prefix(".xdptest-import-").tempfile_in(dir)?;
+    // tempfile's errors name the temporary file, which means nothing to the user.
+    let mut tmp = tempfile::Builder::new().prefix(".xdptest-import-").tempfile_in(dir).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot create a file in {}: {}", dir.display(), e.kind()))
+    })?;
     tmp.write_all(text.as_bytes())?;
     tmp.as_file().sync_all()?;
     tmp.persist_noclobber(path).map(|_| ()).map_err(|e| e.error)

@@ -66,6 +66,15 @@ pub fn run(args: DocArgs) -> Outcome {
         Ok(x) => x,
         Err(o) => return o,
     };
+    if let Some(r) = &results {
+        let matched = suite.specs.iter().flat_map(|s| &s.fixtures).filter(|f| r.has(&f.spec, &f.scenario)).count();
+        if matched == 0 && r.len() > 0 {
+            errln!(
+                "warning: none of the {} results in --results is of these scenarios: give `doc` the spec paths the run was given",
+                r.len()
+            );
+        }
+    }
     let roots = suite::spec_roots(&paths, &allowed_paths());
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut listed: Vec<(String, PathBuf)> = Vec::new();

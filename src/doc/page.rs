@@ -225,6 +225,19 @@ fn verdict_words(r: &Results, f: &Fixture) -> String {
         .join(", ")
 }
 
+/// `send 2: ` for a difference of the scenario's second send, `line 24: ` for another statement.
+fn where_in(f: &Fixture, at: Option<&str>) -> String {
+    let Some(at) = at else { return String::new() };
+    let sends = f.steps.iter().filter_map(|s| if let Step::Run { source, .. } = s { Some(source) } else { None });
+    if let Some(n) = sends.enumerate().find(|(_, s)| *s == at).map(|(n, _)| n + 1) {
+        return format!("send {n}: ");
+    }
+    match at.rsplit(':').nth(1) {
+        Some(line) => format!("line {line}: "),
+        None => format!("{at}: "),
+    }
+}
+
 /// A verdict as the pages show it.
 fn status_word(status: &str) -> &str {
     match status {
@@ -245,8 +258,8 @@ fn result_block(r: &Results, f: &Fixture) -> String {
     for o in outcomes {
         let word = status_word(&o.status);
         let _ = writeln!(s, "**Result on {}:** {word} in {} µs.\n", o.target, o.duration_us);
-        for d in &o.details {
-            let _ = writeln!(s, "- {}", md_escape(d));
+        for (at, d) in &o.details {
+            let _ = writeln!(s, "- {}{}", where_in(f, at.as_deref()), md_escape(d));
         }
         if !o.details.is_empty() {
             s.push('\n');
@@ -311,7 +324,8 @@ fn check_line(step: &Step) -> String {
     match step {
         Step::CheckMap { entry, expected: None, .. } => format!("no entry `{entry}`"),
         Step::CheckMap { entry, expected: Some(v), layout, .. } => {
-            format!("`{entry} == {}`", expected_value(v, layout))
+            let summed = if matches!(v, ExpectedValue::Sum(_)) { " (summed over CPUs)" } else { "" };
+            format!("`{entry} == {}`{summed}", expected_value(v, layout))
         }
         Step::CheckEvent { map, expected: None, .. } if map.is_empty() => "no more events".into(),
         Step::CheckEvent { map, expected: None, .. } => format!("no more events on `{map}`"),
@@ -341,7 +355,7 @@ fn masked_fields(m: &Masked, layout: &[ValueField]) -> String {
 fn expected_value(v: &ExpectedValue, layout: &[ValueField]) -> String {
     match v {
         ExpectedValue::Exact(m) => masked_fields(m, layout),
-        ExpectedValue::Sum(m) => format!("{} (summed over CPUs)", masked_fields(m, layout)),
+        ExpectedValue::Sum(m) => masked_fields(m, layout),
         ExpectedValue::PerCpu(ms) => {
             format!("per_cpu [{}]", ms.iter().map(|m| masked_fields(m, layout)).collect::<Vec<_>>().join(", "))
         }

@@ -14,8 +14,9 @@ pub struct Outcome {
     /// `pass`, `fail`, `error` or `skip`.
     pub status: String,
     pub duration_us: u64,
-    /// What differed or went wrong, one line each.
-    pub details: Vec<String>,
+    /// What differed or went wrong, one line each, with the `file:line:col` of the statement it
+    /// is about when the record says.
+    pub details: Vec<(Option<String>, String)>,
 }
 
 /// Results by (spec path as `run` printed it, scenario name).
@@ -57,6 +58,16 @@ impl Results {
         Ok(Results { by_scenario })
     }
 
+    /// How many scenarios the file has results for.
+    pub fn len(&self) -> usize {
+        self.by_scenario.len()
+    }
+
+    /// Whether the file's results name this scenario.
+    pub fn has(&self, spec: &str, scenario: &str) -> bool {
+        self.by_scenario.contains_key(&(spec.to_string(), scenario.to_string()))
+    }
+
     /// The outcomes of one scenario, in the order of the file.
     pub fn of(&self, spec: &str, scenario: &str) -> &[Outcome] {
         self.by_scenario.get(&(spec.to_string(), scenario.to_string())).map(Vec::as_slice).unwrap_or(&[])
@@ -64,17 +75,18 @@ impl Results {
 }
 
 /// A failure or error in words: `vlan.vid: expected 301, got 300`.
-fn details(v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
+fn details(v: &Value) -> Vec<(Option<String>, String)> {
+    let mut lines: Vec<(Option<String>, String)> = Vec::new();
     for f in v["failures"].as_array().into_iter().flatten() {
         let source = f["source"].as_str().unwrap_or_default();
+        let mut out: Vec<String> = Vec::new();
         match f["kind"].as_str().unwrap_or_default() {
             "packet" => {
                 for d in f["fields"].as_array().into_iter().flatten() {
                     out.push(format!("{}: {}", field_name(d), expected_got(d)));
                 }
                 if f["fields"].as_array().is_none_or(|a| a.is_empty()) {
-                    out.push(format!("the output packet differs ({source})"));
+                    out.push("the output packet differs".to_string());
                 }
             }
             "action" => out.push(format!(
@@ -97,9 +109,12 @@ fn details(v: &Value) -> Vec<String> {
                     }
                 }
             }
-            other => out.push(format!("{} differs ({source})", other.replace('_', " "))),
+            other => out.push(format!("{} differs", other.replace('_', " "))),
         }
+        let at = (!source.is_empty()).then(|| source.to_string());
+        lines.extend(out.into_iter().map(|l| (at.clone(), l)));
     }
+    let mut out: Vec<String> = Vec::new();
     if let Some(e) = v["error"].as_object() {
         let mut parts: Vec<String> = e
             .iter()
@@ -120,7 +135,8 @@ fn details(v: &Value) -> Vec<String> {
     if let Some(r) = v["reason"].as_str() {
         out.push(format!("skipped: {r}"));
     }
-    out
+    lines.extend(out.into_iter().map(|l| (None, l)));
+    lines
 }
 
 fn field_name(d: &Value) -> String {
@@ -149,13 +165,14 @@ mod tests {
         let o = &r.of("a.pkt", "s")[0];
         assert_eq!((o.target.as_str(), o.status.as_str(), o.duration_us), ("host", "fail", 12));
         assert_eq!(
-            o.details,
+            o.details.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>(),
             [
                 "vlan.vid: expected 301, got 300",
                 "action: expected XDP_PASS, got XDP_DROP",
                 "map stats[0]: expected 2, got 1"
             ]
         );
+        assert_eq!(o.details[0].0.as_deref(), Some("a.pkt:3:3"));
         assert!(r.of("a.pkt", "other").is_empty());
         assert!(Results::parse("{\"version\":2}").unwrap_err().contains("line 1"));
         assert!(Results::parse("\nnot json").unwrap_err().contains("line 2: not JSON"));
