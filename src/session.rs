@@ -47,6 +47,8 @@ pub struct Plan {
     pub failures_file: Option<PathBuf>,
     /// Each scenario's section in the scenario pages (`[doc] pages`), by spec and scenario name.
     pub book_links: crate::report::BookLinks,
+    /// `--coverage DIR` (and `--min-coverage`): measure coverage, write its reports into DIR.
+    pub coverage: Option<(PathBuf, Option<crate::report::coverage::Thresholds>)>,
 }
 
 /// The run's cancellation, set by the signal handler (installed once per process).
@@ -74,7 +76,10 @@ pub fn cancel_on_signals() -> Cancel {
 pub fn run(plan: Plan) -> Outcome {
     let cancel = cancel_on_signals();
     let mut snapshots = Snapshots::new(&plan.fixtures, plan.snapshots);
-    let observe = snapshots.observe();
+    let mut observe = snapshots.observe();
+    observe.coverage = plan.coverage.is_some();
+    let mut coverage =
+        plan.coverage.as_ref().map(|(dir, t)| crate::report::coverage::Collector::new(dir.clone(), t.clone()));
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     match plan.format {
         Format::Human => reporters.push(Box::new(
@@ -113,6 +118,9 @@ pub fn run(plan: Plan) -> Outcome {
             note = snapshots.check(*index, &fixtures[*index], result).map(|n| (*target, n.to_string()));
         }
         summary.event(&e);
+        if let Some(c) = coverage.as_mut() {
+            c.event(&e, &RunView { fixtures, targets: &targets });
+        }
         if let Some(max) = plan.max_fail {
             if summary.failed.len() >= max && summary.max_fail_reached.is_none() {
                 // Scenarios already running finish; nothing new starts (the runner and the VMs stop as
@@ -151,6 +159,7 @@ pub fn run(plan: Plan) -> Outcome {
         }
         opts.timeout_scale = plan.timeout_scale;
         opts.dump_maps = observe.dump_maps.clone();
+        opts.coverage = observe.coverage;
         opts.cancel = cancel.clone();
         if let Err(e) = xdptest_vm::run(&plan.kernels, fixtures, &opts, &mut deliver) {
             errln!("error: {e}");
@@ -172,6 +181,20 @@ pub fn run(plan: Plan) -> Outcome {
     }
     if let Some(line) = snapshots.summary() {
         errln!("{line}");
+    }
+    if let Some(c) = &coverage {
+        let mut out: Box<dyn std::io::Write> = match plan.format {
+            Format::Human => Box::new(anstream::AutoStream::new(std::io::stdout(), plan.color)),
+            Format::Json => Box::new(anstream::AutoStream::new(std::io::stderr(), plan.color)),
+        };
+        match c.finish(&view, &summary, &mut out) {
+            Ok(true) => {}
+            Ok(false) => outcome = outcome.max(Outcome::Failed),
+            Err(e) => {
+                errln!("error: coverage: {e}");
+                outcome = outcome.max(Outcome::Error);
+            }
+        }
     }
     if write_failed.is_some() && outcome != Outcome::Interrupted {
         outcome = outcome.max(Outcome::Error);

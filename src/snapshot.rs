@@ -297,7 +297,7 @@ impl Snapshots {
         if self.entries.iter().all(Option::is_none) {
             return Observe::default();
         }
-        Observe { dump_maps: self.entries.iter().map(Option::is_some).collect(), timing: None }
+        Observe { dump_maps: self.entries.iter().map(Option::is_some).collect(), ..Observe::default() }
     }
 
     /// Compares scenario `idx`'s report with its snapshot and writes what the mode says; a difference

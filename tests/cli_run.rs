@@ -179,7 +179,7 @@ fn junit_is_valid_xml_with_a_case_per_scenario() {
                   print(len(r.findall('./testsuite')), len(cases), sum(1 for c in cases if c.find('failure') is not None), r.get('failures'))";
     let py = Command::new("python3").args(["-c", script]).arg(&junit).output().expect("python3 runs");
     assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
-    assert_eq!(String::from_utf8_lossy(&py.stdout).trim(), "2 10 3 3");
+    assert_eq!(String::from_utf8_lossy(&py.stdout).trim(), "2 13 3 3");
     support::assert_strict_junit(&junit);
     // A scenario that cannot run (an error) and a testcase time: still within the rules.
     let o = xdptest(&["run", "tests/specs/run/refused_devmap.pkt", "--junit", junit.to_str().unwrap()]);

@@ -37,6 +37,9 @@ pub struct Observe {
     pub dump_maps: Vec<bool>,
     /// Time every send (`xdptest bench`), on top of running it.
     pub timing: Option<Timing>,
+    /// Measure coverage: run every scenario again through counted copies of its programs, and keep
+    /// the counts when that run did exactly what the first did ([`crate::coverage`]).
+    pub coverage: bool,
 }
 
 /// How `xdptest bench` times a send: `samples` figures, each (in [`TimingMode::Repeat`]) the average
@@ -93,6 +96,7 @@ pub fn run_results(
                     }
                     worker.dump_maps = observe.dump_maps.get(idx).copied().unwrap_or(false);
                     worker.timing = observe.timing;
+                    worker.coverage = observe.coverage;
                     let result = worker.run(&fixtures[idx]);
                     if tx.send((idx, result, std::mem::take(&mut worker.stats))).is_err() {
                         break;
@@ -245,6 +249,8 @@ struct Worker<'a> {
     dump_maps: bool,
     /// Time every send (see `Observe::timing`).
     timing: Option<Timing>,
+    /// Measure coverage (see `Observe::coverage`).
+    coverage: bool,
     /// This thread's `bpf_printk` capture, set up when it first runs a program that prints.
     printk: Option<Result<crate::printk::Printk, crate::error::PrintkError>>,
 }
@@ -279,6 +285,7 @@ impl<'a> Worker<'a> {
             out: Vec::new(),
             dump_maps: false,
             timing: None,
+            coverage: false,
             printk: None,
         }
     }
@@ -295,13 +302,88 @@ impl<'a> Worker<'a> {
     fn run(&mut self, f: &Fixture) -> ScenarioResult {
         let start = Instant::now();
         let mut runs = Vec::new();
-        let verdict = match self.execute(f, &mut runs) {
+        let outcome = self.execute(f, &mut runs);
+        let coverage = self.coverage.then(|| self.cover(f, &outcome, &runs));
+        let verdict = match outcome {
             Ok(failures) if failures.is_empty() => Verdict::Pass,
             Ok(failures) => Verdict::Fail { failures },
             Err(Stop::Error(error)) => Verdict::Error { error },
             Err(Stop::Skip(reason)) => Verdict::Skip { reason },
         };
-        ScenarioResult { spec: f.spec.clone(), scenario: f.scenario.clone(), verdict, runs, duration: start.elapsed() }
+        ScenarioResult {
+            spec: f.spec.clone(),
+            scenario: f.scenario.clone(),
+            verdict,
+            runs,
+            duration: start.elapsed(),
+            coverage,
+        }
+    }
+
+    /// The scenario again, through the counted copies of its programs, from the same start (maps
+    /// reset, the same writes): the counts stand only if this run returned the same actions, wrote
+    /// the same bytes, metadata and events, came to the same checks and left the maps as the first
+    /// run (`outcome`, `runs`) did. The trust gate of coverage.
+    fn cover(
+        &mut self,
+        f: &Fixture,
+        outcome: &Result<Vec<Failure>, Stop>,
+        runs: &[RunRecord],
+    ) -> crate::coverage::ScenarioCoverage {
+        use crate::coverage::{ScenarioCoverage, Unavailable};
+        let unavailable = |reason| ScenarioCoverage::Unavailable { reason };
+        let Ok(failures) = outcome else { return unavailable(Unavailable::NotRun) };
+        let key = load_key(&f.program);
+        let Some(Ok(prog)) = self.programs.get_mut(&key) else { return unavailable(Unavailable::NotRun) };
+        if let Some(u) = prog.coverage_unavailable() {
+            return unavailable(u);
+        }
+        let diverged = |source: Option<&str>, what: String| {
+            unavailable(Unavailable::Diverged { source: source.map(str::to_string), what })
+        };
+        let Ok(first) = prog.dump() else { return unavailable(Unavailable::NotRun) };
+        if let Err(e) = prog.set_counting(true) {
+            return diverged(None, format!("could not be set up: {e}"));
+        }
+        let timing = self.timing.take();
+        let mut counted_runs = Vec::new();
+        let counted = self.execute(f, &mut counted_runs);
+        self.timing = timing;
+        let Some(Ok(prog)) = self.programs.get_mut(&key) else { return unavailable(Unavailable::NotRun) };
+        let (after, counts) = (prog.dump(), prog.counts());
+        let _ = prog.set_counting(false);
+        let counted_failures = match counted {
+            Ok(f) => f,
+            Err(Stop::Error(e)) => return diverged(None, format!("stopped with an error: {e}")),
+            Err(Stop::Skip(_)) => return diverged(None, "was skipped".into()),
+        };
+        for (a, b) in runs.iter().zip(&counted_runs) {
+            let src = Some(a.source.as_str());
+            if a.action != b.action {
+                return diverged(src, format!("returned {} where the program returned {}", b.action, a.action));
+            }
+            if a.output != b.output || a.meta != b.meta {
+                return diverged(src, "wrote other bytes than the program".into());
+            }
+            if a.events != b.events {
+                return diverged(src, "emitted other events than the program".into());
+            }
+            if a.maps != b.maps || a.redirect != b.redirect {
+                return diverged(src, "changed maps or redirected unlike the program".into());
+            }
+        }
+        if runs.len() != counted_runs.len() {
+            return diverged(None, format!("ran {} sends where the program ran {}", counted_runs.len(), runs.len()));
+        }
+        if format!("{failures:?}") != format!("{counted_failures:?}") {
+            return diverged(None, "came to other check results than the program".into());
+        }
+        match (after, counts) {
+            (Ok(after), Ok(programs)) if after == first => ScenarioCoverage::Measured { programs },
+            (Ok(_), Ok(_)) => diverged(None, "left the maps in another state than the program".into()),
+            (Err(e), _) => diverged(None, format!("left maps that cannot be read: {e}")),
+            (_, Err(e)) => diverged(None, format!("has counters that cannot be read: {e}")),
+        }
     }
 
     /// Enters the spec's stage (or goes home) before touching maps: DEVMAP entries and ifindexes are
@@ -326,9 +408,9 @@ impl<'a> Worker<'a> {
 
     fn execute(&mut self, f: &Fixture, runs: &mut Vec<RunRecord>) -> Result<Vec<Failure>, Stop> {
         let stage = self.enter_stage(f)?;
-        let Worker { programs, stats, out, dump_maps, printk: printk_slot, timing, .. } = self;
+        let Worker { programs, stats, out, dump_maps, printk: printk_slot, timing, coverage, .. } = self;
         let timing = *timing;
-        let prog = load(programs, stats, &f.program)?;
+        let prog = load(programs, stats, &f.program, crate::program::LoadOptions { coverage: *coverage })?;
         prog.reset()?;
         let mut printk = if prog.prints {
             Some(printk_slot.get_or_insert_with(crate::printk::Printk::for_this_thread))
@@ -884,16 +966,20 @@ impl Scenario<'_> {
     }
 }
 
+fn load_key(p: &Program) -> LoadKey {
+    (p.object.clone(), p.name.clone(), p.also.clone(), p.rodata.clone())
+}
+
 /// The worker's copy of a program, loaded on first use.
 fn load<'p>(
     programs: &'p mut HashMap<LoadKey, Result<LoadedProgram, RunError>>,
     stats: &mut WorkerStats,
     p: &Program,
+    options: crate::program::LoadOptions,
 ) -> Result<&'p mut LoadedProgram, Stop> {
-    let key = (p.object.clone(), p.name.clone(), p.also.clone(), p.rodata.clone());
-    let loaded = programs.entry(key).or_insert_with(|| {
+    let loaded = programs.entry(load_key(p)).or_insert_with(|| {
         let t = Instant::now();
-        let loaded = LoadedProgram::load(p);
+        let loaded = LoadedProgram::load_with(p, options);
         stats.loads += 1;
         stats.load_time += t.elapsed();
         loaded

@@ -15,6 +15,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod bpffs;
+pub mod coverage;
 pub mod diff;
 pub mod elf;
 pub mod emitted;

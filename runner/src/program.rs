@@ -127,6 +127,31 @@ pub struct LoadedProgram {
     frags: bool,
     /// Readers of the object's perf event arrays and ring buffers.
     pub events: crate::emitted::Sources,
+    /// Counted copies of the programs, when loaded for coverage (or why there are none).
+    counted: Option<Result<Counted, crate::coverage::Unavailable>>,
+    /// Runs go to the counted copies.
+    counting: bool,
+}
+
+/// The counted copies of a load's programs, by name.
+struct Counted {
+    programs: HashMap<String, CountedProgram>,
+}
+
+/// A program with coverage counters added, and the map its counters live in.
+struct CountedProgram {
+    fd: OwnedFd,
+    counters: OwnedFd,
+    len: usize,
+    /// Counters whose code the verifier removed as dead code.
+    removed: Vec<u32>,
+}
+
+/// How to load.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Also load counted copies of the programs, for coverage.
+    pub coverage: bool,
 }
 
 /// `bpf_xdp_adjust_meta` in `enum bpf_func_id`.
@@ -142,6 +167,11 @@ const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
 impl LoadedProgram {
     /// Loads `program`, its object read by a probe child first when probing is on ([`crate::probe`]).
     pub fn load(program: &Program) -> Result<LoadedProgram, RunError> {
+        Self::load_with(program, LoadOptions::default())
+    }
+
+    /// [`load`](Self::load), with counted copies of the programs when `options.coverage`.
+    pub fn load_with(program: &Program, options: LoadOptions) -> Result<LoadedProgram, RunError> {
         let start = Instant::now();
         let (object, location) = (program.object.as_str(), program.location.as_str());
         let bytes = std::fs::read(object).map_err(|e| RunError::ObjectUnreadable {
@@ -192,6 +222,18 @@ impl LoadedProgram {
                 })
             })
         })??;
+        let counted = options.coverage.then(|| {
+            let map_fds: HashMap<String, RawFd> = ebpf
+                .maps()
+                .filter_map(|(name, m)| any_map_data(m).map(|d| (name.to_string(), d.fd().as_fd().as_raw_fd())))
+                .collect();
+            crate::probe::contained(|| count_all(program, &bytes, &wanted, &map_fds, kernel)).unwrap_or_else(|said| {
+                Err(crate::coverage::Unavailable::Rewrite {
+                    program: program.name.clone(),
+                    reason: format!("the object's loader panicked: {said}"),
+                })
+            })
+        });
         let mut maps = HashMap::new();
         let mut events = crate::emitted::Sources::default();
         for (map_name, map) in ebpf.maps() {
@@ -258,7 +300,52 @@ impl LoadedProgram {
             adjusts_meta: program.facts.helpers.contains(&XDP_ADJUST_META),
             frags: program.frags,
             events,
+            counted,
+            counting: false,
         })
+    }
+
+    /// Why this load has no counted programs (`None` when it has them, or was not asked for them).
+    pub fn coverage_unavailable(&self) -> Option<crate::coverage::Unavailable> {
+        match &self.counted {
+            Some(Err(u)) => Some(u.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether counted copies are loaded.
+    pub fn can_count(&self) -> bool {
+        matches!(self.counted, Some(Ok(_)))
+    }
+
+    /// Sends runs to the counted copies (`true`) or the unmodified programs, and zeroes the counters.
+    pub fn set_counting(&mut self, on: bool) -> Result<(), OsError> {
+        self.counting = on && self.can_count();
+        if let Some(Ok(c)) = &self.counted {
+            for p in c.programs.values() {
+                sys::update(p.counters.as_raw_fd(), &0u32.to_ne_bytes(), &vec![0u8; 8 * p.len.max(1)])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What each counted program counted since [`set_counting`](Self::set_counting).
+    pub fn counts(&self) -> Result<std::collections::BTreeMap<String, crate::coverage::ProgramCounts>, OsError> {
+        let mut out = std::collections::BTreeMap::new();
+        let Some(Ok(c)) = &self.counted else { return Ok(out) };
+        for (name, p) in &c.programs {
+            let mut value = vec![0u8; 8 * p.len.max(1)];
+            sys::lookup(p.counters.as_raw_fd(), &0u32.to_ne_bytes(), &mut value)?;
+            let hits = value
+                .chunks_exact(8)
+                .take(p.len)
+                .enumerate()
+                .map(|(i, c)| (i as u32, u64::from_ne_bytes(c.try_into().expect("8 bytes"))))
+                .filter(|(_, c)| *c != 0)
+                .collect();
+            out.insert(name.clone(), crate::coverage::ProgramCounts { hits, removed: p.removed.clone() });
+        }
+        Ok(out)
     }
 
     /// Whether `map` is one of the object's perf event arrays.
@@ -286,6 +373,9 @@ impl LoadedProgram {
 
     /// The file descriptor of program `name` (the main program or one loaded beside it).
     pub fn program_fd(&self, name: &str) -> Option<RawFd> {
+        if let (true, Some(Ok(c))) = (self.counting, &self.counted) {
+            return c.programs.get(name).map(|p| p.fd.as_raw_fd());
+        }
         self.programs.get(name).copied()
     }
 
@@ -425,8 +515,6 @@ fn load_all(
         reason,
     };
     let main = &wanted[0];
-    let load_as =
-        |s: &btf::ProgramSym| if s.class() == (SectionClass::Xdp { frags: true }) { "xdp.frags" } else { "xdp" };
     let renamed = crate::elf::rename_for_load(bytes, &main.section, load_as(main)).map_err(|e| invalid(e.0))?;
     let mut loader = EbpfLoader::new();
     // Verbose logs only matter when loading fails; aya retries with a log buffer then. The kernel's
@@ -463,6 +551,76 @@ fn load_all(
     Ok((ebpf, programs, extra))
 }
 
+/// Counted copies of every wanted program (the main one and those beside it), onto the same maps.
+fn count_all(
+    program: &Program,
+    bytes: &[u8],
+    wanted: &[btf::ProgramSym],
+    map_fds: &HashMap<String, RawFd>,
+    kernel: Option<&'static aya::Btf>,
+) -> Result<Counted, crate::coverage::Unavailable> {
+    let mut programs = HashMap::new();
+    for sym in wanted {
+        if programs.contains_key(&sym.name) {
+            continue;
+        }
+        programs.insert(sym.name.clone(), count_one(program, bytes, sym, map_fds, kernel)?);
+    }
+    Ok(Counted { programs })
+}
+
+/// Program `sym` with counters added ([`crate::coverage::rewrite`]), loaded.
+fn count_one(
+    program: &Program,
+    bytes: &[u8],
+    sym: &btf::ProgramSym,
+    map_fds: &HashMap<String, RawFd>,
+    kernel: Option<&'static aya::Btf>,
+) -> Result<CountedProgram, crate::coverage::Unavailable> {
+    use crate::coverage::{Unavailable, Unsupported};
+    let cannot = |reason: String| Unavailable::Rewrite { program: sym.name.clone(), reason };
+    let load_as = load_as(sym);
+    let r = relocated(bytes, sym, load_as, Some(map_fds), kernel).map_err(cannot)?;
+    let plan = crate::coverage::Plan::new(&r.code).map_err(|e| cannot(e.0))?;
+    let len = plan.counters();
+    let counters = sys::one_value_array("xdptest_cov", (8 * len.max(1)) as u32).map_err(|e| cannot(e.to_string()))?;
+    let mut depths = || -> Result<Vec<u32>, Unsupported> {
+        let (_, log) = load_code(program, &r, &r.code, load_as, true).map_err(|e| Unsupported(e.to_string()))?;
+        crate::coverage::parse_stack_depths(&log)
+            .ok_or_else(|| Unsupported("the verifier's statistics name no stack depth".into()))
+    };
+    let code = crate::coverage::rewrite::instrument(
+        &r.code,
+        &plan,
+        counters.as_raw_fd(),
+        &mut depths,
+        crate::coverage::break_rewrite(),
+    )
+    .map_err(|e| cannot(e.0))?;
+    let (fd, _) = load_code(program, &r, &code, load_as, false).map_err(|e| match e {
+        RunError::Verifier { complaint, .. } => Unavailable::Verifier {
+            program: sym.name.clone(),
+            complaint: (!complaint.is_empty()).then(|| complaint.join(" ")),
+        },
+        other => cannot(other.to_string()),
+    })?;
+    // The verifier removes code it proved dead, counters with it: those missing from what it kept.
+    let removed = match (sys::prog_xlated(fd.as_raw_fd()), sys::map_id(counters.as_raw_fd())) {
+        (Ok(kept), Ok(id)) if !kept.is_empty() => crate::coverage::removed_counters(&kept, id, len),
+        _ => Vec::new(),
+    };
+    Ok(CountedProgram { fd, counters, len, removed })
+}
+
+/// The section name a program is loaded under: `xdp.frags` for multi-buffer programs, else `xdp`.
+pub(crate) fn load_as(s: &btf::ProgramSym) -> &'static str {
+    if s.class() == (SectionClass::Xdp { frags: true }) {
+        "xdp.frags"
+    } else {
+        "xdp"
+    }
+}
+
 /// Loads program `sym` of the object onto maps that already exist (`map_fds`, by name): aya-obj parses
 /// and relocates the object, the kernel gets it through `BPF_PROG_LOAD` with the object's BTF.
 fn load_beside(
@@ -477,78 +635,144 @@ fn load_beside(
         location: program.location.clone(),
         reason: format!("loading `{}`: {reason}", sym.name),
     };
-    let renamed = crate::elf::rename_for_load(bytes, &sym.section, load_as).map_err(|e| invalid(e.0))?;
-    let mut obj = aya_obj::Object::parse(&renamed).map_err(|e| invalid(e.to_string()))?;
+    let r = relocated(bytes, sym, load_as, Some(map_fds), None).map_err(invalid)?;
+    load_code(program, &r, &r.code, load_as, false).map(|(fd, _)| fd)
+}
+
+/// A program of an object, relocated as the kernel will get it.
+pub(crate) struct Relocated {
+    pub code: crate::coverage::Code,
+    pub license: std::ffi::CString,
+    /// The object's BTF as the kernel takes it, loaded (`None` without BTF).
+    pub btf: Option<OwnedFd>,
+}
+
+/// Placeholder descriptor for maps when only the shape of the code matters (coverage plans).
+const NO_MAP_FD: RawFd = 0x7fff_0000;
+
+/// Program `sym` of the object, its maps relocated onto `map_fds` (maps missing there are left out;
+/// with `None`, every map gets a placeholder and no BTF is loaded), its calls linked, and with the
+/// kernel's BTF given, its CO-RE relocations applied.
+pub(crate) fn relocated(
+    bytes: &[u8],
+    sym: &btf::ProgramSym,
+    load_as: &str,
+    map_fds: Option<&HashMap<String, RawFd>>,
+    kernel: Option<&aya::Btf>,
+) -> Result<Relocated, String> {
+    let renamed = crate::elf::rename_for_load(bytes, &sym.section, load_as).map_err(|e| e.0)?;
+    let mut obj = aya_obj::Object::parse(&renamed).map_err(|e| e.to_string())?;
     // BTF as the kernel takes it (DATASEC sizes and offsets filled in, as aya does for the main load).
     let features = aya_obj::btf::BtfFeatures::new(true, true, true, true, true, true, true, true);
-    let btf_fd = match obj.fixup_and_sanitize_btf(&features).map_err(|e| invalid(e.to_string()))? {
-        Some(btf) => Some(sys::btf_load(&btf.to_bytes()).map_err(|os| invalid(os.to_string()))?),
-        None => None,
+    let btf_bytes = obj.fixup_and_sanitize_btf(&features).map_err(|e| e.to_string())?.map(|b| b.to_bytes());
+    let btf = match (&btf_bytes, map_fds) {
+        (Some(b), Some(_)) => Some(sys::btf_load(b).map_err(|os| os.to_string())?),
+        _ => None,
     };
-    let maps: Vec<(String, RawFd, aya_obj::Map)> =
-        obj.maps.iter().filter_map(|(name, m)| map_fds.get(name).map(|fd| (name.clone(), *fd, m.clone()))).collect();
+    if let Some(k) = kernel {
+        obj.relocate_btf(k).map_err(|e| e.to_string())?;
+    }
+    let maps: Vec<(String, RawFd, aya_obj::Map)> = obj
+        .maps
+        .iter()
+        .filter_map(|(name, m)| match map_fds {
+            Some(fds) => fds.get(name).map(|fd| (name.clone(), *fd, m.clone())),
+            None => Some((name.clone(), NO_MAP_FD, m.clone())),
+        })
+        .collect();
     let text_sections = obj.functions.keys().map(|(section, _)| *section).collect();
-    obj.relocate_maps(maps.iter().map(|(n, fd, m)| (n.as_str(), *fd, m)), &text_sections)
-        .map_err(|e| invalid(e.to_string()))?;
-    obj.relocate_calls(&text_sections).map_err(|e| invalid(e.to_string()))?;
-    let prog = obj.programs.get(&sym.name).ok_or_else(|| invalid("not in the object".into()))?;
-    let function = obj.functions.get(&prog.function_key()).ok_or_else(|| invalid("no code".into()))?;
-    let insns: Vec<u8> = function
+    obj.relocate_maps(maps.iter().map(|(n, fd, m)| (n.as_str(), *fd, m)), &text_sections).map_err(|e| e.to_string())?;
+    obj.relocate_calls(&text_sections).map_err(|e| e.to_string())?;
+    let prog = obj.programs.get(&sym.name).ok_or_else(|| "not in the object".to_string())?;
+    let function = obj.functions.get(&prog.function_key()).ok_or_else(|| "no code".to_string())?;
+    let insns = function
         .instructions
         .iter()
-        .flat_map(|i| {
+        .map(|i| {
             // SAFETY: `bpf_insn` is a plain 8-byte C struct.
-            unsafe { std::slice::from_raw_parts(i as *const _ as *const u8, std::mem::size_of_val(i)) }.to_vec()
+            let b = unsafe { std::slice::from_raw_parts(i as *const _ as *const u8, std::mem::size_of_val(i)) };
+            crate::coverage::insn::Insn::decode(b)
         })
         .collect();
-    let records = |v: &[u8], size: usize, count: u32| (v.to_vec(), size as u32, count);
-    let func_info: Vec<u8> = function
+    let func_info: Vec<crate::coverage::FuncInfo> = function
         .func_info
         .func_info
         .iter()
-        .flat_map(|r| {
-            unsafe { std::slice::from_raw_parts(r as *const _ as *const u8, std::mem::size_of_val(r)) }.to_vec()
-        })
+        .map(|r| crate::coverage::FuncInfo { insn_off: r.insn_off, type_id: r.type_id })
         .collect();
-    let line_info: Vec<u8> = function
+    let line_info = function
         .line_info
         .line_info
         .iter()
-        .flat_map(|r| {
-            unsafe { std::slice::from_raw_parts(r as *const _ as *const u8, std::mem::size_of_val(r)) }.to_vec()
+        .map(|r| crate::coverage::LineInfo {
+            insn_off: r.insn_off,
+            file_name_off: r.file_name_off,
+            line_off: r.line_off,
+            line_col: r.line_col,
         })
         .collect();
-    // Counted from the records themselves: aya-obj keeps the section's `num_info` after filtering.
-    let (fi, li) = (
-        records(&func_info, function.func_info_rec_size, function.func_info.func_info.len() as u32),
-        records(&line_info, function.line_info_rec_size, function.line_info.line_info.len() as u32),
-    );
-    let with_btf = btf_fd.is_some();
+    // Each function's own func info record comes first in it: its type names the linked copies.
+    let names_by_type: HashMap<u32, String> = obj
+        .functions
+        .values()
+        .filter_map(|f| f.func_info.func_info.first().map(|r| (r.type_id, f.name.clone())))
+        .collect();
+    let function_names =
+        func_info.iter().filter_map(|f| Some((f.insn_off as usize, names_by_type.get(&f.type_id)?.clone()))).collect();
+    let strings = btf_bytes.as_deref().map(btf_strings).unwrap_or_default();
+    Ok(Relocated {
+        code: crate::coverage::Code { name: sym.name.clone(), insns, func_info, line_info, strings, function_names },
+        license: obj.license.clone(),
+        btf,
+    })
+}
+
+/// The string section of raw BTF (`struct btf_header`: magic, version, flags, hdr_len, type_off,
+/// type_len, str_off, str_len).
+fn btf_strings(btf: &[u8]) -> Vec<u8> {
+    let u32_at = |at: usize| btf.get(at..at + 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize);
+    let (Some(hdr), Some(off), Some(len)) = (u32_at(4), u32_at(16), u32_at(20)) else { return Vec::new() };
+    btf.get(hdr + off..hdr + off + len).map(<[u8]>::to_vec).unwrap_or_default()
+}
+
+/// `BPF_PROG_LOAD` of `code` (the relocated program `r`, or a rewrite of it); with `stats`, also the
+/// verifier's statistics (its log at level 4).
+pub(crate) fn load_code(
+    program: &Program,
+    r: &Relocated,
+    code: &crate::coverage::Code,
+    load_as: &str,
+    stats: bool,
+) -> Result<(OwnedFd, String), RunError> {
+    let insns = code.insn_bytes();
+    let (fi, li) = (code.func_info_bytes(), code.line_info_bytes());
+    let with_btf = r.btf.is_some();
     let load = sys::ProgLoad {
         prog_type: BPF_PROG_TYPE_XDP,
         // As aya loads the main program: PROG_ARRAY entries must agree with the programs calling them.
         expected_attach_type: BPF_XDP,
-        name: &sym.name,
+        name: &code.name,
         insns: &insns,
-        license: &obj.license,
+        license: &r.license,
         flags: if load_as == "xdp.frags" { BPF_F_XDP_HAS_FRAGS } else { 0 },
-        btf_fd: btf_fd.as_ref().map(|f| f.as_raw_fd()),
-        func_info: if with_btf { (&fi.0, fi.1, fi.2) } else { (&[], 0, 0) },
-        line_info: if with_btf { (&li.0, li.1, li.2) } else { (&[], 0, 0) },
+        btf_fd: r.btf.as_ref().map(|f| f.as_raw_fd()),
+        func_info: if with_btf { (&fi, 8, code.func_info.len() as u32) } else { (&[], 0, 0) },
+        line_info: if with_btf { (&li, 16, code.line_info.len() as u32) } else { (&[], 0, 0) },
     };
-    sys::prog_load(&load).map_err(|(os, log)| {
+    let loaded = if stats { sys::prog_load_stats(&load) } else { sys::prog_load(&load).map(|fd| (fd, String::new())) };
+    loaded.map_err(|(os, log)| {
         if RunError::is_denied(&os) && log.trim().is_empty() {
             return RunError::permission(os);
         }
-        let r = crate::verifier::parse(&log);
+        let v = crate::verifier::parse(&log);
         RunError::Verifier {
             object: program.object.clone(),
-            program: sym.name.clone(),
+            program: code.name.clone(),
             location: program.location.clone(),
             os,
             log,
-            complaint: r.complaint,
-            at: r.at,
+            complaint: v.complaint,
+            at: v.at,
         }
     })
 }

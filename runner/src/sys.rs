@@ -8,6 +8,7 @@ use std::os::fd::RawFd;
 
 use crate::error::OsError;
 
+const BPF_MAP_CREATE: u32 = 0;
 const BPF_MAP_LOOKUP_ELEM: u32 = 1;
 const BPF_MAP_UPDATE_ELEM: u32 = 2;
 const BPF_MAP_DELETE_ELEM: u32 = 3;
@@ -16,6 +17,7 @@ const BPF_MAP_LOOKUP_AND_DELETE_ELEM: u32 = 21;
 const BPF_MAP_LOOKUP_BATCH: u32 = 24;
 const BPF_MAP_LOOKUP_AND_DELETE_BATCH: u32 = 25;
 const BPF_MAP_UPDATE_BATCH: u32 = 26;
+const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
 
 /// `union bpf_attr` as used by the element commands.
 #[repr(C)]
@@ -45,6 +47,8 @@ struct BatchAttr {
 /// The name of a `bpf(2)` command, for errors.
 fn command_name(cmd: u32) -> &'static str {
     match cmd {
+        BPF_MAP_CREATE => "BPF_MAP_CREATE",
+        BPF_OBJ_GET_INFO_BY_FD => "BPF_OBJ_GET_INFO_BY_FD",
         BPF_MAP_LOOKUP_ELEM => "BPF_MAP_LOOKUP_ELEM",
         BPF_MAP_UPDATE_ELEM => "BPF_MAP_UPDATE_ELEM",
         BPF_MAP_DELETE_ELEM => "BPF_MAP_DELETE_ELEM",
@@ -349,11 +353,31 @@ pub struct ProgLoad<'a> {
 
 /// `BPF_PROG_LOAD`. On failure, the error and the verifier's log.
 pub fn prog_load(p: &ProgLoad) -> Result<std::os::fd::OwnedFd, (OsError, String)> {
+    let attr = |log: &mut Vec<u8>, level: u32| prog_load_attr(p, log, level);
+    let mut none = Vec::new();
+    match fd_from(BPF_PROG_LOAD, &mut attr(&mut none, 0)) {
+        Ok(fd) => Ok(fd),
+        Err(first) => {
+            // Again with a log, as large as the kernel allows, to say why.
+            let mut log = vec![0u8; 16 * 1024 * 1024];
+            let err = match fd_from(BPF_PROG_LOAD, &mut attr(&mut log, 1 | 4)) {
+                Ok(fd) => return Ok(fd),
+                Err(e) => e,
+            };
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            let _ = first;
+            Err((err, String::from_utf8_lossy(&log[..end]).into_owned()))
+        }
+    }
+}
+
+/// The `BPF_PROG_LOAD` attributes of `p`, logging into `log` at `level` (0: no log).
+fn prog_load_attr(p: &ProgLoad, log: &mut [u8], level: u32) -> ProgLoadAttr {
     let mut name = [0u8; 16];
     for (d, s) in name.iter_mut().zip(p.name.bytes().take(15)) {
         *d = s;
     }
-    let attr = |log: &mut Vec<u8>, level: u32| ProgLoadAttr {
+    ProgLoadAttr {
         prog_type: p.prog_type,
         insn_cnt: (p.insns.len() / 8) as u32,
         insns: p.insns.as_ptr() as u64,
@@ -372,22 +396,89 @@ pub fn prog_load(p: &ProgLoad) -> Result<std::os::fd::OwnedFd, (OsError, String)
         line_info: if p.line_info.2 == 0 { 0 } else { p.line_info.0.as_ptr() as u64 },
         line_info_cnt: p.line_info.2,
         ..Default::default()
-    };
-    let mut none = Vec::new();
-    match fd_from(BPF_PROG_LOAD, &mut attr(&mut none, 0)) {
-        Ok(fd) => Ok(fd),
-        Err(first) => {
-            // Again with a log, as large as the kernel allows, to say why.
-            let mut log = vec![0u8; 16 * 1024 * 1024];
-            let err = match fd_from(BPF_PROG_LOAD, &mut attr(&mut log, 1 | 4)) {
-                Ok(fd) => return Ok(fd),
-                Err(e) => e,
-            };
-            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-            let _ = first;
-            Err((err, String::from_utf8_lossy(&log[..end]).into_owned()))
-        }
     }
+}
+
+/// `BPF_PROG_LOAD` with the verifier's statistics (log level 4: instructions processed, stack depth
+/// per subprogram), which come back with the descriptor.
+pub fn prog_load_stats(p: &ProgLoad) -> Result<(std::os::fd::OwnedFd, String), (OsError, String)> {
+    let mut log = vec![0u8; 64 * 1024];
+    let mut a = prog_load_attr(p, &mut log, 4);
+    let r = fd_from(BPF_PROG_LOAD, &mut a);
+    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+    let text = String::from_utf8_lossy(&log[..end]).into_owned();
+    match r {
+        Ok(fd) => Ok((fd, text)),
+        // Refused: the whole story, as `prog_load` tells it.
+        Err(_) => prog_load(p).map(|fd| (fd, text)),
+    }
+}
+
+/// `union bpf_attr` as used by `BPF_MAP_CREATE` (up to `map_name`).
+#[repr(C)]
+#[derive(Default)]
+struct MapCreateAttr {
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    inner_map_fd: u32,
+    numa_node: u32,
+    map_name: [u8; 16],
+}
+
+/// A one-entry array map (`BPF_MAP_TYPE_ARRAY`) with a `value_size`-byte value: programs reach its value
+/// directly by address.
+pub fn one_value_array(name: &str, value_size: u32) -> Result<std::os::fd::OwnedFd, OsError> {
+    let mut map_name = [0u8; 16];
+    for (d, s) in map_name.iter_mut().zip(name.bytes().take(15)) {
+        *d = s;
+    }
+    let mut a = MapCreateAttr { map_type: 2, key_size: 4, value_size, max_entries: 1, map_name, ..Default::default() };
+    fd_from(BPF_MAP_CREATE, &mut a)
+}
+
+/// `union bpf_attr` as used by `BPF_OBJ_GET_INFO_BY_FD`.
+#[repr(C)]
+struct InfoAttr {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
+}
+
+/// The instructions of loaded program `fd` as the verifier left them (`xlated`: dead code removed, map
+/// addresses shown as map id and offset). Empty when the kernel does not show them (it needs
+/// CAP_SYS_ADMIN).
+pub fn prog_xlated(fd: RawFd) -> Result<Vec<u8>, OsError> {
+    const SIZE: usize = 232;
+    const LEN: usize = 20;
+    const PTR: usize = 32;
+    let mut info = [0u8; SIZE];
+    let mut a = InfoAttr { bpf_fd: fd as u32, info_len: SIZE as u32, info: info.as_mut_ptr() as u64 };
+    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut a)?;
+    let len = u32::from_ne_bytes(info[LEN..LEN + 4].try_into().expect("4 bytes")) as usize;
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let mut insns = vec![0u8; len];
+    let mut again = [0u8; SIZE];
+    again[LEN..LEN + 4].copy_from_slice(&(len as u32).to_ne_bytes());
+    again[PTR..PTR + 8].copy_from_slice(&(insns.as_mut_ptr() as u64).to_ne_bytes());
+    let mut a = InfoAttr { bpf_fd: fd as u32, info_len: SIZE as u32, info: again.as_mut_ptr() as u64 };
+    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut a)?;
+    // Without the privilege to see them, the kernel copies nothing and says so with a zero length.
+    let shown = u32::from_ne_bytes(again[LEN..LEN + 4].try_into().expect("4 bytes")) as usize;
+    insns.truncate(shown);
+    Ok(insns)
+}
+
+/// The id of map `fd` (`struct bpf_map_info`: type, then id).
+pub fn map_id(fd: RawFd) -> Result<u32, OsError> {
+    let mut info = [0u8; 96];
+    let mut a = InfoAttr { bpf_fd: fd as u32, info_len: info.len() as u32, info: info.as_mut_ptr() as u64 };
+    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut a)?;
+    Ok(u32::from_ne_bytes(info[4..8].try_into().expect("4 bytes")))
 }
 
 /// A two-instruction XDP program that returns XDP_PASS (`r0 = 2; exit`).

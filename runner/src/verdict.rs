@@ -17,6 +17,9 @@ pub struct ScenarioResult {
     /// Wall time of the scenario, setup included.
     #[serde(with = "micros")]
     pub duration: Duration,
+    /// What the scenario covered of its programs, when the run measured coverage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::coverage::ScenarioCoverage>,
 }
 
 /// Durations as whole microseconds (results also travel back from VM guests in this form).

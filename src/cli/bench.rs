@@ -138,7 +138,7 @@ pub fn run(args: BenchArgs) -> Outcome {
     let cancel = crate::session::cancel_on_signals();
     // One worker: figures from one CPU, with nothing else of ours running beside them.
     let opts = RunOptions { jobs: 1, cancel: cancel.clone() };
-    let observe = Observe { dump_maps: Vec::new(), timing: Some(timing) };
+    let observe = Observe { timing: Some(timing), ..Observe::default() };
     let mut figures = Baseline { version: 1, kernel: kernel_release(), floor_ns: Some(floor), ..Baseline::default() };
     let mut not_timed: Vec<(String, String)> = Vec::new();
     // Sends that ran and passed but cannot be timed (not a failure).

@@ -52,7 +52,7 @@ pub fn run(args: ExplainArgs) -> Outcome {
         }
     };
     let mut result = None;
-    let observe = Observe { dump_maps: vec![true], timing: None };
+    let observe = Observe { dump_maps: vec![true], ..Observe::default() };
     let opts = RunOptions { jobs: 1, ..RunOptions::default() };
     xdptest_runner::run_results(std::slice::from_ref(&fixture), &opts, &observe, |_, r| result = Some(r));
     let Some(result) = result else {

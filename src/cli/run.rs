@@ -41,6 +41,15 @@ pub struct RunArgs {
     /// Also write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Measure line, branch and verdict-path coverage of every program (counters added to its
+    /// instructions, each scenario run again through the counted copy and kept only when it did the
+    /// same), and write DIR/lcov.info and DIR/coverage.json. Default DIR: .xdptest/coverage
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = ".xdptest/coverage")]
+    pub coverage: Option<PathBuf>,
+    /// Fail the run (exit 1) when coverage over all programs is below these percentages:
+    /// lines=80,branches=60,verdicts=100 (any of them). Implies --coverage.
+    #[arg(long, value_name = "KIND=PERCENT,...")]
+    pub min_coverage: Option<crate::report::coverage::Thresholds>,
     /// Colours in human output: auto (a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces them),
     /// always, never.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
@@ -214,6 +223,10 @@ pub fn run(args: RunArgs) -> Outcome {
         },
         failures_file: Some(failures_file),
         book_links,
+        coverage: match (args.coverage, args.min_coverage) {
+            (None, None) => None,
+            (dir, t) => Some((dir.unwrap_or_else(|| PathBuf::from(".xdptest/coverage")), t)),
+        },
     };
     let outcome = session::run(plan);
     outcome.max(unreferenced(&orphans, orphan_rule, outcome))

@@ -2,6 +2,7 @@
 //! matrix) emits events; each reporter consumes the same stream, none influences running, and adding
 //! one never touches the runner. The run's [`Summary`] and so its exit code are computed once, here.
 
+pub mod coverage;
 pub mod human;
 pub mod json;
 pub mod junit;

@@ -141,6 +141,7 @@ mod tests {
                 verdict: Verdict::Pass,
                 runs: vec![],
                 duration: Duration::from_micros(7),
+                coverage: None,
             }),
         }
     }

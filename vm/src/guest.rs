@@ -31,6 +31,9 @@ pub struct Payload {
     /// Per fixture: read map contents around each send (for snapshot reports on the host).
     #[serde(default)]
     pub dump_maps: Vec<bool>,
+    /// Measure coverage.
+    #[serde(default)]
+    pub coverage: bool,
 }
 
 /// Entry point of `xdptest guest`. Refuses to run anywhere but as PID 1 (it powers the machine off).
@@ -151,7 +154,8 @@ fn run() -> Result<(), Failed> {
     }
     let mut failed = None;
     let mut sent = 0;
-    let observe = xdptest_runner::Observe { dump_maps: payload.dump_maps.clone(), timing: None };
+    let observe =
+        xdptest_runner::Observe { dump_maps: payload.dump_maps.clone(), timing: None, coverage: payload.coverage };
     let opts = RunOptions { jobs: cpus, ..RunOptions::default() };
     let stats = xdptest_runner::run_results(&payload.fixtures, &opts, &observe, |index, result| {
         if failed.is_none() {

@@ -37,6 +37,8 @@ pub struct Options {
     pub timeout_scale: f64,
     /// Per fixture (suite order): read map contents around each send, for snapshot reports.
     pub dump_maps: Vec<bool>,
+    /// Measure coverage in the guests (see `xdptest_runner::Observe::coverage`).
+    pub coverage: bool,
     /// Stops every VM when set.
     pub cancel: Cancel,
 }
@@ -52,6 +54,7 @@ impl Options {
             shards: None,
             timeout_scale: 1.0,
             dump_maps: Vec::new(),
+            coverage: false,
             cancel: Cancel::new(),
         }
     }
@@ -382,6 +385,7 @@ fn run_task(plan: &Plan, task: &Task, t: usize, tx: &mpsc::Sender<Msg>) {
                 &plan.guest_libs,
                 &shard,
                 &dump_maps,
+                plan.opts.coverage,
                 &plan.objects,
                 &plan.modules[task.kernel],
             );
@@ -464,6 +468,7 @@ fn run_task(plan: &Plan, task: &Task, t: usize, tx: &mpsc::Sender<Msg>) {
                 },
                 runs: Vec::new(),
                 duration: Duration::ZERO,
+                coverage: None,
             };
             let _ = local;
             send(RunEvent::Finished { target: task.kernel, index: global, result: Box::new(r) });
@@ -531,6 +536,7 @@ pub fn run_collected(kernels: &[Kernel], fixtures: &[Fixture], opts: &Options) -
                     },
                     runs: Vec::new(),
                     duration: Duration::ZERO,
+                    coverage: None,
                 })
             })
             .collect();
@@ -542,11 +548,12 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.1))
 }
 
-/// Guest memory: the kernel and runtime, plus the initramfs twice (the archive and its unpacked copy),
-/// plus room for maps and results.
+/// Guest memory: the kernel and runtime, plus the initramfs three times (the archive, its unpacked
+/// copy, and as much again: with twice, a 150 MB debug build of xdptest failed to unpack, "write
+/// error"), plus room for maps and results.
 fn memory_for(guest: usize, objects: &[(String, Vec<u8>)], modules: usize, scenarios: usize) -> u64 {
     let payload = guest + objects.iter().map(|(_, b)| b.len()).sum::<usize>() + modules + scenarios * 4096;
-    let mib = 192 + (2 * payload as u64).div_ceil(1 << 20) + (scenarios as u64 / 256);
+    let mib = 192 + (3 * payload as u64).div_ceil(1 << 20) + (scenarios as u64 / 256);
     mib.div_ceil(32) * 32
 }
 
@@ -563,6 +570,7 @@ fn build_initramfs(
     guest_libs: &[(String, Vec<u8>)],
     shard: &[&Fixture],
     dump_maps: &[bool],
+    coverage: bool,
     objects: &[(String, Vec<u8>)],
     modules: &[kernel::Module],
 ) -> Vec<u8> {
@@ -606,7 +614,7 @@ fn build_initramfs(
         a.file(&format!("{MODULES}/{name}"), 0o644, &m.image);
         names.push(name);
     }
-    let payload = Payload { fixtures, modules: names, dump_maps: dump_maps.to_vec() };
+    let payload = Payload { fixtures, modules: names, dump_maps: dump_maps.to_vec(), coverage };
     let json = serde_json::to_vec(&payload).expect("fixtures serialize");
     a.file(SUITE, 0o644, &json);
     a.finish()

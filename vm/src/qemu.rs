@@ -462,6 +462,7 @@ mod tests {
                 verdict: Verdict::Pass,
                 runs: vec![],
                 duration: Duration::ZERO,
+                coverage: None,
             }),
         };
         let end = |results| Record::End { results, loads: 0, load_micros: 0, wall_micros: 0 };

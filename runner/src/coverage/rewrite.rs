@@ -1,0 +1,329 @@
+//! The rewrite that adds counters: before each counted place, a 64-bit atomic add of 1 into the
+//! counter map's one value (`lock *(u64 *)(map_value + 8 * counter) += 1`), through two registers the
+//! program does not need there (dead ones; else registers it has set, saved on the stack below the
+//! frame's own and put back). Jumps, calls, callback addresses, func info and line info are moved to
+//! where their instructions went. Nothing the program computes changes: a trust gate checks that on
+//! every scenario anyway.
+
+use super::insn::{bit, initialized_before, live_before, Insn, Regs, R10};
+use super::plan::{Plan, Site};
+use super::{Code, Unsupported};
+
+/// `src_reg` of a `ld_imm64` that loads the address of a map's value (`imm` = map fd, next `imm` = offset).
+const PSEUDO_MAP_VALUE: u8 = 2;
+
+/// Registers a counter may use: r0–r9.
+const USABLE: Regs = 0x3ff;
+
+/// The counted program: `code` with counter `i` at byte `8 * i` of the one value of map `map_fd`.
+/// `stack_depths` gives each subprogram's stack depth (the verifier's figures) when a counter must save
+/// registers. `break_program` (tests only) flips bit 0 of every return value, a rewrite the trust gate
+/// must catch.
+pub fn instrument(
+    code: &Code,
+    plan: &Plan,
+    map_fd: i32,
+    stack_depths: &mut dyn FnMut() -> Result<Vec<u32>, Unsupported>,
+    break_program: bool,
+) -> Result<Code, Unsupported> {
+    let insns = &plan.insns;
+    let n = insns.len();
+    let cfg = &plan.cfg;
+    let live = live_before(insns, cfg);
+    let init = initialized_before(insns, cfg);
+    let dead = |at: usize| USABLE & !live[at];
+    // What goes before each slot: `before` ahead of the place jumps land on (it runs only when control
+    // comes from the previous instruction), `after` between that place and the instruction.
+    let mut before: Vec<Vec<Group>> = vec![Vec::new(); n];
+    let mut after: Vec<Vec<Group>> = vec![Vec::new(); n];
+    let mut depths: Option<Vec<u32>> = None;
+    let mut place = |at: usize, what: What, landing_first: bool| -> Result<(), Unsupported> {
+        let g = Group::at(at, what, dead(at), live[at] & init[at], cfg, n, &mut depths, stack_depths)?;
+        if landing_first {
+            after[at].push(g);
+        } else {
+            before[at].push(g);
+        }
+        Ok(())
+    };
+    // No verdict path is known until one is taken. (After the landing place: the program's first
+    // instruction must stay where its func and line info say.)
+    place(0, What::Mark(plan.exit_slots - 1), true)?;
+    for (counter, site) in plan.sites.iter().enumerate() {
+        match site {
+            Site::Block { block } => {
+                let r = &cfg.blocks[*block];
+                let best = (r.start..r.end).filter(|&k| cfg.starts[k]).find(|&k| dead(k).count_ones() >= 2);
+                place(best.unwrap_or(r.start), What::Count(counter), true)?;
+            }
+            Site::Edge { into } => place(*into, What::Count(counter), false)?,
+        }
+    }
+    // Each verdict path marks itself right after it sets its value; each exit of the program's own
+    // frame counts the path marked last.
+    for (id, v) in plan.verdicts.iter().enumerate() {
+        let next = v.insn + if insns[v.insn].is_wide() { 2 } else { 1 };
+        if next >= n {
+            return Err(Unsupported(format!("the verdict path at instruction {} ends the program", v.insn)));
+        }
+        place(next, What::Mark(id), false)?;
+    }
+    for at in cfg.subprog_of(0, n).1.filter(|&i| cfg.starts[i] && insns[i].is_exit()) {
+        place(at, What::Exit, true)?;
+    }
+    let layout = Layout { map_fd, last: plan.last_path, exits: plan.exits, mask: plan.exit_slots - 1 };
+    // Lay out: `before` groups, the landing place of jumps, `after` groups, the instruction.
+    let mut out: Vec<Insn> = Vec::with_capacity(n * 2);
+    let mut landing = vec![usize::MAX; n];
+    let mut moved = vec![usize::MAX; n];
+    for at in 0..n {
+        if !cfg.starts[at] {
+            out.push(insns[at]);
+            continue;
+        }
+        for g in &before[at] {
+            g.emit(&layout, &mut out);
+        }
+        landing[at] = out.len();
+        for g in &after[at] {
+            g.emit(&layout, &mut out);
+        }
+        if break_program && insns[at].is_exit() && cfg.subprog_of(at, n).0 == 0 {
+            out.push(Insn { code: 0xa7, dst: 0, src: 0, off: 0, imm: 1 });
+        }
+        moved[at] = out.len();
+        out.push(insns[at]);
+    }
+    // Jumps and calls to where their targets went.
+    for at in (0..n).filter(|&i| cfg.starts[i]) {
+        let from = moved[at] as i64;
+        let insn = &mut out[moved[at]];
+        if let Some(t) = insns[at].jump_target(at) {
+            let off = landing[t] as i64 - from - 1;
+            if insn.class() == super::insn::CLASS_JMP32 && insn.is_ja() {
+                insn.imm = i32::try_from(off).map_err(|_| too_far(at))?;
+            } else {
+                insn.off = i16::try_from(off).map_err(|_| too_far(at))?;
+            }
+        } else if let Some(t) = insns[at].function_target(at) {
+            insn.imm = i32::try_from(landing[t] as i64 - from - 1).map_err(|_| too_far(at))?;
+        }
+    }
+    let place = |off: u32| landing.get(off as usize).copied().filter(|&p| p != usize::MAX).map(|p| p as u32);
+    let mut func_info = Vec::new();
+    for f in &code.func_info {
+        func_info.push(super::FuncInfo {
+            insn_off: place(f.insn_off).ok_or_else(|| Unsupported("func info inside an instruction".into()))?,
+            type_id: f.type_id,
+        });
+    }
+    let mut line_info = Vec::new();
+    for l in &code.line_info {
+        if let Some(p) = place(l.insn_off) {
+            line_info.push(super::LineInfo { insn_off: p, ..*l });
+        }
+    }
+    Ok(Code {
+        name: code.name.clone(),
+        insns: out,
+        func_info,
+        line_info,
+        strings: code.strings.clone(),
+        function_names: code.function_names.clone(),
+    })
+}
+
+fn too_far(at: usize) -> Unsupported {
+    Unsupported(format!("the jump at instruction {at} no longer reaches its target with counters added"))
+}
+
+/// Where things are in the counter map's value, in counters.
+struct Layout {
+    map_fd: i32,
+    last: usize,
+    exits: usize,
+    mask: usize,
+}
+
+/// What a group of added instructions does.
+#[derive(Debug, Clone, Copy)]
+enum What {
+    /// Adds 1 to a counter.
+    Count(usize),
+    /// Records that verdict path `id` was taken last.
+    Mark(usize),
+    /// Counts an exit under the verdict path taken last.
+    Exit,
+}
+
+impl What {
+    fn registers(&self) -> usize {
+        match self {
+            What::Mark(_) => 1,
+            What::Count(_) | What::Exit => 2,
+        }
+    }
+}
+
+/// One group of added instructions and the registers it uses.
+#[derive(Debug, Clone)]
+struct Group {
+    what: What,
+    regs: Vec<u8>,
+    /// Registers saved first, with their stack slots.
+    saved: Vec<(u8, i16)>,
+}
+
+impl Group {
+    /// The group for `what` before slot `at`, where `free` registers are dead and `saveable` ones are
+    /// set and live (saved below the frame's stack, whose depth `stack_depths` tells).
+    #[allow(clippy::too_many_arguments)]
+    fn at(
+        at: usize,
+        what: What,
+        free: Regs,
+        saveable: Regs,
+        cfg: &super::insn::Cfg,
+        n: usize,
+        depths: &mut Option<Vec<u32>>,
+        stack_depths: &mut dyn FnMut() -> Result<Vec<u32>, Unsupported>,
+    ) -> Result<Group, Unsupported> {
+        let want = what.registers();
+        let mut regs: Vec<u8> = (0..10).filter(|&r| free & bit(r) != 0).take(want).collect();
+        let mut saved_regs = Vec::new();
+        for r in (0..10).filter(|&r| USABLE & saveable & bit(r) != 0) {
+            if regs.len() == want {
+                break;
+            }
+            regs.push(r);
+            saved_regs.push(r);
+        }
+        if regs.len() < want {
+            return Err(Unsupported(format!(
+                "no {want} registers are free or saveable at instruction {at}, where coverage counts"
+            )));
+        }
+        let mut saved = Vec::new();
+        if !saved_regs.is_empty() {
+            if depths.is_none() {
+                *depths = Some(stack_depths()?);
+            }
+            let (sub, _) = cfg.subprog_of(at, n);
+            let depth = depths
+                .as_ref()
+                .and_then(|d| d.get(sub))
+                .copied()
+                .ok_or_else(|| Unsupported(format!("the verifier gave no stack depth for subprogram {sub}")))?;
+            let base = (depth as i64 + 7) / 8 * 8;
+            for (k, r) in saved_regs.into_iter().enumerate() {
+                let off = -(base + 8 * (k as i64 + 1));
+                if off < -512 {
+                    return Err(Unsupported(format!(
+                        "no stack left to save registers at instruction {at} (the frame uses {depth} bytes)"
+                    )));
+                }
+                saved.push((r, off as i16));
+            }
+        }
+        Ok(Group { what, regs, saved })
+    }
+
+    fn emit(&self, l: &Layout, out: &mut Vec<Insn>) {
+        let value_at = |dst: u8, counter: usize, out: &mut Vec<Insn>| {
+            out.push(Insn { code: 0x18, dst, src: PSEUDO_MAP_VALUE, off: 0, imm: l.map_fd });
+            out.push(Insn { code: 0, dst: 0, src: 0, off: 0, imm: (counter * 8) as i32 });
+        };
+        for &(r, off) in &self.saved {
+            out.push(Insn { code: 0x7b, dst: R10, src: r, off, imm: 0 });
+        }
+        let a = self.regs[0];
+        match self.what {
+            What::Count(counter) => {
+                let b = self.regs[1];
+                value_at(a, counter, out);
+                out.push(Insn { code: 0xb7, dst: b, src: 0, off: 0, imm: 1 });
+                // BPF_STX | BPF_DW | BPF_ATOMIC, imm = BPF_ADD: `lock *(u64 *)(a + 0) += b`.
+                out.push(Insn { code: 0xdb, dst: a, src: b, off: 0, imm: 0 });
+            }
+            What::Mark(id) => {
+                value_at(a, l.last, out);
+                // `*(u64 *)(a + 0) = id`
+                out.push(Insn { code: 0x7a, dst: a, src: 0, off: 0, imm: id as i32 });
+            }
+            What::Exit => {
+                let b = self.regs[1];
+                value_at(a, l.last, out);
+                // b = last & mask, as a byte offset into the exit counters.
+                out.push(Insn { code: 0x79, dst: b, src: a, off: 0, imm: 0 });
+                out.push(Insn { code: 0x57, dst: b, src: 0, off: 0, imm: l.mask as i32 });
+                out.push(Insn { code: 0x67, dst: b, src: 0, off: 0, imm: 3 });
+                value_at(a, l.exits, out);
+                out.push(Insn { code: 0x0f, dst: a, src: b, off: 0, imm: 0 });
+                out.push(Insn { code: 0xb7, dst: b, src: 0, off: 0, imm: 1 });
+                out.push(Insn { code: 0xdb, dst: a, src: b, off: 0, imm: 0 });
+            }
+        }
+        for &(r, off) in &self.saved {
+            out.push(Insn { code: 0x79, dst: r, src: R10, off, imm: 0 });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn i(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+        Insn { code, dst, src, off, imm }
+    }
+
+    fn code(insns: Vec<Insn>) -> Code {
+        Code { name: "p".into(), insns, ..Default::default() }
+    }
+
+    #[test]
+    fn jumps_land_on_the_counters_of_their_targets() {
+        // 0: r0 = 2; 1: if r1 == 0 goto 3; 2: r0 = 1; 3: exit
+        let c = code(vec![i(0xb7, 0, 0, 0, 2), i(0x15, 1, 0, 1, 0), i(0xb7, 0, 0, 0, 1), i(0x95, 0, 0, 0, 0)]);
+        let plan = Plan::new(&c).unwrap();
+        // Blocks 0..2, 2..3, 3..4 (the fall-through into 2 is the block's own count); then the last
+        // verdict path, and exit counters for two paths and "none known" (rounded up to 4).
+        assert_eq!(plan.sites.len(), 3);
+        assert_eq!((plan.last_path, plan.exits, plan.exit_slots, plan.counters()), (3, 4, 4, 8));
+        let out = instrument(&c, &plan, 7, &mut || panic!("no registers need saving"), false).unwrap();
+        let jump = out.insns.iter().position(|x| x.code == 0x15).unwrap();
+        let target = (jump as i64 + out.insns[jump].off as i64 + 1) as usize;
+        // The target is the exit block's counter (a ld_imm64 of counter 2); the mark of `r0 = 1` is
+        // before it, on the fall-through only.
+        assert_eq!(out.insns[target].code, 0x18);
+        assert_eq!(out.insns[target + 1].imm, 16);
+        assert_eq!(out.insns[target - 1], Insn { code: 0x7a, dst: out.insns[target - 1].dst, src: 0, off: 0, imm: 1 });
+        assert_eq!(out.insns.last().unwrap().code, 0x95);
+        // Three block counters and the exit's count; marks at the start and after each path.
+        assert_eq!(out.insns.iter().filter(|x| x.code == 0xdb).count(), 4);
+        let marks: Vec<i32> = out.insns.iter().filter(|x| x.code == 0x7a).map(|x| x.imm).collect();
+        assert_eq!(marks, vec![3, 0, 1]);
+        assert!(out.insns.iter().filter(|x| x.code == 0x18).all(|x| x.src == PSEUDO_MAP_VALUE && x.imm == 7));
+    }
+
+    #[test]
+    fn live_registers_are_saved_below_the_frame() {
+        // r0–r9 are set, then read after `if r1 == 0 goto +0`: the edge counter of its fall-through
+        // sees every register live and must save the two it uses.
+        let mut v: Vec<Insn> = (0..10).map(|r| i(0xb7, r, 0, 0, r as i32)).collect();
+        v.push(i(0x15, 1, 0, 0, 0));
+        for r in 1..10 {
+            v.push(i(0x0f, 0, r, 0, 0)); // r0 += rR
+        }
+        v.push(i(0x95, 0, 0, 0, 0));
+        let c = code(v);
+        let plan = Plan::new(&c).unwrap();
+        let out = instrument(&c, &plan, 3, &mut || Ok(vec![20]), false).unwrap();
+        let saves: Vec<&Insn> = out.insns.iter().filter(|x| x.code == 0x7b && x.dst == R10).collect();
+        assert!(!saves.is_empty());
+        // Below a 20-byte frame, rounded to 24: slots at -32 and -40.
+        assert!(saves.iter().all(|s| s.off == -32 || s.off == -40), "{saves:?}");
+        let fills = out.insns.iter().filter(|x| x.code == 0x79 && x.src == R10).count();
+        assert_eq!(fills, saves.len());
+    }
+}
