@@ -9,7 +9,8 @@
 //! - the floor: a raw loop of BPF_PROG_TEST_RUN syscalls over the same input packets, one loaded copy
 //!   of each program, nothing else;
 //! - the runner alone (library: fixtures already compiled) with 1 and 2 workers;
-//! - `xdptest run` end to end (the real binary: parse, compile, load, run, report) with --jobs 1 and 2;
+//! - `xdptest run` end to end (the real binary: parse, compile, load, run, report) with --jobs 1 and 2,
+//!   and with --jobs 1 --coverage (every scenario run twice, once counted, and the reports written);
 //! - program load time (object parse, map creation, verifier) per program.
 //!
 //! Needs root and built programs: `make -C programs && cargo bench --bench run`.
@@ -156,6 +157,21 @@ fn main() {
         }
         e2e.push((jobs, best));
     }
+    // With coverage: counted copies loaded beside the programs, every scenario run a second time.
+    let cov_dir = dir.path().join("coverage-out");
+    let mut covered = Duration::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let o = Command::new(env!("CARGO_BIN_EXE_xdptest"))
+            .args(["run", "--jobs", "1", "--format", "json", "--coverage"])
+            .arg(&cov_dir)
+            .arg(dir.path())
+            .env("XDPTEST_ALLOW_PATH", root())
+            .output()
+            .unwrap();
+        covered = covered.min(t.elapsed());
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    }
 
     let us = |d: Duration| d.as_secs_f64() * 1e6 / total as f64;
     let floor_us = floor.as_secs_f64() * 1e6 / packet_count as f64;
@@ -191,6 +207,13 @@ fn main() {
             us(*d) / floor_us
         );
     }
+    let _ = writeln!(
+        r,
+        "  xdptest run --jobs 1 --coverage       {:>8.2} µs/scenario ({:.3} s)  {:.2}× the run without",
+        us(covered),
+        covered.as_secs_f64(),
+        covered.as_secs_f64() / e2e[0].1.as_secs_f64()
+    );
     let _ = writeln!(
         r,
         "  scaling --jobs 1 → 2: runner {:.2}×, end to end {:.2}×",

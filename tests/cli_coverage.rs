@@ -103,7 +103,9 @@ fn every_return_of_a_program_is_followed() {
         .iter()
         .map(|n| format!("cover.c:{}", line_of(&src, n)))
         .collect();
-    assert!(out.contains(&format!("removed by the verifier as dead code: {}", dead.join(", "))), "{out}");
+    // The summary wraps at 86 columns.
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&format!("removed by the verifier as dead code: {}", dead.join(", "))), "{out}");
     let p = program(&json, "xdp_cover");
     assert_eq!(p["verdicts"], serde_json::json!({"hit": 5, "total": 5}));
     let returns: BTreeSet<String> =
@@ -193,8 +195,9 @@ fn the_trust_gate_catches_a_broken_rewrite() {
     assert_eq!(o.status.code(), Some(1), "below the threshold: {out}");
     assert!(out.contains("5 passed, 0 failed"), "the verdicts are the unmodified program's: {out}");
     assert!(out.contains("5 scenarios without coverage"), "{out}");
-    assert_eq!(out.matches("(trust gate)").count(), 5, "{out}");
-    assert!(out.contains("the counted program returned 1 where the program returned 0"), "{out}");
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(flat.matches("(trust gate)").count(), 5, "{out}");
+    assert!(flat.contains("the counted program returned 1 where the program returned 0"), "{out}");
     assert!(out.contains("error: lines coverage 0.0% (0/") && out.contains("is below --min-coverage 1%"), "{out}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("coverage.json")).unwrap()).unwrap();
@@ -346,4 +349,97 @@ fn genhtml_reads_the_tracefile() {
     assert!(lt <= lines.1 && lt > 0 && lh <= lt, "{summary} vs {lines:?}");
     let (bh, bt) = figure("branches");
     assert_eq!((bh, bt), branches, "branches are per program, never merged: {summary}");
+}
+
+/// In VMs on both kernels of the matrix, the guests count and the host reads their counts through
+/// the same plans: every scenario is measured on each kernel, and the verifier's dead code is found
+/// there too.
+#[test]
+fn coverage_is_measured_in_vms_on_both_kernels() {
+    let has_qemu = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join("qemu-system-x86_64").is_file());
+    if !has_qemu {
+        assert!(std::env::var_os("CI").is_none(), "CI must run the VM tests: install qemu-system-x86");
+        eprintln!("skipped: qemu-system-x86_64 is not installed");
+        return;
+    }
+    build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = cover_suite(dir.path());
+    let (o, json, _) = covered(
+        dir.path(),
+        &[&spec],
+        &["--kernel", "debian:6.1", "--kernel", "debian:6.12", "--min-coverage", "verdicts=100"],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("verdict paths 5/5") && out.contains("removed by the verifier as dead code"), "{out}");
+    let scenarios = json["scenarios"].as_array().unwrap();
+    for kernel in ["debian:6.1", "debian:6.12"] {
+        let on: Vec<&serde_json::Value> = scenarios.iter().filter(|s| s["target"] == kernel).collect();
+        assert_eq!(on.len(), 5, "{kernel}: {json}");
+        assert!(on.iter().all(|s| s.get("unavailable").is_none() && s["programs"]["xdp_cover"].is_object()), "{json}");
+    }
+    assert_eq!(program(&json, "xdp_cover")["scenarios"], 10);
+}
+
+/// The coverage chapter's report of the example suite is what `run --coverage` prints for it. After
+/// an intended change, `BLESS=1 cargo test --test cli_coverage` rewrites it; review the diff.
+#[test]
+fn the_books_coverage_report_is_real() {
+    build_programs();
+    let o = xdptest().args(["run", "specs/", "-q", "-j1", "--coverage", "target/book-coverage"]).output();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = support::stdout(&o);
+    let report = &out[out.find("coverage: ").expect("a coverage summary")..];
+    support::compare_or_bless_file(&root().join("book/src/generated/coverage-specs.txt"), report, "cli_coverage");
+    // The chapter's gate passes on the example suite, and one branch percentage more fails it.
+    let gate = |t: &str| {
+        xdptest().args(["run", "specs/", "-q", "--coverage", "target/book-coverage", "--min-coverage", t]).output()
+    };
+    let o = gate("lines=90,branches=50,verdicts=60");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = gate("lines=90,branches=60,verdicts=60");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("error: branches coverage 52.7%"), "{}", text(&o));
+}
+
+/// `doc --coverage` adds a page built from coverage.json, listed in the summary, with every verdict
+/// path and links to the scenarios' sections; a file that is not a coverage summary is refused.
+#[test]
+fn doc_adds_a_coverage_page() {
+    build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = cover_suite(dir.path());
+    let (o, _, _) = covered(dir.path(), &[&spec], &["-x", "0x01"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let pages = dir.path().join("pages");
+    let o = xdptest()
+        .env("XDPTEST_ALLOW_PATH", dir.path())
+        .arg("doc")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&pages)
+        .arg("--coverage")
+        .arg(dir.path().join("coverage/coverage.json"))
+        .output();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let page = std::fs::read_to_string(pages.join("coverage.md")).unwrap();
+    assert!(page.contains("| `xdp_cover` |") && page.contains("80.0% (4/5)"), "{page}");
+    assert!(page.contains("`return XDP_TX` at xdp_cover+21 (no source line) | **never** |"), "{page}");
+    assert!(page.contains("[a short frame is aborted](cover.md#"), "{page}");
+    assert!(std::fs::read_to_string(pages.join("SUMMARY.md")).unwrap().contains("- [Coverage](coverage.md)"));
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"version\": 1}").unwrap();
+    let o = xdptest()
+        .env("XDPTEST_ALLOW_PATH", dir.path())
+        .arg("doc")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&pages)
+        .arg("--coverage")
+        .arg(&bad)
+        .output();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not a version-1 coverage.json"), "{}", text(&o));
 }

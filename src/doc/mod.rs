@@ -3,6 +3,7 @@
 //! so `mdbook serve DIR` works in any repository. The output directory is written all at once and
 //! replaced only when an earlier `xdptest doc` wrote it (its `.xdptest-doc` marker says so).
 
+pub mod coverage;
 pub mod highlight;
 pub mod page;
 pub mod results;
@@ -34,6 +35,9 @@ pub struct DocArgs {
     /// output.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Add a coverage page from the coverage.json of `xdptest run --coverage`.
+    #[arg(long, value_name = "FILE")]
+    pub coverage: Option<PathBuf>,
     /// The title of the book (`--book`) and of the pages' list.
     #[arg(long, value_name = "TITLE", default_value = "Scenarios")]
     pub title: String,
@@ -58,6 +62,16 @@ pub fn run(args: DocArgs) -> Outcome {
             Ok(r) => Some(r),
             Err(e) => {
                 errln!("error: --results {}: {e}", p.display());
+                return Outcome::Error;
+            }
+        },
+    };
+    let coverage = match &args.coverage {
+        None => None,
+        Some(p) => match read_results(p).and_then(|t| coverage::Coverage::parse(&t)) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                errln!("error: --coverage {}: {e}", p.display());
                 return Outcome::Error;
             }
         },
@@ -100,7 +114,27 @@ pub fn run(args: DocArgs) -> Outcome {
     if !diags.is_empty() {
         return report(&diags);
     }
-    let summary = summary(&args.title, &listed);
+    let mut summary = summary(&args.title, &listed);
+    if let Some(c) = &coverage {
+        let anchors: Vec<((String, String), String)> = suite
+            .specs
+            .iter()
+            .zip(&listed)
+            .flat_map(|(spec, (_, rel))| {
+                spec.fixtures.iter().zip(page::anchors(&spec.fixtures)).map(move |(f, anchor)| {
+                    ((f.spec.clone(), f.scenario.clone()), format!("{}#{anchor}", rel.display()))
+                })
+            })
+            .collect();
+        let link = |spec: &str, name: &str| {
+            anchors.iter().find(|((s, n), _)| s == spec && n == name).map(|(_, to)| to.clone())
+        };
+        files.push((PathBuf::from("coverage.md"), c.render(&link).into_bytes()));
+        summary.push_str(
+            "- [Coverage](coverage.md)
+",
+        );
+    }
     let src = if args.book { PathBuf::from("src") } else { PathBuf::new() };
     let mut out: Vec<(PathBuf, Vec<u8>)> = files.into_iter().map(|(p, b)| (src.join(p), b)).collect();
     out.push((src.join("SUMMARY.md"), summary.into_bytes()));

@@ -242,15 +242,11 @@ impl Collector {
         let mut s = format!("coverage: {} and {}\n", lcov_path.display(), json_path.display());
         for r in programs.values() {
             let reach = reach(&r.plan, &r.counts, &r.dead, &r.reached);
+            let _ = writeln!(s, "  {} ({})", r.plan.program, tidy(&r.object));
             let _ = writeln!(
                 s,
-                "  {} ({}): lines {}, branches {}, verdict paths {}/{}",
-                r.plan.program,
-                tidy(&r.object),
-                reach.lines,
-                reach.branches,
-                reach.verdicts.hit,
-                reach.verdicts.total
+                "    lines {}, branches {}, verdict paths {}/{}",
+                reach.lines, reach.branches, reach.verdicts.hit, reach.verdicts.total
             );
             // Paths that read alike (two places on one line) are said once, with how many they are.
             let mut unreached: Vec<(String, usize)> = Vec::new();
@@ -263,23 +259,30 @@ impl Collector {
             }
             for (text, n) in unreached {
                 let places = if n > 1 { format!(" ({n} places)") } else { String::new() };
-                let _ = writeln!(s, "    {text}{places} is never reached");
+                s.push_str(&wrap(&format!("{text}{places} is never reached"), 4));
             }
             if !r.dead.lines.is_empty() {
                 let lines: Vec<String> = r.dead.lines.iter().map(|l| format!("{}:{}", base(&l.file), l.line)).collect();
-                let _ = writeln!(s, "    removed by the verifier as dead code: {}", lines.join(", "));
+                s.push_str(&wrap(&format!("removed by the verifier as dead code: {}", lines.join(", ")), 4));
             }
             total.lines.add(reach.lines);
             total.branches.add(reach.branches);
             total.verdicts.add(reach.verdicts);
         }
+        if programs.len() > 1 {
+            let _ = writeln!(
+                s,
+                "  all programs: lines {}, branches {}, verdict paths {}/{}",
+                total.lines, total.branches, total.verdicts.hit, total.verdicts.total
+            );
+        }
         for (what, why) in &plan_errors {
-            let _ = writeln!(s, "  {what}: no coverage plan: {why}");
+            s.push_str(&wrap(&format!("{what}: no coverage plan: {why}"), 2));
         }
         if !unavailable.is_empty() {
             let _ = writeln!(s, "  {} without coverage (they count as covering nothing):", count(unavailable.len()));
             for u in &unavailable {
-                let _ = writeln!(s, "    {u}");
+                s.push_str(&wrap(u, 4));
             }
         }
         let mut passed = true;
@@ -301,6 +304,30 @@ impl Collector {
     }
 }
 
+/// `text` at `indent` spaces, broken at spaces to fit 86 columns (continuation lines indented 2 more).
+fn wrap(text: &str, indent: usize) -> String {
+    const WIDTH: usize = 86;
+    let mut out = String::new();
+    let mut line = " ".repeat(indent);
+    let mut fresh = true;
+    for word in text.split(' ') {
+        if !fresh && line.chars().count() + 1 + word.chars().count() > WIDTH {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = " ".repeat(indent + 2);
+            fresh = true;
+        }
+        if !fresh {
+            line.push(' ');
+        }
+        line.push_str(word);
+        fresh = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
 fn count(n: usize) -> String {
     if n == 1 {
         "1 scenario".into()
@@ -310,7 +337,7 @@ fn count(n: usize) -> String {
 }
 
 /// A path without `.` and `dir/..` steps (as written: nothing is resolved on disk).
-fn tidy(path: &str) -> String {
+pub fn tidy(path: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {
@@ -414,7 +441,7 @@ fn verdict_text(plan: &Plan, v: &xdptest_runner::coverage::VerdictPath) -> Strin
         Some(l) => format!("{}:{}", base(&plan.lines[l].file), plan.lines[l].line),
         // Code the compiler gave no line (a constant set in a shared exit block).
         None => match plan.function_of(v.insn) {
-            Some(f) => format!("instruction {} of `{}` (no source line)", v.insn - f.start, f.name),
+            Some(f) => format!("{}+{} (no source line)", f.name, v.insn - f.start),
             None => format!("instruction {}", v.insn),
         },
     };
@@ -539,6 +566,8 @@ struct FunctionJson {
 
 #[derive(Serialize)]
 struct VerdictJson {
+    /// `` `return XDP_DROP` at firewall.c:81 `` (as the summary says it).
+    text: String,
     returns: String,
     insn: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -568,6 +597,7 @@ impl ProgramJson {
                 .iter()
                 .zip(&r.reached)
                 .map(|(v, &reached)| VerdictJson {
+                    text: verdict_text(&r.plan, v),
                     returns: match v.returns {
                         Returns::Constant(c) => c.to_string(),
                         Returns::Helper(id) => helper_name(id),
@@ -604,6 +634,16 @@ impl ProgramJson {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_are_wrapped_at_spaces() {
+        let words = vec!["word"; 30].join(" ");
+        let w = wrap(&words, 4);
+        assert!(w.lines().all(|l| l.chars().count() <= 86), "{w}");
+        assert!(w.lines().skip(1).all(|l| l.starts_with("      w")), "{w}");
+        assert_eq!(w.split_whitespace().count(), 30);
+        assert_eq!(wrap("short", 2), "  short\n");
+    }
 
     #[test]
     fn paths_are_tidied_as_written() {
