@@ -443,3 +443,31 @@ fn doc_adds_a_coverage_page() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("not a version-1 coverage.json"), "{}", text(&o));
 }
+
+/// A tail call from the counted program reaches the counted copy of its target (the program array
+/// gets the counted copies), so both programs of the load balancer count one packet.
+#[test]
+fn tail_called_programs_are_counted() {
+    build_programs();
+    let dir = tempfile::tempdir().unwrap();
+    let lb = root().join("specs/lb/lb.pkt");
+    let (o, json, _) = covered(
+        dir.path(),
+        &[&lb],
+        &["--exact", "-f", &format!("{}::a packet to an IPv4 VIP is wrapped toward an IPv4 real", lb.display())],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("1 passed"), "{}", text(&o));
+    for name in ["xdp_lb", "xdp_lb_encap"] {
+        let p = program(&json, name);
+        assert_eq!(p["scenarios"], 1, "{name}: {p}");
+        assert!(p["lines"]["hit"].as_u64().unwrap() > 10, "{name}: {p}");
+        assert_eq!(p["functions"][0]["calls"], 1, "{name} ran once: {p}");
+    }
+    // The stage's `return XDP_TX` is reached; the entry program's ways out are all the tail call's.
+    let encap = program(&json, "xdp_lb_encap");
+    assert!(
+        encap["verdict_paths"].as_array().unwrap().iter().any(|v| v["returns"] == "3" && v["reached"] == true),
+        "{encap}"
+    );
+}
