@@ -632,7 +632,14 @@ fn every_keyword_of_the_language_has_an_example() {
             let code = expand_includes(page, block);
             for line in code.lines() {
                 let code = line.split('#').next().unwrap_or_default();
-                shown.extend(code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map(str::to_string));
+                for token in code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                    // A unit glued to its number (`1500ms`) shows the unit's word too.
+                    let unit = token.trim_start_matches(|c: char| c.is_ascii_digit() || c == '_');
+                    if unit.len() < token.len() && token.starts_with(|c: char| c.is_ascii_digit()) {
+                        shown.insert(unit.to_string());
+                    }
+                    shown.insert(token.to_string());
+                }
             }
         }
     }

@@ -37,7 +37,7 @@ fn doc_writes_a_book_of_the_specs_that_mdbook_builds() {
     for out in [&a, &b] {
         let o = xdptest().args(["doc", "specs", "--book", "--out"]).arg(out).output();
         assert_eq!(o.status.code(), Some(0), "{}", support::text(&o));
-        assert!(stdout(&o).contains("wrote 15 pages for 80 scenarios"), "{}", stdout(&o));
+        assert!(stdout(&o).contains("wrote 16 pages for 84 scenarios"), "{}", stdout(&o));
     }
     assert_eq!(tree(&a), tree(&b), "doc output differs between two runs");
     let summary = std::fs::read_to_string(a.join("src/SUMMARY.md")).unwrap();
@@ -221,7 +221,7 @@ fn check_reports_diagnostics_as_json_lines() {
     let o = xdptest().args(["check", "specs", "--format", "json"]).output();
     assert_eq!(o.status.code(), Some(0));
     support::check_schema("book/src/reference/check.schema.json", &stdout(&o)).unwrap();
-    assert!(stdout(&o).contains("\"ok\":true,\"scenarios\":80,\"specs\":15"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("\"ok\":true,\"scenarios\":84,\"specs\":16"), "{}", stdout(&o));
 }
 
 /// With `[doc] pages` in xdptest.toml, `xdptest doc` writes there by default, and `run` lists each

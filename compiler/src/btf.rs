@@ -568,6 +568,7 @@ pub fn describe_program(path: &Path, name: &str) -> Result<crate::fixture::Progr
         rodata: Vec::new(),
         section,
         location: String::new(),
+        controls: false,
         facts: crate::fixture::ProgramFacts::new(info.helper_calls.clone(), source_files(&bytes)),
         maps: info.maps.iter().map(MapDef::info).collect(),
     })

@@ -67,6 +67,10 @@ pub struct Program {
     pub rodata: Vec<GlobalInit>,
     /// `spec.pkt:LINE:COL` of the `program` line, where problems with the object are located.
     pub location: String,
+    /// The spec sets the clock or the random numbers the program reads (`clock`, `random`): the
+    /// runner loads copies whose calls of those helpers return what the scenario set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub controls: bool,
     pub facts: ProgramFacts,
     /// Every map the object declares, in declaration order.
     pub maps: Vec<MapInfo>,
@@ -85,6 +89,7 @@ impl Program {
             && self.hook == other.hook
             && self.also == other.also
             && self.rodata == other.rodata
+            && self.controls == other.controls
     }
 }
 
@@ -108,6 +113,12 @@ pub struct ProgramFacts {
 /// BPF helper ids (`enum bpf_func_id`) the compiler looks for.
 pub mod helper {
     pub const MAP_UPDATE_ELEM: u32 = 2;
+    pub const KTIME_GET_NS: u32 = 5;
+    pub const GET_PRANDOM_U32: u32 = 7;
+    pub const KTIME_GET_BOOT_NS: u32 = 125;
+    pub const KTIME_GET_COARSE_NS: u32 = 160;
+    /// The clocks `clock` sets.
+    pub const CLOCKS: [u32; 3] = [KTIME_GET_NS, KTIME_GET_BOOT_NS, KTIME_GET_COARSE_NS];
     pub const MAP_DELETE_ELEM: u32 = 3;
     pub const TRACE_PRINTK: u32 = 6;
     pub const MAP_PUSH_ELEM: u32 = 87;
@@ -380,6 +391,11 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         written: Vec<WrittenLayer>,
     },
+    /// From here on, the program's clocks (`bpf_ktime_get_ns`, `bpf_ktime_get_boot_ns`,
+    /// `bpf_ktime_get_coarse_ns`) read `ns`; with `advance`, they read `ns` more than they did.
+    SetClock { ns: u64, advance: bool, location: String },
+    /// From here on, `bpf_get_prandom_u32` returns `value`.
+    SetRandom { value: u32, location: String },
     /// Check the next record the sends so far emitted through a perf event array or ring buffer
     /// (`None`: there must be none left).
     CheckEvent { map: String, expected: Option<ExpectedEvent>, source: String },
@@ -397,6 +413,42 @@ pub enum Step {
         ifaces: Vec<IfaceSlot>,
         source: String,
     },
+}
+
+impl Step {
+    /// What a `clock` or `random` step does, in words: `the clock reads 1500ms`, `the clock moves on
+    /// 1s`, `bpf_get_prandom_u32() returns 7` (`None` for other steps).
+    pub fn control_text(&self) -> Option<String> {
+        match self {
+            Step::SetClock { ns, advance: false, .. } => Some(format!("the clock reads {}", duration_text(*ns))),
+            Step::SetClock { ns, advance: true, .. } => Some(format!("the clock moves on {}", duration_text(*ns))),
+            Step::SetRandom { value, .. } => Some(format!("bpf_get_prandom_u32() returns {value}")),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    #[test]
+    fn durations_read_in_the_largest_whole_unit() {
+        assert_eq!(super::duration_text(1_500_000_000), "1500ms");
+        assert_eq!(super::duration_text(2_000_000_000), "2s");
+        assert_eq!(super::duration_text(334_000_000), "334ms");
+        assert_eq!(super::duration_text(20_000), "20us");
+        assert_eq!(super::duration_text(7), "7ns");
+        assert_eq!(super::duration_text(0), "0ns");
+    }
+}
+
+/// Nanoseconds in the largest unit that holds them whole: `1500ms`, `2s`, `7ns`.
+pub fn duration_text(ns: u64) -> String {
+    for (unit, scale) in [("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+        if ns != 0 && ns.is_multiple_of(scale) {
+            return format!("{}{unit}", ns / scale);
+        }
+    }
+    format!("{ns}ns")
 }
 
 /// A `.rodata` variable's value for a load: its symbol name and bytes.
@@ -788,6 +840,7 @@ mod tests {
             frags: false,
             also: Vec::new(),
             rodata: Vec::new(),
+            controls: false,
             location: "x.pkt:1:1".into(),
             facts: ProgramFacts::new(vec![1, 6], vec!["p.c".into()]),
             maps: vec![MapInfo {

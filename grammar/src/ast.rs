@@ -242,6 +242,17 @@ pub enum Stmt {
     ExpectMeta(ExpectMeta),
     /// `expect snapshot`: the scenario's report must match its stored snapshot.
     ExpectSnapshot(Span),
+    /// `clock 1500ms` (`advance`: `clock +1s`): the time the program reads from here on, in ns.
+    Clock {
+        ns: Spanned<u64>,
+        advance: bool,
+        span: Span,
+    },
+    /// `random 7`: what `bpf_get_prandom_u32()` returns from here on.
+    Random {
+        value: Spanned<u64>,
+        span: Span,
+    },
 }
 
 /// `send EXPR [ingress IFACE] [queue N]`.

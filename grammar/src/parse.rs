@@ -181,6 +181,10 @@ fn rule_words(rule: &Rule) -> &'static str {
         Rule::map_set => "`map NAME[KEY] = VALUE`",
         Rule::global_set => "`global NAME = VALUE`",
         Rule::kw_global => "`global`",
+        Rule::clock_set | Rule::kw_clock => "`clock DURATION` (e.g. `clock 1500ms`, `clock +1s`)",
+        Rule::clock_advance => "`+`",
+        Rule::duration => "a duration with its unit: `500ns`, `20us`, `1500ms`, `2s`",
+        Rule::random_set | Rule::kw_random => "`random N`",
         Rule::expect_global => "`expect global NAME == VALUE`",
         Rule::expect_event => "`expect event MAP == VALUE`",
         Rule::kw_event => "`event`",
@@ -199,7 +203,7 @@ fn rule_words(rule: &Rule) -> &'static str {
         Rule::map_ref => "`map NAME`",
         Rule::xsk_ref => "`xsk IFACE [queue N]`",
         Rule::scenario => "`scenario \"name\" { ... }`",
-        Rule::stmt => "a statement (`send`, `expect`, `map`) or `}`",
+        Rule::stmt => "a statement (`send`, `expect`, `map`, `clock`, `random`) or `}`",
         Rule::send => "`send PACKET`",
         Rule::send_option => "`ingress IFACE`, `queue N`, `program NAME` or `meta VALUE`",
         Rule::ingress | Rule::kw_ingress => "`ingress`",
@@ -324,7 +328,7 @@ fn hint_for(before: &str, rest: &str, positives: &[Rule]) -> Option<String> {
         return Some("a file holds `program`, `include`, `env`, `packet`, `map` and `scenario` items".into());
     }
     if positives.contains(&Rule::stmt) {
-        return Some("inside a scenario: `send`, `expect` and `map` statements".into());
+        return Some("inside a scenario: `send`, `expect`, `map`, `clock` and `random` statements".into());
     }
     None
 }
@@ -524,6 +528,16 @@ impl Cx {
                 Stmt::ExpectPacket(ExpectPacket { action, target, packet, span: sp })
             }
             Rule::expect_snapshot => Stmt::ExpectSnapshot(sp),
+            Rule::clock_set => {
+                let mut it = p.into_inner().skip(1).peekable();
+                let advance = it.next_if(|x| x.as_rule() == Rule::clock_advance).is_some();
+                let d = it.next().unwrap();
+                Stmt::Clock { ns: Spanned { node: self.duration(&d), span: span(&d) }, advance, span: sp }
+            }
+            Rule::random_set => {
+                let n = p.into_inner().nth(1).unwrap();
+                Stmt::Random { value: Spanned { node: self.number(&n), span: span(&n) }, span: sp }
+            }
             Rule::expect_map => {
                 let mut it = p.into_inner().peekable();
                 let map = spanned(&it.next().unwrap());
@@ -683,6 +697,29 @@ impl Cx {
             );
         }
         Spanned { node: out, span: sp }
+    }
+
+    /// `1500ms` in nanoseconds.
+    fn duration(&mut self, p: &Pair<Rule>) -> u64 {
+        let text: String = p.as_str().chars().filter(|c| *c != '_').collect();
+        let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let scale: u64 = match &text[digits.len()..] {
+            "ns" => 1,
+            "us" => 1_000,
+            "ms" => 1_000_000,
+            _ => 1_000_000_000,
+        };
+        match digits.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)) {
+            Some(ns) => ns,
+            None => {
+                self.error(
+                    span(p),
+                    format!("`{}` is more nanoseconds than a 64-bit clock holds", p.as_str()),
+                    Some("the kernel's clocks are 64-bit counts of nanoseconds: at most about 584 years"),
+                );
+                0
+            }
+        }
     }
 
     fn number(&mut self, p: &Pair<Rule>) -> u64 {

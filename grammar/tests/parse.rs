@@ -211,3 +211,25 @@ fn fuzz_findings_stay_fixed() {
     }
     assert!(n >= 1);
 }
+
+#[test]
+fn clock_and_random_statements() {
+    let f =
+        parse("scenario \"s\" {\n  clock 1_500ms\n  clock +2s\n  clock 7ns\n  clock 20us\n  random 0xff\n}\n").unwrap();
+    let ItemKind::Scenario(s) = &f.items[0].kind else { panic!() };
+    let got: Vec<String> = s
+        .stmts
+        .iter()
+        .map(|st| match st {
+            Stmt::Clock { ns, advance, .. } => format!("clock {}{}", if *advance { "+" } else { "" }, ns.node),
+            Stmt::Random { value, .. } => format!("random {}", value.node),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(got, ["clock 1500000000", "clock +2000000000", "clock 7", "clock 20000", "random 255"]);
+    // A clock past 64 bits of nanoseconds, and a duration without its unit.
+    assert!(
+        errors("scenario \"s\" {\n  clock 18446744074s\n}\n").contains("more nanoseconds than a 64-bit clock holds")
+    );
+    assert!(errors("scenario \"s\" {\n  clock 5\n}\n").contains("expected `ms`, `ns`, `s` or `us`"));
+}

@@ -486,6 +486,14 @@ impl<'a> Worker<'a> {
                     runs.push(record);
                 }
                 Step::CheckEvent { map, expected, source } => sc.check_event(map, expected.as_ref(), source),
+                Step::SetClock { ns, advance, location } => {
+                    sc.prog
+                        .set_clock(*ns, *advance)
+                        .map_err(|os| RunError::TestRun { location: location.clone(), os })?;
+                }
+                Step::SetRandom { value, location } => {
+                    sc.prog.set_random(*value).map_err(|os| RunError::TestRun { location: location.clone(), os })?;
+                }
                 Step::CheckMap { map, key, entry, expected, layout, ifaces, source } => {
                     sc.check_map(map, key, entry, expected.as_ref(), layout, ifaces, source)?;
                 }

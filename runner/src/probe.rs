@@ -266,6 +266,7 @@ mod tests {
             frags: false,
             also: Vec::new(),
             rodata: Vec::new(),
+            controls: false,
             location: "s.pkt:1:9".into(),
             facts: Default::default(),
             maps: Vec::new(),

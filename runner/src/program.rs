@@ -131,6 +131,9 @@ pub struct LoadedProgram {
     counted: Option<Result<Counted, crate::coverage::Unavailable>>,
     /// Runs go to the counted copies.
     counting: bool,
+    /// The clock and random numbers the scenario set, read by the controlled copies of the programs
+    /// (for specs that set them: see [`crate::coverage::rewrite::control`]).
+    control: Option<OwnedFd>,
 }
 
 /// The counted copies of a load's programs, by name.
@@ -222,12 +225,28 @@ impl LoadedProgram {
                 })
             })
         })??;
+        let (mut programs, mut extra) = (programs, extra);
+        let map_fds: HashMap<String, RawFd> = ebpf
+            .maps()
+            .filter_map(|(name, m)| any_map_data(m).map(|d| (name.to_string(), d.fd().as_fd().as_raw_fd())))
+            .collect();
+        // Specs that set the clock or random numbers run copies whose helper calls read them instead.
+        let control = if program.controls {
+            let ctl = sys::one_value_array("xdptest_ctl", (8 * crate::coverage::rewrite::control::WORDS) as u32)
+                .map_err(|e| invalid(format!("creating the clock and random number map: {e}")))?;
+            for sym in &wanted {
+                let fd = controlled(program, &bytes, sym, &map_fds, kernel, ctl.as_raw_fd())?;
+                programs.insert(sym.name.clone(), fd.as_raw_fd());
+                extra.push(fd);
+            }
+            Some(ctl)
+        } else {
+            None
+        };
+        let control_fd = control.as_ref().map(|c| c.as_raw_fd());
         let counted = options.coverage.then(|| {
-            let map_fds: HashMap<String, RawFd> = ebpf
-                .maps()
-                .filter_map(|(name, m)| any_map_data(m).map(|d| (name.to_string(), d.fd().as_fd().as_raw_fd())))
-                .collect();
-            crate::probe::contained(|| count_all(program, &bytes, &wanted, &map_fds, kernel)).unwrap_or_else(|said| {
+            let count = || count_all(program, &bytes, &wanted, &map_fds, kernel, control_fd);
+            crate::probe::contained(count).unwrap_or_else(|said| {
                 Err(crate::coverage::Unavailable::Rewrite {
                     program: program.name.clone(),
                     reason: format!("the object's loader panicked: {said}"),
@@ -302,7 +321,43 @@ impl LoadedProgram {
             events,
             counted,
             counting: false,
+            control,
         })
+    }
+
+    /// Sets what the program's clocks read (`clock`): `ns`, or `ns` more than they read now.
+    pub fn set_clock(&mut self, ns: u64, advance: bool) -> Result<(), OsError> {
+        use crate::coverage::rewrite::control;
+        let now = if advance { self.control_word(control::CLOCK)?.unwrap_or(0) } else { 0 };
+        self.set_control(control::CLOCK_SET, control::CLOCK, now.saturating_add(ns))
+    }
+
+    /// Sets what `bpf_get_prandom_u32` returns (`random`).
+    pub fn set_random(&mut self, value: u32) -> Result<(), OsError> {
+        use crate::coverage::rewrite::control;
+        self.set_control(control::RANDOM_SET, control::RANDOM, u64::from(value))
+    }
+
+    /// Word `i` of the control map (`None` without one).
+    fn control_word(&self, i: usize) -> Result<Option<u64>, OsError> {
+        let Some(c) = &self.control else { return Ok(None) };
+        let mut v = vec![0u8; 8 * crate::coverage::rewrite::control::WORDS];
+        sys::lookup(c.as_raw_fd(), &0u32.to_ne_bytes(), &mut v)?;
+        Ok(Some(u64::from_ne_bytes(v[8 * i..8 * i + 8].try_into().expect("8 bytes"))))
+    }
+
+    fn set_control(&mut self, set: usize, at: usize, value: u64) -> Result<(), OsError> {
+        let Some(c) = &self.control else {
+            return Err(OsError {
+                op: "set the clock or random numbers of a program loaded without them".into(),
+                errno: 0,
+            });
+        };
+        let mut v = vec![0u8; 8 * crate::coverage::rewrite::control::WORDS];
+        sys::lookup(c.as_raw_fd(), &0u32.to_ne_bytes(), &mut v)?;
+        v[8 * set..8 * set + 8].copy_from_slice(&1u64.to_ne_bytes());
+        v[8 * at..8 * at + 8].copy_from_slice(&value.to_ne_bytes());
+        sys::update(c.as_raw_fd(), &0u32.to_ne_bytes(), &v)
     }
 
     /// Why this load has no counted programs (`None` when it has them, or was not asked for them).
@@ -478,9 +533,15 @@ impl LoadedProgram {
         Ok(())
     }
 
-    /// Resets every map to its state right after loading.
+    /// Resets every map to its state right after loading, and the clock and random numbers to the
+    /// kernel's own.
     pub fn reset(&mut self) -> Result<(), RunError> {
         let ncpus = self.ncpus;
+        if let Some(c) = &self.control {
+            let zero = vec![0u8; 8 * crate::coverage::rewrite::control::WORDS];
+            sys::update(c.as_raw_fd(), &0u32.to_ne_bytes(), &zero)
+                .map_err(|os| RunError::TestRun { location: String::new(), os })?;
+        }
         for m in self.maps.values_mut() {
             m.reset(ncpus).map_err(|e| e.into_run(&m.name, crate::error::MapOp::Reset, None))?;
         }
@@ -551,6 +612,32 @@ fn load_all(
     Ok((ebpf, programs, extra))
 }
 
+/// Program `sym` whose clock and random number calls read the control map `control` once a scenario
+/// set them, loaded onto the same maps. Runs use it in place of the unmodified program.
+fn controlled(
+    program: &Program,
+    bytes: &[u8],
+    sym: &btf::ProgramSym,
+    map_fds: &HashMap<String, RawFd>,
+    kernel: Option<&'static aya::Btf>,
+    control: RawFd,
+) -> Result<OwnedFd, RunError> {
+    let invalid = |reason: String| RunError::ObjectInvalid {
+        object: program.object.clone(),
+        location: program.location.clone(),
+        reason: format!("setting the clock and random numbers of `{}`: {reason}", sym.name),
+    };
+    let load_as = load_as(sym);
+    let r = relocated(bytes, sym, load_as, Some(map_fds), kernel).map_err(invalid)?;
+    let plan = crate::coverage::Plan::new(&r.code).map_err(|e| invalid(e.0))?;
+    let opts = crate::coverage::rewrite::Options { control: Some(control), ..Default::default() };
+    let code = crate::coverage::rewrite::instrument(&r.code, &plan, &opts, &mut || {
+        Err(crate::coverage::Unsupported("no registers are saved for the clock".into()))
+    })
+    .map_err(|e| invalid(e.0))?;
+    load_code(program, &r, &code, load_as, false).map(|(fd, _)| fd)
+}
+
 /// Counted copies of every wanted program (the main one and those beside it), onto the same maps.
 fn count_all(
     program: &Program,
@@ -558,13 +645,14 @@ fn count_all(
     wanted: &[btf::ProgramSym],
     map_fds: &HashMap<String, RawFd>,
     kernel: Option<&'static aya::Btf>,
+    control: Option<RawFd>,
 ) -> Result<Counted, crate::coverage::Unavailable> {
     let mut programs = HashMap::new();
     for sym in wanted {
         if programs.contains_key(&sym.name) {
             continue;
         }
-        programs.insert(sym.name.clone(), count_one(program, bytes, sym, map_fds, kernel)?);
+        programs.insert(sym.name.clone(), count_one(program, bytes, sym, map_fds, kernel, control)?);
     }
     Ok(Counted { programs })
 }
@@ -576,6 +664,7 @@ fn count_one(
     sym: &btf::ProgramSym,
     map_fds: &HashMap<String, RawFd>,
     kernel: Option<&'static aya::Btf>,
+    control: Option<RawFd>,
 ) -> Result<CountedProgram, crate::coverage::Unavailable> {
     use crate::coverage::{Unavailable, Unsupported};
     let cannot = |reason: String| Unavailable::Rewrite { program: sym.name.clone(), reason };
@@ -589,14 +678,12 @@ fn count_one(
         crate::coverage::parse_stack_depths(&log)
             .ok_or_else(|| Unsupported("the verifier's statistics name no stack depth".into()))
     };
-    let code = crate::coverage::rewrite::instrument(
-        &r.code,
-        &plan,
-        counters.as_raw_fd(),
-        &mut depths,
-        crate::coverage::break_rewrite(),
-    )
-    .map_err(|e| cannot(e.0))?;
+    let opts = crate::coverage::rewrite::Options {
+        counters: Some(counters.as_raw_fd()),
+        control,
+        break_program: crate::coverage::break_rewrite(),
+    };
+    let code = crate::coverage::rewrite::instrument(&r.code, &plan, &opts, &mut depths).map_err(|e| cannot(e.0))?;
     let (fd, _) = load_code(program, &r, &code, load_as, false).map_err(|e| match e {
         RunError::Verifier { complaint, .. } => Unavailable::Verifier {
             program: sym.name.clone(),

@@ -12,9 +12,9 @@ use xdptest_compiler::wire::{constructor_names, LayerKind};
 
 /// The words of the grammar (`grammar/src/pkt.pest`'s literals; checked by a test).
 pub const KEYWORDS: &[&str] = &[
-    "after", "as", "before", "cpu", "env", "event", "expect", "global", "include", "ingress", "link", "map", "meta",
-    "missing", "neigh", "no", "packet", "per_cpu", "program", "push", "queue", "route", "scenario", "send", "snapshot",
-    "struct", "to", "with", "without", "xdp", "xsk",
+    "after", "as", "before", "clock", "cpu", "env", "event", "expect", "global", "include", "ingress", "link", "map",
+    "meta", "missing", "ms", "neigh", "no", "ns", "packet", "per_cpu", "program", "push", "queue", "random", "route",
+    "scenario", "send", "snapshot", "struct", "to", "us", "with", "without", "xdp", "xsk",
 ];
 
 /// Layer constructors (`ether`, `tcp.syn`, `icmp.echo_request`), from the compiler's schema.

@@ -296,6 +296,11 @@ fn scenario_steps(f: &Fixture, skip: usize) -> String {
                 s.push_str(&packet_table(&input.0, written, None));
                 s.push_str(&expectation(&input.0, expect.as_ref()));
             }
+            Step::SetClock { .. } | Step::SetRandom { .. } => {
+                if let Some(text) = steps[i].control_text() {
+                    let _ = writeln!(s, "**Then:** {text}.\n");
+                }
+            }
             Step::CheckMap { .. } | Step::CheckEvent { .. } => {
                 s.push_str("**Then expect:**\n\n");
                 while let Some(step @ (Step::CheckMap { .. } | Step::CheckEvent { .. })) = steps.get(i) {

@@ -266,6 +266,7 @@ mod tests {
             frags: false,
             also: Vec::new(),
             rodata: Vec::new(),
+            controls: false,
             location: "x.pkt:1:1".into(),
             facts: ProgramFacts::default(),
             maps: vec![MapInfo {

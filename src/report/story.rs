@@ -66,6 +66,12 @@ impl Teller<'_> {
                 }
                 let _ = writeln!(self.s, "  {}", map_write(map, &key.0, value, ifaces, shown, Some(&self.f.program)));
             }
+            Step::SetClock { location, .. } | Step::SetRandom { location, .. } => {
+                self.writes_shown = false;
+                if let Some(text) = step.control_text() {
+                    let _ = writeln!(self.s, "\n{text} ({location})");
+                }
+            }
             Step::Run { expect, source, .. } => {
                 self.writes_shown = false;
                 self.sends += 1;

@@ -51,6 +51,8 @@ struct SpecCx<'a> {
     also: std::collections::BTreeSet<String>,
     /// `.rodata` values set at top level (for every scenario's load).
     rodata: Vec<crate::fixture::GlobalInit>,
+    /// A scenario sets the clock or the random numbers (`clock`, `random`).
+    controls: bool,
     /// Named packets being evaluated through one another right now (`p2 = p1 / …`, `p1 = p0 / …`).
     packet_depth: usize,
     /// Whether a chain of named packets too long to follow was reported (once per spec).
@@ -92,6 +94,7 @@ pub fn compile_spec(path: &Path, loader: &mut dyn Loader, diags: &mut Vec<Diag>)
         program_frags,
         also: Default::default(),
         rodata: Vec::new(),
+        controls: false,
         packet_depth: 0,
         chain_reported: false,
     };
@@ -150,6 +153,7 @@ pub fn named_packets(path: &Path, loader: &mut dyn Loader) -> Result<Vec<NamedPa
         program_frags: None,
         also: Default::default(),
         rodata: Vec::new(),
+        controls: false,
         packet_depth: 0,
         chain_reported: false,
     };
@@ -262,7 +266,12 @@ impl SpecCx<'_> {
             f.program = loads
                 .entry(values.clone())
                 .or_insert_with(|| {
-                    Arc::new(crate::fixture::Program { also: also.clone(), rodata: values, ..(**base).clone() })
+                    Arc::new(crate::fixture::Program {
+                        also: also.clone(),
+                        rodata: values,
+                        controls: self.controls,
+                        ..(**base).clone()
+                    })
                 })
                 .clone();
         }

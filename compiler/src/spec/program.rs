@@ -109,6 +109,7 @@ pub(super) fn resolve(
         frags: sym.class().frags(),
         also: Vec::new(),
         rodata: Vec::new(),
+        controls: false,
         location: format!("{}:{line}:{col}", src.name),
         facts: ProgramFacts::new(info.helper_calls.clone(), sources),
         maps: info.maps.iter().map(btf::MapDef::info).collect(),

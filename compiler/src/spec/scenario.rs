@@ -109,6 +109,34 @@ impl SpecCx<'_> {
                     l.steps.extend(self.expect_no_event(map.as_ref(), *span, src));
                 }
                 Stmt::ExpectMeta(e) => self.expect_meta(&mut l, e, src),
+                Stmt::Clock { ns, advance, span } => {
+                    l.open_run = None;
+                    l.failed_send = false;
+                    if self.reads_helper(&crate::fixture::helper::CLOCKS, "`clock`", *span, src) {
+                        l.steps.push(Step::SetClock { ns: ns.node, advance: *advance, location: src.location(*span) });
+                    }
+                }
+                Stmt::Random { value, span } => {
+                    l.open_run = None;
+                    l.failed_send = false;
+                    match u32::try_from(value.node) {
+                        Err(_) => self.diags.push(
+                            Diag::new(
+                                "compile::random_too_large",
+                                src,
+                                value.span,
+                                format!("{} does not fit what `bpf_get_prandom_u32()` returns", value.node),
+                            )
+                            .help("the helper returns a 32-bit number: at most 4294967295 (0xffffffff)"),
+                        ),
+                        Ok(v) => {
+                            let random = [crate::fixture::helper::GET_PRANDOM_U32];
+                            if self.reads_helper(&random, "`random`", *span, src) {
+                                l.steps.push(Step::SetRandom { value: v, location: src.location(*span) });
+                            }
+                        }
+                    }
+                }
                 Stmt::Send(send) => self.send(&mut l, send, src),
                 Stmt::ExpectPacket(e) => self.expect_packet(&mut l, e, src),
                 Stmt::ExpectMap(e) => {
@@ -135,6 +163,31 @@ impl SpecCx<'_> {
             return None;
         }
         Some(Lowered { steps: l.steps, packets: l.packets, snapshot: l.snapshot.is_some(), rodata: l.rodata })
+    }
+
+    /// Whether the object calls one of `helpers` (what `what` sets); an error where it does not, since
+    /// the statement would change nothing. Marks the spec's loads as controlled.
+    fn reads_helper(&mut self, helpers: &[u32], what: &str, span: Span, src: &SourceFile) -> bool {
+        let Some(object) = self.object else { return false };
+        if !object.helper_calls.iter().any(|h| helpers.contains(h)) {
+            let names = if helpers.len() > 1 {
+                "bpf_ktime_get_ns, bpf_ktime_get_boot_ns or bpf_ktime_get_coarse_ns"
+            } else {
+                "bpf_get_prandom_u32"
+            };
+            self.diags.push(
+                Diag::new(
+                    "compile::helper_not_called",
+                    src,
+                    span,
+                    format!("{what} changes nothing: the object never calls {names}"),
+                )
+                .help("it sets what those helpers return to the program; remove it, or check the `program` line"),
+            );
+            return false;
+        }
+        self.controls = true;
+        true
     }
 
     fn expect_snapshot(&mut self, l: &mut Lowering, span: Span, src: &SourceFile) {

@@ -15,17 +15,37 @@ const PSEUDO_MAP_VALUE: u8 = 2;
 /// Registers a counter may use: r0–r9.
 const USABLE: Regs = 0x3ff;
 
-/// The counted program: `code` with counter `i` at byte `8 * i` of the one value of map `map_fd`.
-/// `stack_depths` gives each subprogram's stack depth (the verifier's figures) when a counter must save
-/// registers. `break_program` (tests only) flips bit 0 of every return value, a rewrite the trust gate
-/// must catch.
+/// What a rewrite adds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Counters (coverage): counter `i` at byte `8 * i` of the one value of this map.
+    pub counters: Option<i32>,
+    /// Clocks and random numbers the scenario sets: calls of `bpf_ktime_get_ns` (and the boot and
+    /// coarse clocks) and `bpf_get_prandom_u32` return the values in this map's one value, once set
+    /// (see [`control`]); until then they call the helper as before.
+    pub control: Option<i32>,
+    /// Tests only: flip bit 0 of every return value, a rewrite the trust gate must catch.
+    pub break_program: bool,
+}
+
+/// The one value of a control map: 64-bit words, each value after the word that says it is set.
+pub mod control {
+    pub const CLOCK_SET: usize = 0;
+    pub const CLOCK: usize = 1;
+    pub const RANDOM_SET: usize = 2;
+    pub const RANDOM: usize = 3;
+    pub const WORDS: usize = 4;
+}
+
+/// `code` rewritten as `opts` says. `stack_depths` gives each subprogram's stack depth (the
+/// verifier's figures) when a counter must save registers.
 pub fn instrument(
     code: &Code,
     plan: &Plan,
-    map_fd: i32,
+    opts: &Options,
     stack_depths: &mut dyn FnMut() -> Result<Vec<u32>, Unsupported>,
-    break_program: bool,
 ) -> Result<Code, Unsupported> {
+    let break_program = opts.break_program;
     let insns = &plan.insns;
     let n = insns.len();
     let cfg = &plan.cfg;
@@ -46,10 +66,13 @@ pub fn instrument(
         }
         Ok(())
     };
+    let counting = opts.counters.is_some();
     // No verdict path is known until one is taken. (After the landing place: the program's first
     // instruction must stay where its func and line info say.)
-    place(0, What::Mark(plan.exit_slots - 1), true)?;
-    for (counter, site) in plan.sites.iter().enumerate() {
+    if counting {
+        place(0, What::Mark(plan.exit_slots - 1), true)?;
+    }
+    for (counter, site) in plan.sites.iter().enumerate().filter(|_| counting) {
         match site {
             Site::Block { block } => {
                 let r = &cfg.blocks[*block];
@@ -61,17 +84,37 @@ pub fn instrument(
     }
     // Each verdict path marks itself right after it sets its value; each exit of the program's own
     // frame counts the path marked last.
-    for (id, v) in plan.verdicts.iter().enumerate() {
+    for (id, v) in plan.verdicts.iter().enumerate().filter(|_| counting) {
         let next = v.insn + if insns[v.insn].is_wide() { 2 } else { 1 };
         if next >= n {
             return Err(Unsupported(format!("the verdict path at instruction {} ends the program", v.insn)));
         }
         place(next, What::Mark(id), false)?;
     }
-    for at in cfg.subprog_of(0, n).1.filter(|&i| cfg.starts[i] && insns[i].is_exit()) {
+    for at in cfg.subprog_of(0, n).1.filter(|&i| counting && cfg.starts[i] && insns[i].is_exit()) {
         place(at, What::Exit, true)?;
     }
-    let layout = Layout { map_fd, last: plan.last_path, exits: plan.exits, mask: plan.exit_slots - 1 };
+    // Last before their call: the control's own jumps go to the call and just past it.
+    if opts.control.is_some() {
+        for at in (0..n).filter(|&i| cfg.starts[i]) {
+            let i = &insns[at];
+            let what = if CLOCKS.iter().any(|&h| i.is_helper_call(h)) {
+                What::Control { set: control::CLOCK_SET, value: control::CLOCK, word: false }
+            } else if i.is_helper_call(PRANDOM) {
+                What::Control { set: control::RANDOM_SET, value: control::RANDOM, word: true }
+            } else {
+                continue;
+            };
+            place(at, what, true)?;
+        }
+    }
+    let layout = Layout {
+        map_fd: opts.counters.unwrap_or(0),
+        control_fd: opts.control.unwrap_or(0),
+        last: plan.last_path,
+        exits: plan.exits,
+        mask: plan.exit_slots - 1,
+    };
     // Lay out: `before` groups, the landing place of jumps, `after` groups, the instruction.
     let mut out: Vec<Insn> = Vec::with_capacity(n * 2);
     let mut landing = vec![usize::MAX; n];
@@ -137,9 +180,15 @@ fn too_far(at: usize) -> Unsupported {
     Unsupported(format!("the jump at instruction {at} no longer reaches its target with counters added"))
 }
 
+/// `bpf_ktime_get_ns`, `bpf_ktime_get_boot_ns`, `bpf_ktime_get_coarse_ns`.
+const CLOCKS: [i32; 3] = [5, 125, 160];
+/// `bpf_get_prandom_u32`.
+const PRANDOM: i32 = 7;
+
 /// Where things are in the counter map's value, in counters.
 struct Layout {
     map_fd: i32,
+    control_fd: i32,
     last: usize,
     exits: usize,
     mask: usize,
@@ -154,11 +203,15 @@ enum What {
     Mark(usize),
     /// Counts an exit under the verdict path taken last.
     Exit,
+    /// Before a helper call: when word `set` of the control map is not 0, r0 = word `value` (its low
+    /// 32 bits when `word`) and the call is skipped. Uses only r0, which the call sets anyway.
+    Control { set: usize, value: usize, word: bool },
 }
 
 impl What {
     fn registers(&self) -> usize {
         match self {
+            What::Control { .. } => 0,
             What::Mark(_) => 1,
             What::Count(_) | What::Exit => 2,
         }
@@ -233,6 +286,22 @@ impl Group {
             out.push(Insn { code: 0x18, dst, src: PSEUDO_MAP_VALUE, off: 0, imm: l.map_fd });
             out.push(Insn { code: 0, dst: 0, src: 0, off: 0, imm: (counter * 8) as i32 });
         };
+        if let What::Control { set, value, word } = self.what {
+            let at = |word: usize, out: &mut Vec<Insn>| {
+                out.push(Insn { code: 0x18, dst: 0, src: PSEUDO_MAP_VALUE, off: 0, imm: l.control_fd });
+                out.push(Insn { code: 0, dst: 0, src: 0, off: 0, imm: (word * 8) as i32 });
+            };
+            at(set, out);
+            out.push(Insn { code: 0x79, dst: 0, src: 0, off: 0, imm: 0 });
+            // Not set: on to the call (the 4 slots below).
+            out.push(Insn { code: 0x15, dst: 0, src: 0, off: 4, imm: 0 });
+            at(value, out);
+            // BPF_LDX | BPF_MEM | (BPF_W or BPF_DW).
+            out.push(Insn { code: if word { 0x61 } else { 0x79 }, dst: 0, src: 0, off: 0, imm: 0 });
+            // Set: past the call.
+            out.push(Insn { code: 0x05, dst: 0, src: 0, off: 1, imm: 0 });
+            return;
+        }
         for &(r, off) in &self.saved {
             out.push(Insn { code: 0x7b, dst: R10, src: r, off, imm: 0 });
         }
@@ -250,6 +319,7 @@ impl Group {
                 // `*(u64 *)(a + 0) = id`
                 out.push(Insn { code: 0x7a, dst: a, src: 0, off: 0, imm: id as i32 });
             }
+            What::Control { .. } => unreachable!("emitted above"),
             What::Exit => {
                 let b = self.regs[1];
                 value_at(a, l.last, out);
@@ -290,7 +360,8 @@ mod tests {
         // verdict path, and exit counters for two paths and "none known" (rounded up to 4).
         assert_eq!(plan.sites.len(), 3);
         assert_eq!((plan.last_path, plan.exits, plan.exit_slots, plan.counters()), (3, 4, 4, 8));
-        let out = instrument(&c, &plan, 7, &mut || panic!("no registers need saving"), false).unwrap();
+        let opts = Options { counters: Some(7), ..Options::default() };
+        let out = instrument(&c, &plan, &opts, &mut || panic!("no registers need saving")).unwrap();
         let jump = out.insns.iter().position(|x| x.code == 0x15).unwrap();
         let target = (jump as i64 + out.insns[jump].off as i64 + 1) as usize;
         // The target is the exit block's counter (a ld_imm64 of counter 2); the mark of `r0 = 1` is
@@ -307,6 +378,32 @@ mod tests {
     }
 
     #[test]
+    fn clock_calls_read_the_control_map_once_it_is_set() {
+        // 0: r6 = r1; 1: call bpf_ktime_get_ns; 2: call bpf_get_prandom_u32; 3: exit
+        let c = code(vec![i(0xbf, 6, 1, 0, 0), i(0x85, 0, 0, 0, 5), i(0x85, 0, 0, 0, 7), i(0x95, 0, 0, 0, 0)]);
+        let plan = Plan::new(&c).unwrap();
+        let opts = Options { control: Some(9), ..Options::default() };
+        let out = instrument(&c, &plan, &opts, &mut || panic!("nothing to save")).unwrap().insns;
+        // Nothing is counted; each call gets its 8-slot preamble, and only r0 is written.
+        assert_eq!(out.len(), 4 + 2 * 8);
+        assert!(out.iter().all(|x| x.code != 0xdb));
+        for (call, set, value, load) in [(9, 0, 8, 0x79), (18, 16, 24, 0x61)] {
+            assert_eq!(out[call].code, 0x85);
+            let pre = &out[call - 8..call];
+            assert_eq!((pre[0].code, pre[0].src, pre[0].imm, pre[1].imm), (0x18, PSEUDO_MAP_VALUE, 9, set));
+            assert_eq!((pre[2].code, pre[3].code, pre[3].off), (0x79, 0x15, 4));
+            assert_eq!(3 + 1 + pre[3].off as usize, 8, "not set: on to the call");
+            assert_eq!(
+                (pre[4].imm, pre[5].imm, pre[6].code),
+                (9, value, load),
+                "the clock is 64 bits, the random number 32"
+            );
+            assert_eq!((pre[7].code, pre[7].off), (0x05, 1), "set: past the call");
+            assert!(pre.iter().all(|x| x.dst == 0), "only r0: {pre:?}");
+        }
+    }
+
+    #[test]
     fn live_registers_are_saved_below_the_frame() {
         // r0–r9 are set, then read after `if r1 == 0 goto +0`: the edge counter of its fall-through
         // sees every register live and must save the two it uses.
@@ -318,7 +415,8 @@ mod tests {
         v.push(i(0x95, 0, 0, 0, 0));
         let c = code(v);
         let plan = Plan::new(&c).unwrap();
-        let out = instrument(&c, &plan, 3, &mut || Ok(vec![20]), false).unwrap();
+        let opts = Options { counters: Some(3), ..Options::default() };
+        let out = instrument(&c, &plan, &opts, &mut || Ok(vec![20])).unwrap();
         let saves: Vec<&Insn> = out.insns.iter().filter(|x| x.code == 0x7b && x.dst == R10).collect();
         assert!(!saves.is_empty());
         // Below a 20-byte frame, rounded to 24: slots at -32 and -40.
