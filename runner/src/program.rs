@@ -226,10 +226,7 @@ impl LoadedProgram {
             })
         })??;
         let (mut programs, mut extra) = (programs, extra);
-        let map_fds: HashMap<String, RawFd> = ebpf
-            .maps()
-            .filter_map(|(name, m)| any_map_data(m).map(|d| (name.to_string(), d.fd().as_fd().as_raw_fd())))
-            .collect();
+        let map_fds = map_fds(&ebpf);
         // Specs that set the clock or random numbers run copies whose helper calls read them instead.
         let control = if program.controls {
             let ctl = sys::one_value_array("xdptest_ctl", (8 * crate::coverage::rewrite::control::WORDS) as u32)
@@ -597,10 +594,7 @@ fn load_all(
     let fd = xdp.fd().map_err(|e| invalid(e.to_string()))?.as_fd().as_raw_fd();
     let mut programs = HashMap::from([(main.name.clone(), fd)]);
     let mut extra = Vec::new();
-    let map_fds: HashMap<String, RawFd> = ebpf
-        .maps()
-        .filter_map(|(name, m)| any_map_data(m).map(|d| (name.to_string(), d.fd().as_fd().as_raw_fd())))
-        .collect();
+    let map_fds = map_fds(&ebpf);
     for other in &wanted[1..] {
         if programs.contains_key(&other.name) {
             continue;
@@ -862,6 +856,14 @@ pub(crate) fn load_code(
             at: v.at,
         }
     })
+}
+
+/// Every map's descriptor by name, event maps included: what programs loaded beside the main one are
+/// relocated onto.
+fn map_fds(ebpf: &Ebpf) -> HashMap<String, RawFd> {
+    ebpf.maps()
+        .filter_map(|(name, m)| any_map_data(m).map(|d| (name.to_string(), d.fd().as_fd().as_raw_fd())))
+        .collect()
 }
 
 /// Any map's data, event maps included (for relocating programs loaded beside the main one).

@@ -56,25 +56,11 @@ pub fn run(args: DocArgs) -> Outcome {
             Err(o) => return o,
         },
     };
-    let results = match &args.results {
-        None => None,
-        Some(p) => match read_results(p).and_then(|t| results::Results::parse(&t)) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                errln!("error: --results {}: {e}", p.display());
-                return Outcome::Error;
-            }
-        },
+    let Ok(results) = read_input("--results", args.results.as_deref(), results::Results::parse) else {
+        return Outcome::Error;
     };
-    let coverage = match &args.coverage {
-        None => None,
-        Some(p) => match read_results(p).and_then(|t| coverage::Coverage::parse(&t)) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                errln!("error: --coverage {}: {e}", p.display());
-                return Outcome::Error;
-            }
-        },
+    let Ok(coverage) = read_input("--coverage", args.coverage.as_deref(), coverage::Coverage::parse) else {
+        return Outcome::Error;
     };
     let (specs, suite) = match load_suite(&paths) {
         Ok(x) => x,
@@ -157,6 +143,14 @@ pub fn run(args: DocArgs) -> Outcome {
         }
         Err(d) => report(&[d]),
     }
+}
+
+/// The input file of `flag` (`--results`, `--coverage`), read and parsed; `Err` after saying why.
+fn read_input<T>(flag: &str, path: Option<&Path>, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, ()> {
+    let Some(p) = path else { return Ok(None) };
+    read_results(p).and_then(|t| parse(&t)).map(Some).map_err(|e| {
+        errln!("error: {flag} {}: {e}", p.display());
+    })
 }
 
 /// The results file's text: a regular file (a FIFO would block) of at most

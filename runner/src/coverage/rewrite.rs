@@ -5,6 +5,8 @@
 //! where their instructions went. Nothing the program computes changes: a trust gate checks that on
 //! every scenario anyway.
 
+use xdptest_compiler::fixture::helper;
+
 use super::insn::{bit, initialized_before, live_before, Insn, Regs, R10};
 use super::plan::{Plan, Site};
 use super::{Code, Unsupported};
@@ -98,9 +100,9 @@ pub fn instrument(
     if opts.control.is_some() {
         for at in (0..n).filter(|&i| cfg.starts[i]) {
             let i = &insns[at];
-            let what = if CLOCKS.iter().any(|&h| i.is_helper_call(h)) {
+            let what = if helper::CLOCKS.iter().any(|&h| i.is_helper_call(h as i32)) {
                 What::Control { set: control::CLOCK_SET, value: control::CLOCK, word: false }
-            } else if i.is_helper_call(PRANDOM) {
+            } else if i.is_helper_call(helper::GET_PRANDOM_U32 as i32) {
                 What::Control { set: control::RANDOM_SET, value: control::RANDOM, word: true }
             } else {
                 continue;
@@ -179,11 +181,6 @@ pub fn instrument(
 fn too_far(at: usize) -> Unsupported {
     Unsupported(format!("the jump at instruction {at} no longer reaches its target with counters added"))
 }
-
-/// `bpf_ktime_get_ns`, `bpf_ktime_get_boot_ns`, `bpf_ktime_get_coarse_ns`.
-const CLOCKS: [i32; 3] = [5, 125, 160];
-/// `bpf_get_prandom_u32`.
-const PRANDOM: i32 = 7;
 
 /// Where things are in the counter map's value, in counters.
 struct Layout {
