@@ -215,7 +215,7 @@ pub fn run(
         os: OsError::new("read", &e),
     })?;
     let guest_libs = guest_libraries(&opts.guest_binary)?;
-    let (accel, _why_not_kvm) = qemu::accel(&qemu_bin);
+    let (accel, _why_not_kvm) = qemu::accel_for(&qemu_bin, kernels.first().map(|k| k.image.as_path()));
     // Objects, read once.
     let mut objects: Vec<(String, Vec<u8>)> = Vec::new();
     for f in fixtures {

@@ -171,8 +171,18 @@ pub fn probe(qemu: &Path, accel: Accel, timeout: Duration) -> Result<(), String>
 }
 
 /// KVM when `/dev/kvm` is usable and the probe passes; TCG otherwise. `XDPTEST_VM_ACCEL=kvm|tcg`
-/// overrides. Decided once per process; the second value says why KVM is not used.
+/// overrides. Decided once per process (by the first call: see [`accel_for`]); the second value says
+/// why KVM is not used.
 pub fn accel(qemu: &Path) -> (Accel, Option<String>) {
+    accel_for(qemu, None)
+}
+
+/// [`accel`], where the probe also boots `kernel` (a kernel the run is about to use) when KVM passes
+/// the boot-sector probe. Some hosts' KVM (nested, paravirtualised) runs real-mode code and then stops
+/// in a Linux kernel's early boot: every VM would hang until its boot timeout. The kernel probe's
+/// verdict is kept in the cache directory for this host kernel, qemu and kernel image, since it
+/// costs seconds where KVM does not work.
+pub fn accel_for(qemu: &Path, kernel: Option<&Path>) -> (Accel, Option<String>) {
     static CHOICE: OnceLock<(Accel, Option<String>)> = OnceLock::new();
     CHOICE
         .get_or_init(|| match std::env::var("XDPTEST_VM_ACCEL").as_deref() {
@@ -182,13 +192,99 @@ pub fn accel(qemu: &Path) -> (Accel, Option<String>) {
                 if std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_err() {
                     return (Accel::Tcg, Some("/dev/kvm is not usable".into()));
                 }
-                match probe(qemu, Accel::Kvm, Duration::from_secs(10)) {
-                    Ok(()) => (Accel::Kvm, None),
-                    Err(e) => (Accel::Tcg, Some(e)),
+                if let Err(e) = probe(qemu, Accel::Kvm, Duration::from_secs(10)) {
+                    return (Accel::Tcg, Some(e));
+                }
+                match kernel {
+                    Some(image) => match probe_kernel_cached(qemu, image) {
+                        Ok(()) => (Accel::Kvm, None),
+                        Err(e) => (Accel::Tcg, Some(e)),
+                    },
+                    None => (Accel::Kvm, None),
                 }
             }
         })
         .clone()
+}
+
+/// How long a kernel may take under KVM to print its first message (well under a second where KVM
+/// works).
+const KERNEL_PROBE: Duration = Duration::from_secs(5);
+
+/// [`probe_kernel`], its verdict remembered in `accel-probe.txt` of the cache directory, one line per
+/// host kernel, qemu binary and kernel image (path, size and modification time each).
+fn probe_kernel_cached(qemu: &Path, image: &Path) -> Result<(), String> {
+    let stamp = |p: &Path| {
+        let m = std::fs::metadata(p).ok();
+        let secs =
+            m.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        format!("{}:{}:{}", p.display(), m.map_or(0, |m| m.len()), secs.map_or(0, |d| d.as_secs()))
+    };
+    let host = rustix::system::uname();
+    let key = format!("{} {} {}", host.release().to_string_lossy(), stamp(qemu), stamp(image));
+    let file = crate::kernel::default_cache_dir().with_file_name("accel-probe.txt");
+    let known = std::fs::read_to_string(&file).unwrap_or_default();
+    for line in known.lines() {
+        let mut parts = line.splitn(3, '\t');
+        if parts.next() == Some(key.as_str()) {
+            return match parts.next() {
+                Some("kvm") => Ok(()),
+                _ => Err(parts.next().unwrap_or("the kernel probe failed").to_string()),
+            };
+        }
+    }
+    let verdict = probe_kernel(qemu, image, KERNEL_PROBE);
+    let line = match &verdict {
+        Ok(()) => format!("{key}\tkvm\n"),
+        Err(e) => format!("{key}\ttcg\t{}\n", e.replace(['\t', '\n'], " ")),
+    };
+    // Best effort: without a writable cache the next run probes again. Written whole and renamed, so
+    // a concurrent reader never sees half a line.
+    if let Some(dir) = file.parent() {
+        if std::fs::create_dir_all(dir).is_ok() {
+            let tmp = dir.join(format!(".accel-probe.{}", std::process::id()));
+            if std::fs::write(&tmp, format!("{known}{line}")).is_ok() && std::fs::rename(&tmp, &file).is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
+    }
+    verdict
+}
+
+/// Whether Linux starts under KVM: boots `image` without an initrd (it panics for want of an init,
+/// and with `panic=-1` qemu exits) and waits for the kernel's first console message.
+pub fn probe_kernel(qemu: &Path, image: &Path, timeout: Duration) -> Result<(), String> {
+    let dir = xdptest_compiler::owner::temp_dir("xdptest-probe-")
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let console = dir.path().join("console.log");
+    let mut cmd = Command::new(qemu);
+    cmd.args(["-M", "pc", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-m", "128"])
+        .args(["-accel", "kvm", "-cpu", cpu_model(Accel::Kvm), "-kernel"])
+        .arg(image)
+        .args(["-append", "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 rdinit=/xdptest-no-init"])
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .stderr(Stdio::null());
+    let mut q = Qemu::spawn(cmd).map_err(|e| format!("cannot start {}: {e}", qemu.display()))?;
+    let deadline = Instant::now() + timeout;
+    let started = || std::fs::read(&console).is_ok_and(|c| c.windows(13).any(|w| w == b"Linux version"));
+    loop {
+        if started() {
+            return Ok(());
+        }
+        match q.child.try_wait() {
+            Ok(Some(_)) if started() => return Ok(()),
+            Ok(Some(st)) => return Err(format!("a kernel under KVM exited ({st}) before its first message")),
+            Ok(None) if Instant::now() > deadline => {
+                return Err(format!(
+                    "KVM runs a boot sector but a Linux kernel under it printed nothing within {}s",
+                    timeout.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
