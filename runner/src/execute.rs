@@ -77,7 +77,7 @@ pub fn run_results(
     }
     let queue = Queue::new(fixtures);
     let jobs = opts.jobs.max(1).min(fixtures.len().max(1));
-    let (tx, rx) = mpsc::channel::<(usize, ScenarioResult, WorkerStats)>();
+    let (tx, rx) = mpsc::channel::<Vec<(usize, ScenarioResult, WorkerStats)>>();
     let mut stats = RunStats::default();
     std::thread::scope(|scope| {
         let (stages, queue, cancel) = (&stages, &queue, &opts.cancel);
@@ -90,6 +90,7 @@ pub fn run_results(
                 pin_to_one_cpu(rayon::current_thread_index().unwrap_or(0));
                 let mut worker = Worker::new(stages);
                 let mut group = None;
+                let mut batch = Batch::default();
                 while let Some(idx) = queue.take(&mut group) {
                     if cancel.is_cancelled() {
                         break;
@@ -98,10 +99,11 @@ pub fn run_results(
                     worker.timing = observe.timing;
                     worker.coverage = observe.coverage;
                     let result = worker.run(&fixtures[idx]);
-                    if tx.send((idx, result, std::mem::take(&mut worker.stats))).is_err() {
+                    if !batch.push(&tx, (idx, result, std::mem::take(&mut worker.stats))) {
                         break;
                     }
                 }
+                batch.flush(&tx);
                 worker.leave();
             };
             match pool {
@@ -116,7 +118,7 @@ pub fn run_results(
         // Emit in suite order; after a cancel, the first gap ends what is reported.
         let mut pending = BTreeMap::new();
         let mut emitted = 0;
-        for (idx, result, ws) in rx {
+        for (idx, result, ws) in rx.into_iter().flatten() {
             stats.loads += ws.loads;
             stats.load_time += ws.load_time;
             pending.insert(idx, result);
@@ -128,6 +130,45 @@ pub fn run_results(
     });
     stats.wall = start.elapsed();
     stats
+}
+
+/// Results of one worker on their way to the reporting thread, sent in batches: a send per scenario
+/// woke the reporter for every result, and those wake-ups (futex calls and context switches) cost more
+/// than the test runs themselves. A batch leaves when it is full, when it is old enough that a progress
+/// display still looks live, at the worker's end, and at once after a result that is not a pass: the
+/// reporter stops the run at `--fail-fast` / `--max-fail` and must hear of failures without delay.
+#[derive(Default)]
+struct Batch {
+    results: Vec<(usize, ScenarioResult, WorkerStats)>,
+    since: Option<Instant>,
+}
+
+impl Batch {
+    const FULL: usize = 256;
+    const AGE: std::time::Duration = std::time::Duration::from_millis(20);
+
+    /// Adds a result; false when the receiver is gone (the run is over).
+    fn push(
+        &mut self,
+        tx: &mpsc::Sender<Vec<(usize, ScenarioResult, WorkerStats)>>,
+        r: (usize, ScenarioResult, WorkerStats),
+    ) -> bool {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        let urgent = !r.1.verdict.is_pass();
+        self.results.push(r);
+        if urgent || self.results.len() >= Self::FULL || since.elapsed() >= Self::AGE {
+            return self.flush(tx);
+        }
+        true
+    }
+
+    fn flush(&mut self, tx: &mpsc::Sender<Vec<(usize, ScenarioResult, WorkerStats)>>) -> bool {
+        self.since = None;
+        if self.results.is_empty() {
+            return true;
+        }
+        tx.send(std::mem::take(&mut self.results)).is_ok()
+    }
 }
 
 /// Keeps the calling worker on one CPU (the `index`-th this process may use). Everything a worker does
