@@ -17,20 +17,112 @@ pub fn parse(source: &str) -> Result<File, Vec<SyntaxError>> {
     if let Some(e) = too_deep(source) {
         return Err(vec![e]);
     }
-    let mut pairs = PktParser::parse(Rule::file, source).map_err(|_| vec![detailed_error(source)])?;
-    let mut cx = Cx { errors: Vec::new() };
-    let file_pair = pairs.next().expect("file rule always yields one pair");
+    let chunks = chunks(source);
+    let parsed: Vec<Chunk> = if chunks.len() > 1 {
+        use rayon::prelude::*;
+        chunks.par_iter().map(|&(start, end)| parse_chunk(source, start, end)).collect()
+    } else {
+        vec![parse_chunk(source, 0, source.len())]
+    };
     let mut file = File::default();
-    for p in file_pair.into_inner() {
-        if p.as_rule() == Rule::item {
-            file.items.push(cx.item(p));
-        }
+    let mut errors = Vec::new();
+    for chunk in parsed {
+        // A grammar error anywhere: say it as a parse of the whole file says it (the furthest position
+        // pest reached, with what it expected there), whatever the chunks were.
+        let Ok((items, errs)) = chunk else { return Err(vec![detailed_error(source)]) };
+        file.items.extend(items);
+        errors.extend(errs);
     }
-    if cx.errors.is_empty() {
+    if errors.is_empty() {
         Ok(file)
     } else {
-        Err(cx.errors)
+        Err(errors)
     }
+}
+
+/// Sources at least this long are cut into [`chunks`] parsed in parallel.
+const CHUNKED: usize = 64 * 1024;
+
+/// Where a large source may be cut so that each part is a sequence of whole items: before a line that
+/// starts a `scenario` at the top level (outside brackets, strings and comments), moved back over the
+/// blank, comment and `##` lines in front of it (the `##` lines are that scenario's description). Every
+/// part then parses, as a file, into exactly the items a parse of the whole source gives for that
+/// range, and a part with a mistake fails as the whole would. Returns `(start, end)` byte ranges
+/// covering the source, one for a small source.
+fn chunks(source: &str) -> Vec<(usize, usize)> {
+    if source.len() < CHUNKED {
+        return vec![(0, source.len())];
+    }
+    let target = (source.len() / (4 * rayon::current_num_threads().max(1))).max(CHUNKED / 4);
+    let bytes = source.as_bytes();
+    let mut cuts = vec![0];
+    // Byte offset where the current run of blank / comment / `##` lines began (a cut moves back to it).
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut run_start: Option<usize> = None;
+    let mut line_start = 0;
+    while line_start < bytes.len() {
+        let line_end = bytes[line_start..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| line_start + i + 1);
+        let line = &bytes[line_start..line_end];
+        let text = line.trim_ascii_start();
+        if depth == 0 && !in_string {
+            if text.is_empty() || text.starts_with(b"#") {
+                run_start.get_or_insert(line_start);
+            } else {
+                let starts_scenario = text
+                    .strip_prefix(b"scenario")
+                    .is_some_and(|r| r.first().is_some_and(|c| matches!(c, b' ' | b'\t' | b'"')));
+                let cut = run_start.unwrap_or(line_start);
+                if starts_scenario && cut - cuts[cuts.len() - 1] >= target {
+                    cuts.push(cut);
+                }
+                run_start = None;
+            }
+        } else {
+            run_start = None;
+        }
+        // Brackets and strings of the line (a `#` outside a string ends it).
+        for &b in line {
+            if in_string {
+                match (escaped, b) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => in_string = false,
+                    _ => {}
+                }
+            } else {
+                match b {
+                    b'#' => break,
+                    b'"' => in_string = true,
+                    b'(' | b'[' | b'{' => depth += 1,
+                    b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+            }
+        }
+        line_start = line_end;
+    }
+    let mut ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+    ranges.push((cuts[cuts.len() - 1], source.len()));
+    ranges
+}
+
+thread_local! {
+    /// Where the part being converted starts in its file: added to every span (see [`span`]).
+    static BASE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A part of a source parsed: its items and the literal errors in them, or `Err` on a grammar error.
+type Chunk = Result<(Vec<Item>, Vec<SyntaxError>), ()>;
+
+/// The items of `source[start..end]` and the literal errors in them, or `Err` on a grammar error.
+fn parse_chunk(source: &str, start: usize, end: usize) -> Chunk {
+    let mut pairs = PktParser::parse(Rule::file, &source[start..end]).map_err(|_| ())?;
+    let mut cx = Cx { errors: Vec::new() };
+    let file_pair = pairs.next().expect("file rule always yields one pair");
+    BASE.with(|b| b.set(start));
+    let items = file_pair.into_inner().filter(|p| p.as_rule() == Rule::item).map(|p| cx.item(p)).collect();
+    BASE.with(|b| b.set(0));
+    Ok((items, cx.errors))
 }
 
 /// The longest byte string (`hex"…"`, or a string) a spec may write: the limit of `payload(len=N)`
@@ -112,7 +204,8 @@ fn detailed_error(source: &str) -> SyntaxError {
 /// reach over the comment into the next line).
 fn span(p: &Pair<Rule>) -> Span {
     let s = p.as_span();
-    Span { start: s.start(), end: s.start() + significant_len(p.as_str()) }
+    let start = s.start() + BASE.with(|b| b.get());
+    Span { start, end: start + significant_len(p.as_str()) }
 }
 
 /// Length of `text` without trailing whitespace and `#` comments (a `#` inside a string is text).
@@ -882,7 +975,67 @@ impl Cx {
 
 #[cfg(test)]
 mod tests {
-    use super::first_word;
+    use super::{chunks, first_word, parse_chunk, CHUNKED};
+
+    /// A large spec with the things a cut must not split: `##` descriptions, comments, strings that
+    /// hold `scenario`, braces and `#`, values over several lines, literal errors in late items.
+    fn large_spec(bad_literal: bool) -> String {
+        let mut s = String::from("program \"p.o\" xdp \"f\"\npacket base = ether / ipv4 / udp\n");
+        for i in 0..1200 {
+            if i % 7 == 0 {
+                s.push_str(&format!("## Scenario {i}: a description\n##\n## over lines, with a # inside\n"));
+            }
+            if i % 5 == 0 {
+                s.push_str("# a comment\n\n");
+            }
+            s.push_str(&format!(
+                "scenario \"s{i} {{ scenario # \\\" }}\" {{\n  map m[{i}] = {{\n    a: 1,\n b: 2 }}\n  send base with ipv4.ttl={}\n  expect XDP_PASS\n}}\n",
+                1 + i % 250
+            ));
+            if i % 11 == 0 {
+                s.push_str(&format!("map top[{i}] = \"scenario\nscenario \\\"x\\\" {{\"\n"));
+            }
+        }
+        if bad_literal {
+            s.push_str("scenario \"late\" {\n  send ether / ipv4(src=10.0.0.300)\n}\n");
+        }
+        s
+    }
+
+    fn whole(source: &str) -> Result<crate::ast::File, Vec<crate::SyntaxError>> {
+        match parse_chunk(source, 0, source.len()) {
+            Ok((items, errors)) if errors.is_empty() => Ok(crate::ast::File { items }),
+            Ok((_, errors)) => Err(errors),
+            Err(()) => Err(vec![super::detailed_error(source)]),
+        }
+    }
+
+    /// The parallel parse of a large source gives exactly the tree (spans included) and the errors of
+    /// one parse of the whole source.
+    #[test]
+    fn chunked_parse_equals_the_whole_parse() {
+        for bad in [false, true] {
+            let src = large_spec(bad);
+            assert!(src.len() > 2 * CHUNKED);
+            let parts = chunks(&src);
+            assert!(parts.len() > 2, "{} parts", parts.len());
+            assert_eq!(parts.first().unwrap().0, 0);
+            assert_eq!(parts.last().unwrap().1, src.len());
+            assert!(parts.windows(2).all(|w| w[0].1 == w[1].0));
+            assert_eq!(crate::parse(&src), whole(&src));
+        }
+        assert_eq!(crate::parse(&large_spec(false)).unwrap().items.len(), 2 + 1200 + 1200 / 11 + 1);
+    }
+
+    /// A grammar error in a late part is said as the whole parse says it.
+    #[test]
+    fn chunked_parse_reports_grammar_errors_like_the_whole_parse() {
+        for broken in ["scenario \"x\" {\n  send ether /\n}\n", "scenario \"y\" { expect XDP_PASS\n", "}}\n"] {
+            let src = format!("{}{broken}{}", large_spec(false), large_spec(false));
+            let errors = crate::parse(&src).unwrap_err();
+            assert_eq!(Err(errors), whole(&src));
+        }
+    }
 
     /// Found by the `parse` fuzz target: an error before a long word of multi-byte characters cut
     /// the quoted token inside a character, and slicing panicked.

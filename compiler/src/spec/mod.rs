@@ -230,12 +230,16 @@ impl SpecCx<'_> {
         let mut packets = Vec::new();
         let mut rodata = Vec::new();
         let mut names = Names::default();
+        let mut selected = Vec::new();
         for item in &main.ast.items {
             let ItemKind::Scenario(s) = &item.kind else { continue };
-            if !names.unique(&s.name.node, s.name.span, &main.src, self.diags) {
-                continue;
+            if names.unique(&s.name.node, s.name.span, &main.src, self.diags) {
+                selected.push((item, s));
             }
-            let Some(lowered) = self.scenario(s, &main.src, defaults) else { continue };
+        }
+        let lowered = self.lower_all(&selected, &main.src, defaults);
+        for ((item, s), lowered) in selected.into_iter().zip(lowered) {
+            let Some(lowered) = lowered else { continue };
             let Some(program) = &program else { continue };
             fixtures.push(Fixture {
                 spec: path.display().to_string(),
@@ -276,6 +280,59 @@ impl SpecCx<'_> {
                 .clone();
         }
         (fixtures, packets)
+    }
+}
+
+/// Specs with at least this many scenarios lower them on several threads.
+const PARALLEL_SCENARIOS: usize = 256;
+
+impl SpecCx<'_> {
+    /// Lowers `scenarios` in order. A large spec is cut into runs of scenarios lowered in parallel,
+    /// each by a copy of this context with its own diagnostics; the copies' findings are merged back
+    /// in scenario order, so messages, fixtures and the programs to load are those of one pass.
+    fn lower_all(
+        &mut self,
+        scenarios: &[(&xdptest_grammar::ast::Item, &xdptest_grammar::ast::Scenario)],
+        src: &SourceFile,
+        defaults: &[Step],
+    ) -> Vec<Option<scenario::Lowered>> {
+        use rayon::prelude::*;
+        if scenarios.len() < PARALLEL_SCENARIOS || rayon::current_num_threads() < 2 {
+            return scenarios.iter().map(|(_, s)| self.scenario(s, src, defaults)).collect();
+        }
+        let per = scenarios.len().div_ceil(4 * rayon::current_num_threads()).max(PARALLEL_SCENARIOS / 4);
+        let this = &*self;
+        let parts: Vec<_> = scenarios
+            .par_chunks(per)
+            .map(|part| {
+                let mut diags = Vec::new();
+                let mut cx = SpecCx {
+                    files: this.files,
+                    slots: this.slots.clone(),
+                    object: this.object,
+                    diags: &mut diags,
+                    iface_names: this.iface_names,
+                    program_frags: this.program_frags,
+                    also: Default::default(),
+                    rodata: this.rodata.clone(),
+                    controls: false,
+                    packet_depth: 0,
+                    chain_reported: this.chain_reported,
+                };
+                let lowered: Vec<_> = part.iter().map(|(_, s)| cx.scenario(s, src, defaults)).collect();
+                let SpecCx { also, controls, chain_reported, .. } = cx;
+                (lowered, diags, also, controls, chain_reported)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(scenarios.len());
+        for (lowered, diags, also, controls, chain_reported) in parts {
+            out.extend(lowered);
+            self.diags.extend(diags);
+            self.also.extend(also);
+            self.controls |= controls;
+            self.chain_reported |= chain_reported;
+        }
+        out
     }
 }
 

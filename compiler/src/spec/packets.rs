@@ -15,13 +15,16 @@ use crate::packet::{encode_exact, encode_failure, Evaluator, Names, Packet, Role
 /// recurses, and thousands overflow the stack. Real specs chain a few.
 const MAX_CHAIN: usize = 100;
 
-/// A named packet definition: its file and expression, and its value once evaluated.
+/// A named packet definition: its file and expression, and its value once evaluated. Cloned for the
+/// threads that lower a large spec's scenarios (every slot is evaluated by then).
+#[derive(Clone)]
 pub(super) struct PacketSlot {
     file: usize,
     def: ast::PacketDef,
     state: SlotState,
 }
 
+#[derive(Clone)]
 enum SlotState {
     Pending,
     InProgress,
