@@ -11,7 +11,10 @@
 //! - the runner alone (library: fixtures already compiled) with 1 and 2 workers;
 //! - `xdptest run` end to end (the real binary: parse, compile, load, run, report) with --jobs 1 and 2,
 //!   and with --jobs 1 --coverage (every scenario run twice, once counted, and the reports written);
-//! - program load time (object parse, map creation, verifier) per program.
+//! - program load time (object parse, map creation, verifier) per program;
+//! - two peers on the same packets: one `bpftool prog run` process per packet (how scripted tests
+//!   drive the kernel), and scapy building every input and expected packet (how users build them by
+//!   hand; its inputs are checked equal to the fixtures').
 //!
 //! Needs root and built programs: `make -C programs && cargo bench --bench run`.
 
@@ -102,6 +105,7 @@ fn main() {
         floor = floor.min(t.elapsed());
     }
     let packet_count = packets.len();
+    let bpftool = bpftool_loop(&packets, dir.path());
     drop(packets);
     drop(loaded);
 
@@ -173,6 +177,8 @@ fn main() {
         assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     }
 
+    let scapy = scapy_peer(&fixtures, per.min(500));
+
     let us = |d: Duration| d.as_secs_f64() * 1e6 / total as f64;
     let floor_us = floor.as_secs_f64() * 1e6 / packet_count as f64;
     let mut r = String::new();
@@ -220,6 +226,33 @@ fn main() {
         runner[0].1.as_secs_f64() / runner[1].1.as_secs_f64(),
         e2e[0].1.as_secs_f64() / e2e[1].1.as_secs_f64()
     );
+    let e2e_us = us(e2e[0].1);
+    match &bpftool {
+        Ok((per_packet, n)) => {
+            let _ = writeln!(
+                r,
+                "  peer: one `bpftool prog run` per packet {:>8.2} µs/packet   ({n} packets): xdptest --jobs 1 is {:.0}× faster",
+                per_packet * 1e6,
+                per_packet * 1e6 / e2e_us
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(r, "  peer: bpftool loop not measured: {e}");
+        }
+    }
+    match &scapy {
+        Ok((per_scenario, n)) => {
+            let _ = writeln!(
+                r,
+                "  peer: scapy builds the packets       {:>8.2} µs/scenario ({n} scenarios, inputs equal to the fixtures'): xdptest --jobs 1 end to end is {:.0}× faster",
+                per_scenario * 1e6,
+                per_scenario * 1e6 / e2e_us
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(r, "  peer: scapy not measured: {e}");
+        }
+    }
     for (name, us_per, steps) in &per_program {
         let _ = writeln!(
             r,
@@ -234,6 +267,66 @@ fn main() {
         let _ = writeln!(r, "  load {name:<16} {:>8.2} ms", d.as_secs_f64() * 1e3);
     }
     print!("{r}");
+}
+
+/// The scripted-shell peer: one `bpftool prog run` process per packet, over an even sample of the
+/// floor's packets. Seconds per packet and how many were run.
+fn bpftool_loop(packets: &[(&LoadedProgram, &[u8])], dir: &Path) -> Result<(f64, usize), String> {
+    let sample: Vec<_> = packets.iter().step_by((packets.len() / 200).max(1)).collect();
+    let mut jobs = Vec::new();
+    for (i, (p, input)) in sample.iter().enumerate() {
+        let id = p.program_id(p.name()).ok_or("no program id")?;
+        let file = dir.join(format!("bpftool-{i}.bin"));
+        std::fs::write(&file, input).map_err(|e| e.to_string())?;
+        jobs.push((id, file));
+    }
+    let t = Instant::now();
+    for (id, file) in &jobs {
+        let o = Command::new("bpftool")
+            .args(["prog", "run", "id", &id.to_string(), "data_in"])
+            .arg(file)
+            .output()
+            .map_err(|e| format!("bpftool: {e}"))?;
+        if !o.status.success() || !String::from_utf8_lossy(&o.stdout).contains("Return value") {
+            return Err(format!("bpftool failed: {}", String::from_utf8_lossy(&o.stderr).trim()));
+        }
+    }
+    Ok((t.elapsed().as_secs_f64() / jobs.len() as f64, jobs.len()))
+}
+
+/// The hand-built peer: scapy builds the inputs and expected outputs of `per` scenarios of each of
+/// four specs (`benches/scapy_peer.py`); every input it builds must equal the fixture's, so both
+/// sides build the same packets. Seconds per scenario (the building alone, not Python's start) and
+/// how many scenarios.
+fn scapy_peer(fixtures: &[xdptest_compiler::fixture::Fixture], per: usize) -> Result<(f64, usize), String> {
+    let o = Command::new("python3")
+        .arg(root().join("benches/scapy_peer.py"))
+        .arg(per.to_string())
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    if !o.status.success() {
+        return Err(format!("scapy_peer.py failed: {}", String::from_utf8_lossy(&o.stderr).trim()));
+    }
+    let text = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let (last, built) = lines.split_last().ok_or("no output")?;
+    let seconds: f64 = last.trim().parse().map_err(|_| format!("no time in {last:?}"))?;
+    let inputs: std::collections::HashMap<&str, &[u8]> = fixtures
+        .iter()
+        .filter_map(|f| {
+            f.steps
+                .iter()
+                .find_map(|s| if let Step::Run { input, .. } = s { Some(&input.0[..]) } else { None })
+                .map(|i| (f.scenario.as_str(), i))
+        })
+        .collect();
+    for line in built {
+        let (name, hex) = line.split_once('\t').ok_or("bad line")?;
+        let ours: String =
+            inputs.get(name).ok_or(format!("no scenario {name}"))?.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(ours, hex, "scapy and xdptest build different inputs for {name}");
+    }
+    Ok((seconds / built.len() as f64, built.len()))
 }
 
 /// [`SPECS`] specs, `per` scenarios each, varied packets, every scenario passing on the example programs.

@@ -423,6 +423,11 @@ impl LoadedProgram {
         (name == self.name).then(|| self._ebpf.program(name)?.info().ok()?.verified_instruction_count()).flatten()
     }
 
+    /// The kernel's id of program `name`, by which other tools (`bpftool prog run id N`) reach it.
+    pub fn program_id(&self, name: &str) -> Option<u32> {
+        sys::object_id(self.program_fd(name)?).ok()
+    }
+
     /// The file descriptor of program `name` (the main program or one loaded beside it).
     pub fn program_fd(&self, name: &str) -> Option<RawFd> {
         if let (true, Some(Ok(c))) = (self.counting, &self.counted) {
@@ -686,7 +691,7 @@ fn count_one(
         other => cannot(other.to_string()),
     })?;
     // The verifier removes code it proved dead, counters with it: those missing from what it kept.
-    let removed = match (sys::prog_xlated(fd.as_raw_fd()), sys::map_id(counters.as_raw_fd())) {
+    let removed = match (sys::prog_xlated(fd.as_raw_fd()), sys::object_id(counters.as_raw_fd())) {
         (Ok(kept), Ok(id)) if !kept.is_empty() => crate::coverage::removed_counters(&kept, id, len),
         _ => Vec::new(),
     };

@@ -473,8 +473,9 @@ pub fn prog_xlated(fd: RawFd) -> Result<Vec<u8>, OsError> {
     Ok(insns)
 }
 
-/// The id of map `fd` (`struct bpf_map_info`: type, then id).
-pub fn map_id(fd: RawFd) -> Result<u32, OsError> {
+/// The id of map or program `fd` (`struct bpf_map_info` and `struct bpf_prog_info` both start with
+/// the type, then the id).
+pub fn object_id(fd: RawFd) -> Result<u32, OsError> {
     let mut info = [0u8; 96];
     let mut a = InfoAttr { bpf_fd: fd as u32, info_len: info.len() as u32, info: info.as_mut_ptr() as u64 };
     bpf(BPF_OBJ_GET_INFO_BY_FD, &mut a)?;
