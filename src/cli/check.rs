@@ -8,7 +8,7 @@ use xdptest_compiler::diagnostic::Severity;
 use xdptest_compiler::spec::FsLoader;
 use xdptest_compiler::{suite, Diag};
 
-use super::{allowed_paths, default_paths, load_suite};
+use super::{allowed_paths, default_paths, report};
 use crate::outcome::{count, Outcome};
 
 #[derive(Debug, Args)]
@@ -32,12 +32,25 @@ pub fn run(args: CheckArgs) -> Outcome {
     if args.format == Format::Json {
         return json(&paths);
     }
-    match load_suite(&paths) {
-        Ok((specs, suite)) => {
-            outln!("ok: {}, {}", count(specs.len(), "spec file"), count(suite.fixture_count(), "scenario"));
+    let specs = match suite::discover(&paths) {
+        Ok(s) => s,
+        Err(d) => return report(&d),
+    };
+    if specs.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        errln!("error: no .pkt spec files under {}", shown.join(", "));
+        return Outcome::Error;
+    }
+    let roots = suite::spec_roots(&paths, &allowed_paths());
+    match suite::check(&specs, &FsLoader::confined(&roots)) {
+        Ok(checked) => {
+            for w in &checked.warnings {
+                errln!("{:?}", w.report());
+            }
+            outln!("ok: {}, {}", count(specs.len(), "spec file"), count(checked.scenarios, "scenario"));
             Outcome::Ok
         }
-        Err(o) => o,
+        Err(d) => report(&d),
     }
 }
 
@@ -51,11 +64,8 @@ fn json(paths: &[PathBuf]) -> Outcome {
         }
         Ok(found) => {
             let roots = suite::spec_roots(paths, &allowed_paths());
-            match suite::compile(&found, &FsLoader::confined(&roots)) {
-                Ok(s) => {
-                    let n = s.fixture_count();
-                    (s.warnings, found.len(), n)
-                }
+            match suite::check(&found, &FsLoader::confined(&roots)) {
+                Ok(s) => (s.warnings, found.len(), s.scenarios),
                 Err(d) => (d, found.len(), 0),
             }
         }
