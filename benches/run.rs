@@ -8,7 +8,8 @@
 //! in one process and one run:
 //! - the floor: a raw loop of BPF_PROG_TEST_RUN syscalls over the same input packets, one loaded copy
 //!   of each program, nothing else;
-//! - the runner alone (library: fixtures already compiled) with 1 and 2 workers;
+//! - the runner alone (library: fixtures already compiled) with 1 and 2 workers, and the suite in a
+//!   shuffled order (it must still pass: isolation);
 //! - `xdptest run` end to end (the real binary: parse, compile, load, run, report) with --jobs 1 and 2,
 //!   and with --jobs 1 --coverage (every scenario run twice, once counted, and the reports written);
 //! - program load time (object parse, map creation, verifier) per program;
@@ -126,6 +127,24 @@ fn main() {
         }
         runner.push((jobs, best));
     }
+
+    // Isolation: the same suite in a shuffled order, on one and two workers, still passes (a faster
+    // reset that skipped state would show here).
+    let mut order: Vec<usize> = (0..fixtures.len()).collect();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for i in (1..order.len()).rev() {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        order.swap(i, (x >> 33) as usize % (i + 1));
+    }
+    let shuffled: Vec<_> = order.iter().map(|&i| fixtures[i].clone()).collect();
+    for jobs in [1, 2] {
+        let mut failed = 0;
+        run_results(&shuffled, &RunOptions { jobs, ..RunOptions::default() }, &Observe::default(), |_, r| {
+            failed += usize::from(!matches!(r.verdict, Verdict::Pass))
+        });
+        assert_eq!(failed, 0, "{failed} scenarios fail in shuffled order with {jobs} worker(s)");
+    }
+    drop(shuffled);
 
     // Per program, one worker, program loads excluded: what a scenario costs on top of its test run.
     let mut per_program = Vec::new();

@@ -79,7 +79,14 @@ fn differences_in_tcp_ipv6_and_tunnels_are_named_by_field() {
 #[test]
 fn no_scenario_sees_another_scenarios_maps() {
     for jobs in ["1", "2"] {
-        let o = xdptest(&["run", "tests/specs/run/isolation.pkt", "tests/specs/run/isolation_devmap.pkt", "-j", jobs]);
+        let o = xdptest(&[
+            "run",
+            "tests/specs/run/isolation.pkt",
+            "tests/specs/run/isolation_devmap.pkt",
+            "tests/specs/run/isolation_logged.pkt",
+            "-j",
+            jobs,
+        ]);
         assert_eq!(o.status.code(), Some(0), "jobs {jobs}: {}", text(&o));
     }
 }

@@ -120,6 +120,7 @@ pub mod helper {
     /// The clocks `clock` sets.
     pub const CLOCKS: [u32; 3] = [KTIME_GET_NS, KTIME_GET_BOOT_NS, KTIME_GET_COARSE_NS];
     pub const MAP_DELETE_ELEM: u32 = 3;
+    pub const TAIL_CALL: u32 = 12;
     pub const TRACE_PRINTK: u32 = 6;
     pub const MAP_PUSH_ELEM: u32 = 87;
     pub const MAP_POP_ELEM: u32 = 88;

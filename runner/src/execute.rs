@@ -453,6 +453,8 @@ impl<'a> Worker<'a> {
         let timing = *timing;
         let prog = load(programs, stats, &f.program, crate::program::LoadOptions { coverage: *coverage })?;
         prog.reset()?;
+        // Timed sends time the program itself, not its logging copy.
+        prog.logging = timing.is_none();
         let mut printk = if prog.prints {
             Some(printk_slot.get_or_insert_with(crate::printk::Printk::for_this_thread))
         } else {

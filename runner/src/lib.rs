@@ -22,6 +22,7 @@ pub mod emitted;
 pub mod error;
 pub mod events;
 pub mod execute;
+pub mod keylog;
 pub mod netlink;
 pub mod printk;
 pub mod probe;

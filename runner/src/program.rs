@@ -91,6 +91,9 @@ pub struct LoadedMap {
     written: Vec<Vec<u8>>,
     /// Batch commands work on this map (checked on first use).
     batch_ok: bool,
+    /// An array whose lookups the logging copy logs: resets restore the logged keys and the written
+    /// ones ([`crate::keylog`]).
+    logged: bool,
     /// For maps whose values are file descriptors of programs or maps: the entries the kernel has and
     /// the ones the scenario wants. Writing such an entry from user space waits for an RCU grace period
     /// (milliseconds), so entries are reconciled just before a run needs them and left in place across
@@ -134,6 +137,25 @@ pub struct LoadedProgram {
     /// The clock and random numbers the scenario set, read by the controlled copies of the programs
     /// (for specs that set them: see [`crate::coverage::rewrite::control`]).
     control: Option<OwnedFd>,
+    /// The copy of the main program that logs the keys of its array lookups, so that resets write
+    /// back only what a scenario can have changed ([`crate::keylog`]); `None` where that is not known
+    /// or not worth it.
+    logged: Option<Logged>,
+    /// Runs of the main program go through the logging copy (off for timed runs: they time the
+    /// program itself).
+    pub logging: bool,
+    /// A run went through something else than the logging copy since the last reset, which then
+    /// restores every entry.
+    unlogged: std::cell::Cell<bool>,
+}
+
+/// A logging copy of the main program ([`crate::keylog`]).
+struct Logged {
+    fd: OwnedFd,
+    /// One value: each logged map's part, [`crate::keylog::SLOT`] bytes at its offset.
+    log: OwnedFd,
+    maps: Vec<(String, usize)>,
+    size: usize,
 }
 
 /// The counted copies of a load's programs, by name.
@@ -298,11 +320,27 @@ impl LoadedProgram {
                 ) || (kind.is_hash_like() && !program.facts.changes_keys),
                 written: Vec::new(),
                 batch_ok: true,
+                logged: false,
                 fd_entries: matches!(kind, MapKind::ProgArray | MapKind::ArrayOfMaps | MapKind::HashOfMaps)
                     .then(FdEntries::default),
             };
             m.snapshot(ncpus).map_err(|e| e.into_run(map_name, crate::error::MapOp::Snapshot, None))?;
             maps.insert(map_name.to_string(), m);
+        }
+        let logged = if program.controls || options.coverage || !program.also.is_empty() {
+            None
+        } else {
+            let main = &wanted[0];
+            crate::probe::contained(|| logging_copy(program, &bytes, main, &map_fds, kernel, &maps, ncpus))
+                .ok()
+                .flatten()
+        };
+        if let Some(l) = &logged {
+            for (name, _) in &l.maps {
+                if let Some(m) = maps.get_mut(name) {
+                    m.logged = true;
+                }
+            }
         }
         Ok(LoadedProgram {
             _ebpf: ebpf,
@@ -319,6 +357,9 @@ impl LoadedProgram {
             counted,
             counting: false,
             control,
+            logged,
+            logging: true,
+            unlogged: std::cell::Cell::new(false),
         })
     }
 
@@ -433,7 +474,22 @@ impl LoadedProgram {
         if let (true, Some(Ok(c))) = (self.counting, &self.counted) {
             return c.programs.get(name).map(|p| p.fd.as_raw_fd());
         }
+        if let (true, Some(l)) = (self.logs(name), &self.logged) {
+            return Some(l.fd.as_raw_fd());
+        }
         self.programs.get(name).copied()
+    }
+
+    /// The arrays whose resets restore only the logged and written keys ([`crate::keylog`]).
+    pub fn logged_maps(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.logged.iter().flat_map(|l| l.maps.iter().map(|(n, _)| n.as_str())).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Whether runs of program `name` go through the logging copy.
+    fn logs(&self, name: &str) -> bool {
+        self.logging && !self.counting && name == self.name && self.logged.is_some()
     }
 
     /// Runs one packet through the main program. `ctx` is the raw `struct xdp_md`, when the scenario
@@ -451,6 +507,7 @@ impl LoadedProgram {
     /// frames are really sent. Nothing comes back but an error.
     pub fn run_live(&self, name: &str, input: &[u8], ctx: Option<&[u8]>) -> Result<(), OsError> {
         let fd = self.program_fd(name).ok_or_else(|| OsError { op: format!("no program {name} loaded"), errno: 0 })?;
+        self.unlogged.set(true);
         sys::test_run(fd, input, &mut [], ctx, None, sys::BPF_F_TEST_XDP_LIVE_FRAMES, 1)?;
         Ok(())
     }
@@ -466,6 +523,9 @@ impl LoadedProgram {
         out: &mut Vec<u8>,
     ) -> Result<(u32, usize), OsError> {
         let fd = self.program_fd(name).ok_or_else(|| OsError { op: format!("no program {name} loaded"), errno: 0 })?;
+        if !self.logs(name) {
+            self.unlogged.set(true);
+        }
         // Room for all the kernel lets a program add: in front, the XDP headroom; behind, up to the end
         // of the page (bpf_xdp_adjust_tail grows into the frame, which for a test run is one page of
         // linear data plus, for multi-buffer programs, 17 fragment pages). A smaller buffer makes the
@@ -544,11 +604,88 @@ impl LoadedProgram {
             sys::update(c.as_raw_fd(), &0u32.to_ne_bytes(), &zero)
                 .map_err(|os| RunError::TestRun { location: String::new(), os })?;
         }
+        let logged = self.logged_keys().map_err(|os| RunError::TestRun { location: String::new(), os })?;
         for m in self.maps.values_mut() {
-            m.reset(ncpus).map_err(|e| e.into_run(&m.name, crate::error::MapOp::Reset, None))?;
+            let done = match logged.get(&m.name) {
+                Some(Some(keys)) => m.reset_keys(keys, ncpus),
+                _ => m.reset(ncpus),
+            };
+            done.map_err(|e| e.into_run(&m.name, crate::error::MapOp::Reset, None))?;
         }
+        self.unlogged.set(false);
         Ok(())
     }
+
+    /// The keys the logging copy looked up since the last reset, per logged map (`None` for a map
+    /// whose log overflowed; nothing at all when a run went elsewhere), the log emptied.
+    fn logged_keys(&self) -> Result<HashMap<String, Option<Vec<u32>>>, OsError> {
+        let Some(l) = &self.logged else { return Ok(HashMap::new()) };
+        let mut log = vec![0u8; l.size];
+        sys::lookup(l.log.as_raw_fd(), &0u32.to_ne_bytes(), &mut log)?;
+        let any = l.maps.iter().any(|(_, off)| log[*off..*off + 4] != [0; 4]);
+        if any {
+            sys::update(l.log.as_raw_fd(), &0u32.to_ne_bytes(), &vec![0u8; l.size])?;
+        }
+        if self.unlogged.get() {
+            return Ok(HashMap::new());
+        }
+        Ok(l.maps
+            .iter()
+            .map(|(name, off)| (name.clone(), crate::keylog::logged_keys(&log[*off..*off + crate::keylog::SLOT])))
+            .collect())
+    }
+}
+
+/// Arrays smaller than this (entries × CPUs for per-CPU ones) are reset in full: one batch command
+/// is then as cheap as reading the log.
+const LOG_WORTH: usize = 64;
+
+/// The logging copy of program `sym` ([`crate::keylog`]) for the arrays of `maps` whose references
+/// allow it, loaded onto the same maps; `None` when no array is worth logging or any step fails (the
+/// program then runs as loaded, with full resets).
+fn logging_copy(
+    program: &Program,
+    bytes: &[u8],
+    sym: &btf::ProgramSym,
+    map_fds: &HashMap<String, RawFd>,
+    kernel: Option<&'static aya::Btf>,
+    maps: &HashMap<String, LoadedMap>,
+    ncpus: usize,
+) -> Option<Logged> {
+    // Programs that share maps with others, or reach maps through maps, change entries no log sees.
+    if program.facts.helpers.contains(&xdptest_compiler::fixture::helper::TAIL_CALL)
+        || maps.values().any(|m| matches!(m.kind, MapKind::ArrayOfMaps | MapKind::HashOfMaps))
+    {
+        return None;
+    }
+    let slots = |m: &LoadedMap| m.max_entries as usize * if m.is_per_cpu() { ncpus } else { 1 };
+    let candidates: Vec<i32> =
+        maps.values().filter(|m| m.initial.is_some() && slots(m) >= LOG_WORTH).map(|m| m.fd).collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let load_as = load_as(sym);
+    let r = relocated(bytes, sym, load_as, Some(map_fds), kernel).ok()?;
+    let plan = crate::coverage::Plan::new(&r.code).ok()?;
+    let keys = crate::keylog::plan(&plan.insns, &plan.cfg, &candidates);
+    if keys.maps.is_empty() {
+        return None;
+    }
+    let size = keys.maps.len() * crate::keylog::SLOT;
+    let log = sys::one_value_array("xdptest_keys", size as u32).ok()?;
+    let opts =
+        crate::coverage::rewrite::Options { key_log: Some((log.as_raw_fd(), &keys.sites)), ..Default::default() };
+    let code = crate::coverage::rewrite::instrument(&r.code, &plan, &opts, &mut || {
+        Err(crate::coverage::Unsupported("no registers are saved for the key log".into()))
+    })
+    .ok()?;
+    let (fd, _) = load_code(program, &r, &code, load_as, false).ok()?;
+    let names = keys
+        .maps
+        .iter()
+        .filter_map(|(fd, off)| maps.values().find(|m| m.fd == *fd).map(|m| (m.name.clone(), *off)))
+        .collect();
+    Some(Logged { fd, log, maps: names, size })
 }
 
 /// What a load returns: the object (maps and main program), every wanted program's descriptor, and the
@@ -681,6 +818,7 @@ fn count_one(
         counters: Some(counters.as_raw_fd()),
         control,
         break_program: crate::coverage::break_rewrite(),
+        key_log: None,
     };
     let code = crate::coverage::rewrite::instrument(&r.code, &plan, &opts, &mut depths).map_err(|e| cannot(e.0))?;
     let (fd, _) = load_code(program, &r, &code, load_as, false).map_err(|e| match e {
@@ -1119,6 +1257,7 @@ impl LoadedMap {
             return Ok(());
         }
         if let Some(initial) = &self.initial {
+            self.written.clear();
             let per = self.value_buffer_len(ncpus);
             if self.batch_ok {
                 match sys::update_batch(self.fd, &self.array_keys, initial, self.max_entries) {
@@ -1150,6 +1289,23 @@ impl LoadedMap {
         if self.is_keyless() {
             let mut v = vec![0u8; self.value_size];
             while sys::pop(self.fd, &mut v)? {}
+        }
+        Ok(())
+    }
+
+    /// Restores the entries `keys` (those the logging copy looked up) and those the scenario wrote to
+    /// their state after loading.
+    fn reset_keys(&mut self, keys: &[u32], ncpus: usize) -> Result<(), MapError> {
+        let written = std::mem::take(&mut self.written);
+        let Some(initial) = &self.initial else { return self.reset(ncpus) };
+        let per = self.value_buffer_len(ncpus);
+        let mut done = std::collections::BTreeSet::new();
+        let written = written.iter().filter_map(|k| Some(u32::from_ne_bytes(k.get(..4)?.try_into().ok()?)));
+        for k in keys.iter().copied().chain(written) {
+            if k < self.max_entries && done.insert(k) {
+                let at = k as usize * per;
+                sys::update(self.fd, &k.to_ne_bytes(), &initial[at..at + per])?;
+            }
         }
         Ok(())
     }
@@ -1195,7 +1351,7 @@ impl LoadedMap {
             e.desired.insert(key.to_vec(), first.to_vec());
             return Ok(());
         }
-        if self.tracked {
+        if self.tracked || self.logged {
             self.written.push(key.to_vec());
         }
         if !self.is_per_cpu() {

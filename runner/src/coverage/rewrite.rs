@@ -19,7 +19,7 @@ const USABLE: Regs = 0x3ff;
 
 /// What a rewrite adds.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
+pub struct Options<'a> {
     /// Counters (coverage): counter `i` at byte `8 * i` of the one value of this map.
     pub counters: Option<i32>,
     /// Clocks and random numbers the scenario sets: calls of `bpf_ktime_get_ns` (and the boot and
@@ -28,6 +28,10 @@ pub struct Options {
     pub control: Option<i32>,
     /// Tests only: flip bit 0 of every return value, a rewrite the trust gate must catch.
     pub break_program: bool,
+    /// Keys of array lookups logged into this map's one value: before each listed
+    /// `bpf_map_lookup_elem` call (its slot), the key goes to the log's part at that byte offset
+    /// ([`crate::keylog`]).
+    pub key_log: Option<(i32, &'a [(usize, usize)])>,
 }
 
 /// The one value of a control map: 64-bit words, each value after the word that says it is set.
@@ -44,7 +48,7 @@ pub mod control {
 pub fn instrument(
     code: &Code,
     plan: &Plan,
-    opts: &Options,
+    opts: &Options<'_>,
     stack_depths: &mut dyn FnMut() -> Result<Vec<u32>, Unsupported>,
 ) -> Result<Code, Unsupported> {
     let break_program = opts.break_program;
@@ -110,9 +114,18 @@ pub fn instrument(
             place(at, what, true)?;
         }
     }
+    if let Some((_, sites)) = opts.key_log {
+        for &(at, offset) in sites {
+            if !insns.get(at).is_some_and(|i| i.is_helper_call(1)) || !cfg.starts[at] {
+                return Err(Unsupported(format!("instruction {at} is no map lookup to log")));
+            }
+            place(at, What::LogKey { offset }, true)?;
+        }
+    }
     let layout = Layout {
         map_fd: opts.counters.unwrap_or(0),
         control_fd: opts.control.unwrap_or(0),
+        log_fd: opts.key_log.map_or(0, |(fd, _)| fd),
         last: plan.last_path,
         exits: plan.exits,
         mask: plan.exit_slots - 1,
@@ -186,6 +199,7 @@ fn too_far(at: usize) -> Unsupported {
 struct Layout {
     map_fd: i32,
     control_fd: i32,
+    log_fd: i32,
     last: usize,
     exits: usize,
     mask: usize,
@@ -203,12 +217,15 @@ enum What {
     /// Before a helper call: when word `set` of the control map is not 0, r0 = word `value` (its low
     /// 32 bits when `word`) and the call is skipped. Uses only r0, which the call sets anyway.
     Control { set: usize, value: usize, word: bool },
+    /// Before a `bpf_map_lookup_elem` call: logs its key at byte `offset` of the key log. Uses r0 and
+    /// r3–r5, which the call sets or clobbers without reading.
+    LogKey { offset: usize },
 }
 
 impl What {
     fn registers(&self) -> usize {
         match self {
-            What::Control { .. } => 0,
+            What::Control { .. } | What::LogKey { .. } => 0,
             What::Mark(_) => 1,
             What::Count(_) | What::Exit => 2,
         }
@@ -299,6 +316,10 @@ impl Group {
             out.push(Insn { code: 0x05, dst: 0, src: 0, off: 1, imm: 0 });
             return;
         }
+        if let What::LogKey { offset } = self.what {
+            crate::keylog::log_key(l.log_fd, offset, out);
+            return;
+        }
         for &(r, off) in &self.saved {
             out.push(Insn { code: 0x7b, dst: R10, src: r, off, imm: 0 });
         }
@@ -316,7 +337,7 @@ impl Group {
                 // `*(u64 *)(a + 0) = id`
                 out.push(Insn { code: 0x7a, dst: a, src: 0, off: 0, imm: id as i32 });
             }
-            What::Control { .. } => unreachable!("emitted above"),
+            What::Control { .. } | What::LogKey { .. } => unreachable!("emitted above"),
             What::Exit => {
                 let b = self.regs[1];
                 value_at(a, l.last, out);
