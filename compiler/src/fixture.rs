@@ -812,6 +812,17 @@ pub fn slug(name: &str) -> String {
 }
 
 impl Fixture {
+    /// Drops what only documentation pages read (what the spec wrote of each packet sent), and spare
+    /// capacity: a suite held for a run then costs what running and reporting it needs.
+    pub fn strip_for_run(&mut self) {
+        for step in &mut self.steps {
+            if let Step::Run { written, .. } = step {
+                *written = Vec::new();
+            }
+        }
+        self.steps.shrink_to_fit();
+    }
+
     /// Serializes to RON; stable across runs (no maps with random order, no timestamps).
     pub fn to_ron(&self) -> String {
         ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::new().struct_names(true))

@@ -136,6 +136,18 @@ pub fn compile(specs: &[SpecPath], loader: &FsLoader) -> Result<Suite, Vec<Diag>
     Ok(Suite { specs: compiled, warnings })
 }
 
+/// [`compile`] for a run: each spec is kept without its capture packets and what only pages read
+/// ([`crate::fixture::Fixture::strip_for_run`]), dropped as soon as the spec is compiled.
+pub fn compile_for_run(specs: &[SpecPath], loader: &FsLoader) -> Result<Suite, Vec<Diag>> {
+    let (compiled, warnings) = compile_each(specs, loader, |mut c| {
+        c.packets = Vec::new();
+        c.fixtures.iter_mut().for_each(crate::fixture::Fixture::strip_for_run);
+        c.fixtures.shrink_to_fit();
+        c
+    })?;
+    Ok(Suite { specs: compiled, warnings })
+}
+
 /// What `check` keeps of a suite: how many scenarios it has, and its warnings.
 #[derive(Debug, Default)]
 pub struct Checked {

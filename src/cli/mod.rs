@@ -178,6 +178,19 @@ pub fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 
 /// Finds and compiles specs, printing every diagnostic on failure.
 pub fn load_suite(paths: &[PathBuf]) -> Result<(Vec<suite::SpecPath>, Suite), Outcome> {
+    load_suite_with(paths, suite::compile)
+}
+
+/// [`load_suite`] for runs: fixtures without what only pages and captures read
+/// ([`suite::compile_for_run`]).
+pub fn load_suite_for_run(paths: &[PathBuf]) -> Result<(Vec<suite::SpecPath>, Suite), Outcome> {
+    load_suite_with(paths, suite::compile_for_run)
+}
+
+fn load_suite_with(
+    paths: &[PathBuf],
+    compile: fn(&[suite::SpecPath], &FsLoader) -> Result<Suite, Vec<Diag>>,
+) -> Result<(Vec<suite::SpecPath>, Suite), Outcome> {
     let specs = suite::discover(paths).map_err(|d| report(&d))?;
     if specs.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -185,7 +198,7 @@ pub fn load_suite(paths: &[PathBuf]) -> Result<(Vec<suite::SpecPath>, Suite), Ou
         return Err(Outcome::Error);
     }
     let roots = suite::spec_roots(paths, &allowed_paths());
-    let suite = suite::compile(&specs, &FsLoader::confined(&roots)).map_err(|d| report(&d))?;
+    let suite = compile(&specs, &FsLoader::confined(&roots)).map_err(|d| report(&d))?;
     // Warnings and notes do not stop the run, but the author should see them.
     for w in &suite.warnings {
         errln!("{:?}", w.report());

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use xdptest_runner::select::{select, Selection};
 
-use super::{default_paths, load_suite};
+use super::{default_paths, load_suite_for_run};
 use crate::outcome::Outcome;
 use crate::session::{self, Plan};
 
@@ -139,7 +139,7 @@ pub fn run(args: RunArgs) -> Outcome {
     let snapshots_mode = args.snapshots.or(config.run.snapshots).unwrap_or(crate::snapshot::Mode::Check);
     let unreferenced_rule =
         args.unreferenced.or(config.run.unreferenced).unwrap_or(crate::snapshot::Unreferenced::Warn);
-    let (spec_paths, suite) = match load_suite(&paths) {
+    let (spec_paths, suite) = match load_suite_for_run(&paths) {
         Ok(x) => x,
         Err(o) => return o,
     };
