@@ -141,12 +141,25 @@ pub struct LoadedProgram {
     /// back only what a scenario can have changed ([`crate::keylog`]); `None` where that is not known
     /// or not worth it.
     logged: Option<Logged>,
+    /// What building the logging copy later needs, until it is built or known to be impossible: it
+    /// costs a second verification of the program, so it is built only once full resets have cost
+    /// as much as loading did (at most twice the better of the two choices, whatever the suite).
+    pending_log: Option<Box<PendingLog>>,
     /// Runs of the main program go through the logging copy (off for timed runs: they time the
     /// program itself).
     pub logging: bool,
     /// A run went through something else than the logging copy since the last reset, which then
     /// restores every entry.
     unlogged: std::cell::Cell<bool>,
+}
+
+/// What [`logging_copy`] needs, kept from the load, and the time full resets have cost so far.
+struct PendingLog {
+    program: Program,
+    bytes: Vec<u8>,
+    sym: btf::ProgramSym,
+    kernel: Option<&'static aya::Btf>,
+    spent: Duration,
 }
 
 /// A logging copy of the main program ([`crate::keylog`]).
@@ -327,22 +340,18 @@ impl LoadedProgram {
             m.snapshot(ncpus).map_err(|e| e.into_run(map_name, crate::error::MapOp::Snapshot, None))?;
             maps.insert(map_name.to_string(), m);
         }
-        let logged = if program.controls || options.coverage || !program.also.is_empty() {
-            None
-        } else {
-            let main = &wanted[0];
-            crate::probe::contained(|| logging_copy(program, &bytes, main, &map_fds, kernel, &maps, ncpus))
-                .ok()
-                .flatten()
-        };
-        if let Some(l) = &logged {
-            for (name, _) in &l.maps {
-                if let Some(m) = maps.get_mut(name) {
-                    m.logged = true;
-                }
-            }
-        }
-        Ok(LoadedProgram {
+        let pending_log =
+            (!program.controls && !options.coverage && program.also.is_empty() && worth_logging(program, &maps, ncpus))
+                .then(|| {
+                    Box::new(PendingLog {
+                        program: program.clone(),
+                        bytes,
+                        sym: wanted[0].clone(),
+                        kernel,
+                        spent: Duration::ZERO,
+                    })
+                });
+        let mut loaded = LoadedProgram {
             _ebpf: ebpf,
             name: program.name.clone(),
             programs,
@@ -357,10 +366,16 @@ impl LoadedProgram {
             counted,
             counting: false,
             control,
-            logged,
+            logged: None,
+            pending_log,
             logging: true,
             unlogged: std::cell::Cell::new(false),
-        })
+        };
+        // Tests: `XDPTEST_KEYLOG=eager` builds the logging copy at once, so that small specs reach it.
+        if std::env::var_os("XDPTEST_KEYLOG").is_some_and(|v| v == "eager") {
+            loaded.build_logging_copy();
+        }
+        Ok(loaded)
     }
 
     /// Sets what the program's clocks read (`clock`): `ns`, or `ns` more than they read now.
@@ -604,6 +619,7 @@ impl LoadedProgram {
             sys::update(c.as_raw_fd(), &0u32.to_ne_bytes(), &zero)
                 .map_err(|os| RunError::TestRun { location: String::new(), os })?;
         }
+        let start = Instant::now();
         let logged = self.logged_keys().map_err(|os| RunError::TestRun { location: String::new(), os })?;
         for m in self.maps.values_mut() {
             let done = match logged.get(&m.name) {
@@ -613,7 +629,32 @@ impl LoadedProgram {
             done.map_err(|e| e.into_run(&m.name, crate::error::MapOp::Reset, None))?;
         }
         self.unlogged.set(false);
+        if let Some(p) = &mut self.pending_log {
+            p.spent += start.elapsed();
+            if p.spent >= self.load_time {
+                self.build_logging_copy();
+            }
+        }
         Ok(())
+    }
+
+    /// Builds the logging copy now, if the program can have one and has not yet (tests; resets build
+    /// it once full resets have cost as much as the load). Maps are in their state after loading.
+    pub fn build_logging_copy(&mut self) {
+        let Some(p) = self.pending_log.take() else { return };
+        let map_fds = map_fds(&self._ebpf);
+        let (maps, ncpus) = (&self.maps, self.ncpus);
+        let built =
+            crate::probe::contained(|| logging_copy(&p.program, &p.bytes, &p.sym, &map_fds, p.kernel, maps, ncpus));
+        if let Ok(Some(l)) = built {
+            for (name, _) in &l.maps {
+                if let Some(m) = self.maps.get_mut(name) {
+                    m.logged = true;
+                    m.written.clear();
+                }
+            }
+            self.logged = Some(l);
+        }
     }
 
     /// The keys the logging copy looked up since the last reset, per logged map (`None` for a map
@@ -640,6 +681,18 @@ impl LoadedProgram {
 /// is then as cheap as reading the log.
 const LOG_WORTH: usize = 64;
 
+/// Whether a logging copy could pay: some array large enough, and nothing that rules logging out
+/// for the whole program (see [`logging_copy`]).
+fn worth_logging(program: &Program, maps: &HashMap<String, LoadedMap>, ncpus: usize) -> bool {
+    !program.facts.helpers.contains(&xdptest_compiler::fixture::helper::TAIL_CALL)
+        && !maps.values().any(|m| matches!(m.kind, MapKind::ArrayOfMaps | MapKind::HashOfMaps))
+        && maps.values().any(|m| m.initial.is_some() && log_slots(m, ncpus) >= LOG_WORTH)
+}
+
+fn log_slots(m: &LoadedMap, ncpus: usize) -> usize {
+    m.max_entries as usize * if m.is_per_cpu() { ncpus } else { 1 }
+}
+
 /// The logging copy of program `sym` ([`crate::keylog`]) for the arrays of `maps` whose references
 /// allow it, loaded onto the same maps; `None` when no array is worth logging or any step fails (the
 /// program then runs as loaded, with full resets).
@@ -653,17 +706,11 @@ fn logging_copy(
     ncpus: usize,
 ) -> Option<Logged> {
     // Programs that share maps with others, or reach maps through maps, change entries no log sees.
-    if program.facts.helpers.contains(&xdptest_compiler::fixture::helper::TAIL_CALL)
-        || maps.values().any(|m| matches!(m.kind, MapKind::ArrayOfMaps | MapKind::HashOfMaps))
-    {
+    if !worth_logging(program, maps, ncpus) {
         return None;
     }
-    let slots = |m: &LoadedMap| m.max_entries as usize * if m.is_per_cpu() { ncpus } else { 1 };
     let candidates: Vec<i32> =
-        maps.values().filter(|m| m.initial.is_some() && slots(m) >= LOG_WORTH).map(|m| m.fd).collect();
-    if candidates.is_empty() {
-        return None;
-    }
+        maps.values().filter(|m| m.initial.is_some() && log_slots(m, ncpus) >= LOG_WORTH).map(|m| m.fd).collect();
     let load_as = load_as(sym);
     let r = relocated(bytes, sym, load_as, Some(map_fds), kernel).ok()?;
     let plan = crate::coverage::Plan::new(&r.code).ok()?;

@@ -1,6 +1,7 @@
 //! Resets by logged keys ([`xdptest_runner::keylog`]) on the real example programs (root needed):
 //! the arrays that qualify are logged, a reset after runs and writes leaves every map exactly as a
-//! full reset does (all entries as after loading), and the arrays that do not qualify are not logged.
+//! full reset does (all entries as after loading), and the arrays that do not qualify are not logged;
+//! the logging copy is built once full resets have cost as much as loading.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -30,6 +31,8 @@ fn ipv4(proto: u8) -> Vec<u8> {
 #[test]
 fn logged_resets_restore_every_entry_a_scenario_changed() {
     let mut p = load("counter", "xdp_counter");
+    assert!(p.logged_maps().is_empty(), "no logging copy before full resets have cost a load");
+    p.build_logging_copy();
     assert_eq!(p.logged_maps(), ["proto_count"], "the counter's per-CPU array is logged");
     let ncpus = p.ncpus;
     let mut out = Vec::new();
@@ -60,12 +63,28 @@ fn logged_resets_restore_every_entry_a_scenario_changed() {
 #[test]
 fn arrays_whose_address_escapes_are_reset_in_full() {
     // Globals are read and written through their address: never logged.
-    assert!(load("syn_dump", "xdp_syn_dump").logged_maps().is_empty());
+    let mut dump = load("syn_dump", "xdp_syn_dump");
+    dump.build_logging_copy();
+    assert!(dump.logged_maps().is_empty());
     // Maps reached through maps, and tail calls: nothing is logged.
     let p = xdptest_compiler::btf::describe_program(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../programs/build/lb.o"),
         "xdp_lb",
     )
     .unwrap();
-    assert!(LoadedProgram::load(&p).unwrap().logged_maps().is_empty());
+    let mut lb = LoadedProgram::load(&p).unwrap();
+    lb.build_logging_copy();
+    assert!(lb.logged_maps().is_empty());
+}
+
+#[test]
+fn the_logging_copy_is_built_once_full_resets_cost_a_load() {
+    let mut p = load("counter", "xdp_counter");
+    let mut resets = 0;
+    while p.logged_maps().is_empty() {
+        p.reset().unwrap();
+        resets += 1;
+        assert!(resets < 100_000, "never built");
+    }
+    assert!(resets > 1, "built at once");
 }
