@@ -16,6 +16,11 @@ mod snapshot;
 
 use std::process::ExitCode;
 
+// Compiling a suite allocates a great many small strings and vectors, from several threads at once:
+// glibc's allocator spent a third of a run's time in malloc, free and their consolidation.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // A child started to load one object first (see xdptest_runner::probe): nothing else to do.
     if let Some(code) = xdptest_runner::probe::child_main() {
