@@ -57,14 +57,14 @@ fn chunks(source: &str) -> Vec<(usize, usize)> {
     let bytes = source.as_bytes();
     let mut cuts = vec![0];
     // Byte offset where the current run of blank / comment / `##` lines began (a cut moves back to it).
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let (mut depth, mut quotes) = (0usize, Quotes::default());
     let mut run_start: Option<usize> = None;
     let mut line_start = 0;
     while line_start < bytes.len() {
         let line_end = bytes[line_start..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| line_start + i + 1);
         let line = &bytes[line_start..line_end];
         let text = line.trim_ascii_start();
-        if depth == 0 && !in_string {
+        if depth == 0 && !quotes.open {
             if text.is_empty() || text.starts_with(b"#") {
                 run_start.get_or_insert(line_start);
             } else {
@@ -82,17 +82,9 @@ fn chunks(source: &str) -> Vec<(usize, usize)> {
         }
         // Brackets and strings of the line (a `#` outside a string ends it).
         for &b in line {
-            if in_string {
-                match (escaped, b) {
-                    (true, _) => escaped = false,
-                    (false, b'\\') => escaped = true,
-                    (false, b'"') => in_string = false,
-                    _ => {}
-                }
-            } else {
+            if !quotes.feed(b) {
                 match b {
                     b'#' => break,
-                    b'"' => in_string = true,
                     b'(' | b'[' | b'{' => depth += 1,
                     b')' | b']' | b'}' => depth = depth.saturating_sub(1),
                     _ => {}
@@ -104,6 +96,31 @@ fn chunks(source: &str) -> Vec<(usize, usize)> {
     let mut ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
     ranges.push((cuts[cuts.len() - 1], source.len()));
     ranges
+}
+
+/// Whether the bytes fed so far leave a string literal open (`\\` escapes the next byte).
+#[derive(Debug, Default, Clone, Copy)]
+struct Quotes {
+    open: bool,
+    escaped: bool,
+}
+
+impl Quotes {
+    /// Feeds the next byte; true when it belongs to a string literal (its quotes included).
+    fn feed(&mut self, b: u8) -> bool {
+        if self.open {
+            match (self.escaped, b) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'"') => self.open = false,
+                _ => {}
+            }
+            true
+        } else {
+            self.open = b == b'"';
+            self.open
+        }
+    }
 }
 
 thread_local! {
@@ -136,21 +153,13 @@ pub const MAX_NESTING: usize = 64;
 /// The first bracket that opens level [`MAX_NESTING`] + 1, outside strings and comments: checked in one
 /// pass before pest sees the source, so no input can recurse deeper than that.
 fn too_deep(source: &str) -> Option<SyntaxError> {
-    let (mut depth, mut in_string, mut escaped, mut in_comment) = (0usize, false, false, false);
+    let (mut depth, mut quotes, mut in_comment) = (0usize, Quotes::default(), false);
     for (i, b) in source.bytes().enumerate() {
         if in_comment {
             in_comment = b != b'\n';
-        } else if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-        } else {
+        } else if !quotes.feed(b) {
             match b {
                 b'#' => in_comment = true,
-                b'"' => in_string = true,
                 b'(' | b'[' | b'{' => {
                     depth += 1;
                     if depth > MAX_NESTING {
