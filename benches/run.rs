@@ -246,31 +246,20 @@ fn main() {
         e2e[0].1.as_secs_f64() / e2e[1].1.as_secs_f64()
     );
     let e2e_us = us(e2e[0].1);
-    match &bpftool {
-        Ok((per_packet, n)) => {
-            let _ = writeln!(
+    let peers = [
+        ("one `bpftool prog run` per packet", "µs/packet  ", "packets", &bpftool),
+        ("scapy builds the packets         ", "µs/scenario", "scenarios, inputs equal to the fixtures'", &scapy),
+    ];
+    for (peer, unit, counted, figure) in peers {
+        let _ = match figure {
+            Ok((secs, n)) => writeln!(
                 r,
-                "  peer: one `bpftool prog run` per packet {:>8.2} µs/packet   ({n} packets): xdptest --jobs 1 is {:.0}× faster",
-                per_packet * 1e6,
-                per_packet * 1e6 / e2e_us
-            );
-        }
-        Err(e) => {
-            let _ = writeln!(r, "  peer: bpftool loop not measured: {e}");
-        }
-    }
-    match &scapy {
-        Ok((per_scenario, n)) => {
-            let _ = writeln!(
-                r,
-                "  peer: scapy builds the packets       {:>8.2} µs/scenario ({n} scenarios, inputs equal to the fixtures'): xdptest --jobs 1 end to end is {:.0}× faster",
-                per_scenario * 1e6,
-                per_scenario * 1e6 / e2e_us
-            );
-        }
-        Err(e) => {
-            let _ = writeln!(r, "  peer: scapy not measured: {e}");
-        }
+                "  peer: {peer} {:>8.2} {unit} ({n} {counted}): xdptest --jobs 1 end to end is {:.0}× faster",
+                secs * 1e6,
+                secs * 1e6 / e2e_us
+            ),
+            Err(e) => writeln!(r, "  peer: {} not measured: {e}", peer.trim_end()),
+        };
     }
     for (name, us_per, steps) in &per_program {
         let _ = writeln!(

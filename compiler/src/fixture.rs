@@ -112,6 +112,7 @@ pub struct ProgramFacts {
 
 /// BPF helper ids (`enum bpf_func_id`) the compiler looks for.
 pub mod helper {
+    pub const MAP_LOOKUP_ELEM: u32 = 1;
     pub const MAP_UPDATE_ELEM: u32 = 2;
     pub const KTIME_GET_NS: u32 = 5;
     pub const GET_PRANDOM_U32: u32 = 7;

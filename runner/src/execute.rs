@@ -77,7 +77,7 @@ pub fn run_results(
     }
     let queue = Queue::new(fixtures);
     let jobs = opts.jobs.max(1).min(fixtures.len().max(1));
-    let (tx, rx) = mpsc::channel::<Vec<(usize, ScenarioResult, WorkerStats)>>();
+    let (tx, rx) = mpsc::channel::<Vec<Done>>();
     let mut stats = RunStats::default();
     std::thread::scope(|scope| {
         let (stages, queue, cancel) = (&stages, &queue, &opts.cancel);
@@ -132,6 +132,9 @@ pub fn run_results(
     stats
 }
 
+/// A finished scenario on its way to the reporting thread: its index, result and the worker's loads.
+type Done = (usize, ScenarioResult, WorkerStats);
+
 /// Results of one worker on their way to the reporting thread, sent in batches: a send per scenario
 /// woke the reporter for every result, and those wake-ups (futex calls and context switches) cost more
 /// than the test runs themselves. A batch leaves when it is full, when it is old enough that a progress
@@ -139,7 +142,7 @@ pub fn run_results(
 /// reporter stops the run at `--fail-fast` / `--max-fail` and must hear of failures without delay.
 #[derive(Default)]
 struct Batch {
-    results: Vec<(usize, ScenarioResult, WorkerStats)>,
+    results: Vec<Done>,
     since: Option<Instant>,
 }
 
@@ -148,11 +151,7 @@ impl Batch {
     const AGE: std::time::Duration = std::time::Duration::from_millis(20);
 
     /// Adds a result; false when the receiver is gone (the run is over).
-    fn push(
-        &mut self,
-        tx: &mpsc::Sender<Vec<(usize, ScenarioResult, WorkerStats)>>,
-        r: (usize, ScenarioResult, WorkerStats),
-    ) -> bool {
+    fn push(&mut self, tx: &mpsc::Sender<Vec<Done>>, r: Done) -> bool {
         let since = *self.since.get_or_insert_with(Instant::now);
         let urgent = !r.1.verdict.is_pass();
         self.results.push(r);
@@ -162,7 +161,7 @@ impl Batch {
         true
     }
 
-    fn flush(&mut self, tx: &mpsc::Sender<Vec<(usize, ScenarioResult, WorkerStats)>>) -> bool {
+    fn flush(&mut self, tx: &mpsc::Sender<Vec<Done>>) -> bool {
         self.since = None;
         if self.results.is_empty() {
             return true;

@@ -19,19 +19,14 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::coverage::insn::{bit, Cfg, Insn};
+use xdptest_compiler::fixture::helper::MAP_LOOKUP_ELEM;
+
+use crate::coverage::insn::{bit, Cfg, Insn, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE};
 
 /// Keys logged per map and scenario; a scenario that looks up more is reset in full.
 pub const CAP: usize = 64;
 /// Bytes of one map's part of the log: the number of lookups, then the keys.
 pub const SLOT: usize = 4 * (1 + CAP);
-
-/// `src_reg` of a `ld_imm64` that loads a map by descriptor.
-const PSEUDO_MAP_FD: u8 = 1;
-/// `src_reg` of a `ld_imm64` that loads the address of a map's value.
-const PSEUDO_MAP_VALUE: u8 = 2;
-/// `bpf_map_lookup_elem` in `enum bpf_func_id`.
-const MAP_LOOKUP_ELEM: i32 = 1;
 
 /// The lookups to log: for each `bpf_map_lookup_elem` call (its slot), the byte offset of its map's
 /// part of the log; and each logged map (by descriptor) with its offset.
@@ -49,7 +44,7 @@ pub fn plan(insns: &[Insn], cfg: &Cfg, candidates: &[i32]) -> Plan {
     let mut escaped: HashSet<i32> = HashSet::new();
     for at in (0..n).filter(|&i| cfg.starts[i]) {
         let i = &insns[at];
-        if i.code != 0x18 {
+        if !i.is_wide() {
             continue;
         }
         let fd = i.imm;
@@ -85,10 +80,10 @@ fn straight_into_lookup(insns: &[Insn], cfg: &Cfg, at: usize) -> Option<usize> {
     let mut j = at + 2;
     while j < insns.len() && cfg.block_of[j] == block {
         let i = &insns[j];
-        if i.is_helper_call(MAP_LOOKUP_ELEM) {
+        if i.is_helper_call(MAP_LOOKUP_ELEM as i32) {
             return (reg == 1).then_some(j);
         }
-        if i.is_call() || i.is_exit() || i.jump_target(j).is_some() || i.is_conditional() {
+        if i.is_call() || i.is_exit() || i.jump_target(j).is_some() {
             return None;
         }
         // Read, or overwritten unused (which compilers do not emit): either way not the plain pattern.

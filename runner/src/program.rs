@@ -684,18 +684,21 @@ const LOG_WORTH: usize = 64;
 /// Whether a logging copy could pay: some array large enough, and nothing that rules logging out
 /// for the whole program (see [`logging_copy`]).
 fn worth_logging(program: &Program, maps: &HashMap<String, LoadedMap>, ncpus: usize) -> bool {
+    // Programs that share maps with others, or reach maps through maps, change entries no log sees.
     !program.facts.helpers.contains(&xdptest_compiler::fixture::helper::TAIL_CALL)
         && !maps.values().any(|m| matches!(m.kind, MapKind::ArrayOfMaps | MapKind::HashOfMaps))
-        && maps.values().any(|m| m.initial.is_some() && log_slots(m, ncpus) >= LOG_WORTH)
+        && !log_candidates(maps, ncpus).is_empty()
 }
 
-fn log_slots(m: &LoadedMap, ncpus: usize) -> usize {
-    m.max_entries as usize * if m.is_per_cpu() { ncpus } else { 1 }
+/// The descriptors of the arrays large enough to log (entries × CPUs for per-CPU ones).
+fn log_candidates(maps: &HashMap<String, LoadedMap>, ncpus: usize) -> Vec<i32> {
+    let slots = |m: &LoadedMap| m.max_entries as usize * if m.is_per_cpu() { ncpus } else { 1 };
+    maps.values().filter(|m| m.initial.is_some() && slots(m) >= LOG_WORTH).map(|m| m.fd).collect()
 }
 
 /// The logging copy of program `sym` ([`crate::keylog`]) for the arrays of `maps` whose references
-/// allow it, loaded onto the same maps; `None` when no array is worth logging or any step fails (the
-/// program then runs as loaded, with full resets).
+/// allow it, loaded onto the same maps; `None` when no array's references allow it or any step fails
+/// (the program then runs as loaded, with full resets). Only for programs [`worth_logging`].
 fn logging_copy(
     program: &Program,
     bytes: &[u8],
@@ -705,12 +708,7 @@ fn logging_copy(
     maps: &HashMap<String, LoadedMap>,
     ncpus: usize,
 ) -> Option<Logged> {
-    // Programs that share maps with others, or reach maps through maps, change entries no log sees.
-    if !worth_logging(program, maps, ncpus) {
-        return None;
-    }
-    let candidates: Vec<i32> =
-        maps.values().filter(|m| m.initial.is_some() && log_slots(m, ncpus) >= LOG_WORTH).map(|m| m.fd).collect();
+    let candidates = log_candidates(maps, ncpus);
     let load_as = load_as(sym);
     let r = relocated(bytes, sym, load_as, Some(map_fds), kernel).ok()?;
     let plan = crate::coverage::Plan::new(&r.code).ok()?;

@@ -8,7 +8,7 @@ use xdptest_compiler::diagnostic::Severity;
 use xdptest_compiler::spec::FsLoader;
 use xdptest_compiler::{suite, Diag};
 
-use super::{allowed_paths, default_paths, report};
+use super::{allowed_paths, default_paths, load_with};
 use crate::outcome::{count, Outcome};
 
 #[derive(Debug, Args)]
@@ -32,25 +32,12 @@ pub fn run(args: CheckArgs) -> Outcome {
     if args.format == Format::Json {
         return json(&paths);
     }
-    let specs = match suite::discover(&paths) {
-        Ok(s) => s,
-        Err(d) => return report(&d),
-    };
-    if specs.is_empty() {
-        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        errln!("error: no .pkt spec files under {}", shown.join(", "));
-        return Outcome::Error;
-    }
-    let roots = suite::spec_roots(&paths, &allowed_paths());
-    match suite::check(&specs, &FsLoader::confined(&roots)) {
-        Ok(checked) => {
-            for w in &checked.warnings {
-                errln!("{:?}", w.report());
-            }
+    match load_with(&paths, suite::check, |c| &c.warnings) {
+        Ok((specs, checked)) => {
             outln!("ok: {}, {}", count(specs.len(), "spec file"), count(checked.scenarios, "scenario"));
             Outcome::Ok
         }
-        Err(d) => report(&d),
+        Err(o) => o,
     }
 }
 

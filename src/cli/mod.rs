@@ -178,19 +178,22 @@ pub fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 
 /// Finds and compiles specs, printing every diagnostic on failure.
 pub fn load_suite(paths: &[PathBuf]) -> Result<(Vec<suite::SpecPath>, Suite), Outcome> {
-    load_suite_with(paths, suite::compile)
+    load_with(paths, suite::compile, |s| &s.warnings)
 }
 
 /// [`load_suite`] for runs: fixtures without what only pages and captures read
 /// ([`suite::compile_for_run`]).
 pub fn load_suite_for_run(paths: &[PathBuf]) -> Result<(Vec<suite::SpecPath>, Suite), Outcome> {
-    load_suite_with(paths, suite::compile_for_run)
+    load_with(paths, suite::compile_for_run, |s| &s.warnings)
 }
 
-fn load_suite_with(
+/// Finds specs and compiles them with `compile` (which keeps what its command needs of them),
+/// printing every diagnostic on failure and the `warnings` it kept on success.
+pub fn load_with<T>(
     paths: &[PathBuf],
-    compile: fn(&[suite::SpecPath], &FsLoader) -> Result<Suite, Vec<Diag>>,
-) -> Result<(Vec<suite::SpecPath>, Suite), Outcome> {
+    compile: fn(&[suite::SpecPath], &FsLoader) -> Result<T, Vec<Diag>>,
+    warnings: fn(&T) -> &[Diag],
+) -> Result<(Vec<suite::SpecPath>, T), Outcome> {
     let specs = suite::discover(paths).map_err(|d| report(&d))?;
     if specs.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -200,7 +203,7 @@ fn load_suite_with(
     let roots = suite::spec_roots(paths, &allowed_paths());
     let suite = compile(&specs, &FsLoader::confined(&roots)).map_err(|d| report(&d))?;
     // Warnings and notes do not stop the run, but the author should see them.
-    for w in &suite.warnings {
+    for w in warnings(&suite) {
         errln!("{:?}", w.report());
     }
     Ok((specs, suite))

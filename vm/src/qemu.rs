@@ -134,17 +134,24 @@ fn cpu_model(accel: Accel) -> &'static str {
     }
 }
 
+/// A qemu command for the machine every VM and probe uses: a plain PC without default devices or a
+/// display, under `accel` with its CPU model.
+fn machine(qemu: &Path, accel: Accel) -> Command {
+    let mut cmd = Command::new(qemu);
+    cmd.args(["-M", "pc", "-nodefaults", "-no-user-config", "-display", "none", "-accel"])
+        .arg(accel.to_string())
+        .args(["-cpu", cpu_model(accel)]);
+    cmd
+}
+
 /// Whether a guest runs under `accel`: boots the probe sector with a short deadline.
 pub fn probe(qemu: &Path, accel: Accel, timeout: Duration) -> Result<(), String> {
     let dir = xdptest_compiler::owner::temp_dir("xdptest-probe-")
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let img = dir.path().join("probe.img");
     std::fs::write(&img, probe_sector()).map_err(|e| format!("writing {}: {e}", img.display()))?;
-    let mut cmd = Command::new(qemu);
-    cmd.args(["-M", "pc", "-nodefaults", "-no-user-config", "-display", "none", "-m", "16", "-accel"])
-        .arg(accel.to_string())
-        .args(["-cpu", cpu_model(accel)])
-        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-drive"])
+    let mut cmd = machine(qemu, accel);
+    cmd.args(["-m", "16", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-drive"])
         .arg(format!("file={},format=raw,if=ide", img.display()))
         .stderr(Stdio::piped());
     let mut q = Qemu::spawn(cmd).map_err(|e| format!("cannot start {}: {e}", qemu.display()))?;
@@ -257,9 +264,8 @@ pub fn probe_kernel(qemu: &Path, image: &Path, timeout: Duration) -> Result<(), 
     let dir = xdptest_compiler::owner::temp_dir("xdptest-probe-")
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let console = dir.path().join("console.log");
-    let mut cmd = Command::new(qemu);
-    cmd.args(["-M", "pc", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-m", "128"])
-        .args(["-accel", "kvm", "-cpu", cpu_model(Accel::Kvm), "-kernel"])
+    let mut cmd = machine(qemu, Accel::Kvm);
+    cmd.args(["-no-reboot", "-m", "128", "-kernel"])
         .arg(image)
         .args(["-append", "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 rdinit=/xdptest-no-init"])
         .arg("-serial")
@@ -332,10 +338,8 @@ pub fn cmdline() -> &'static str {
 }
 
 pub fn command(cfg: &VmConfig) -> Command {
-    let mut cmd = Command::new(&cfg.qemu);
-    cmd.args(["-M", "pc", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"])
-        .args(["-accel", &cfg.accel.to_string()])
-        .args(["-cpu", cpu_model(cfg.accel)])
+    let mut cmd = machine(&cfg.qemu, cfg.accel);
+    cmd.args(["-no-reboot"])
         .args(["-smp", &cfg.cpus.to_string(), "-m", &format!("{}M", cfg.memory_mib)])
         .arg("-kernel")
         .arg(&cfg.kernel)

@@ -12,6 +12,12 @@ pub struct Insn {
     pub imm: i32,
 }
 
+/// `src_reg` of a `ld_imm64` that loads a map by descriptor (`imm`).
+pub const PSEUDO_MAP_FD: u8 = 1;
+/// `src_reg` of a `ld_imm64` that loads the address of a map's value (`imm` = map fd, next `imm` =
+/// offset).
+pub const PSEUDO_MAP_VALUE: u8 = 2;
+
 pub const CLASS_LD: u8 = 0x00;
 pub const CLASS_LDX: u8 = 0x01;
 pub const CLASS_ST: u8 = 0x02;

@@ -7,12 +7,9 @@
 
 use xdptest_compiler::fixture::helper;
 
-use super::insn::{bit, initialized_before, live_before, Insn, Regs, R10};
+use super::insn::{bit, initialized_before, live_before, Insn, Regs, PSEUDO_MAP_VALUE, R10};
 use super::plan::{Plan, Site};
 use super::{Code, Unsupported};
-
-/// `src_reg` of a `ld_imm64` that loads the address of a map's value (`imm` = map fd, next `imm` = offset).
-const PSEUDO_MAP_VALUE: u8 = 2;
 
 /// Registers a counter may use: r0–r9.
 const USABLE: Regs = 0x3ff;
@@ -116,7 +113,7 @@ pub fn instrument(
     }
     if let Some((_, sites)) = opts.key_log {
         for &(at, offset) in sites {
-            if !insns.get(at).is_some_and(|i| i.is_helper_call(1)) || !cfg.starts[at] {
+            if !insns.get(at).is_some_and(|i| i.is_helper_call(helper::MAP_LOOKUP_ELEM as i32)) || !cfg.starts[at] {
                 return Err(Unsupported(format!("instruction {at} is no map lookup to log")));
             }
             place(at, What::LogKey { offset }, true)?;
