@@ -346,6 +346,10 @@ pub enum VmFailure {
     /// The guest finished without sending every result.
     #[error("incomplete results: {received} of {expected} scenarios arrived, the guest claims {claimed}")]
     Incomplete { received: usize, expected: usize, claimed: usize },
+    /// The saved state of a booted guest could not be saved or restored (see `xdptest_vm::warm`): the
+    /// step, and what qemu or the guest said.
+    #[error("the saved VM state could not be {step}: {reason}")]
+    WarmStart { step: String, reason: String },
     /// The run was interrupted.
     #[error("interrupted")]
     Cancelled,

@@ -73,6 +73,16 @@ pub struct ShardTiming {
     pub wall: Duration,
     /// The runner's wall time inside the guest.
     pub guest_wall: Option<Duration>,
+    /// How the VM started.
+    pub start: VmStart,
+}
+
+/// How a VM started: booted, or restored from a snapshot of a booted guest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum VmStart {
+    #[default]
+    Booted,
+    Restored,
 }
 
 /// Figures about a run, for reports and benchmarks.

@@ -18,6 +18,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("XDPTEST_VM_TIMEOUT_SCALE", "a number above 0 and at most 1000"),
     ("XDPTEST_VM_ACCEL", "`kvm` or `tcg`"),
     ("XDPTEST_VM_KEEP", "`1` (keep VM files) or `0`"),
+    ("XDPTEST_VM_WARM", "`1` (restore saved VM states, the default) or `0` (always boot)"),
     ("XDPTEST_QEMU", "the path of a qemu-system-x86_64 executable"),
     ("XDPTEST_GUEST_BINARY", "the path of the static guest executable"),
     ("XDPTEST_ALLOW_PATH", "directories separated by `:`"),
@@ -53,7 +54,7 @@ fn check(vars: impl Iterator<Item = (OsString, OsString)>) -> Result<Vars, Strin
         let ok = match name {
             "XDPTEST_VM_TIMEOUT_SCALE" => timeout_scale(text).is_some(),
             "XDPTEST_VM_ACCEL" => matches!(text, "kvm" | "tcg"),
-            "XDPTEST_VM_KEEP" => matches!(text, "0" | "1"),
+            "XDPTEST_VM_KEEP" | "XDPTEST_VM_WARM" => matches!(text, "0" | "1"),
             "XDPTEST_QEMU" | "XDPTEST_GUEST_BINARY" => std::path::Path::new(text).is_file(),
             "XDPTEST_ALLOW_PATH" => {
                 let dirs: Vec<PathBuf> = std::env::split_paths(text).filter(|d| !d.as_os_str().is_empty()).collect();
@@ -94,6 +95,8 @@ mod tests {
         assert!(one("XDPTEST_VM_ACCEL", "kvm").is_ok());
         assert!(one("XDPTEST_VM_ACCEL", "KVM").unwrap_err().contains("`kvm` or `tcg`"));
         assert!(one("XDPTEST_VM_KEEP", "yes").is_err());
+        assert!(one("XDPTEST_VM_WARM", "0").is_ok());
+        assert!(one("XDPTEST_VM_WARM", "off").unwrap_err().contains("always boot"));
         assert!(one("XDPTEST_QEMU", "/nonexistent/qemu").is_err());
         assert!(one("XDPTEST_GUEST_BINARY", "/").is_err());
         assert!(one("XDPTEST_ALLOW_PATH", "/nonexistent").is_err());

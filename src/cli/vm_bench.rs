@@ -50,43 +50,69 @@ pub fn run(args: BenchArgs) -> Outcome {
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     };
     outln!("{} scenarios per VM, {} run(s) per figure", fixtures.len(), args.repeat.max(1));
-    outln!("{:<24} {:<32} {:<5} {:>7} {:>11} {:>8}", "kernel", "release", "accel", "boot s", "results s", "verdicts");
+    outln!(
+        "{:<24} {:<32} {:<5} {:<8} {:>7} {:>11} {:>8}",
+        "kernel",
+        "release",
+        "accel",
+        "start",
+        "start s",
+        "results s",
+        "verdicts"
+    );
     let mut failed = false;
+    // Booted, then restored from a saved state (saved by an unmeasured run first, when missing).
+    let modes: Vec<(&str, Option<std::path::PathBuf>)> =
+        std::iter::once(("booted", None)).chain(opts.vm_states.clone().map(|d| ("restored", Some(d)))).collect();
     for k in &kernels {
-        let (mut boot, mut wall) = (Vec::new(), Vec::new());
-        let mut line = None;
-        for _ in 0..args.repeat.max(1) {
-            let runs = match xdptest_vm::run_collected(std::slice::from_ref(k), &fixtures, &opts) {
-                Ok(r) => r,
-                Err(e) => {
-                    errln!("error: {e}");
-                    return Outcome::Error;
+        for (mode, states) in &modes {
+            let mut opts = opts.clone();
+            opts.vm_states = states.clone();
+            let measured = args.repeat.max(1);
+            let (mut start, mut wall) = (Vec::new(), Vec::new());
+            let mut line = None;
+            for i in 0..measured + usize::from(states.is_some()) {
+                let runs = match xdptest_vm::run_collected(std::slice::from_ref(k), &fixtures, &opts) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        errln!("error: {e}");
+                        return Outcome::Error;
+                    }
+                };
+                let r = &runs[0];
+                failed |= !r.failures.is_empty();
+                for f in &r.failures {
+                    errln!("{}: VM failed: {}", r.label, f.failure);
                 }
-            };
-            let r = &runs[0];
-            failed |= !r.failures.is_empty();
-            for f in &r.failures {
-                errln!("{}: VM failed: {}", r.label, f.failure);
+                if states.is_some() && i == 0 {
+                    continue;
+                }
+                if let Some(v) = r.timings.first() {
+                    start.push(v.boot.map(|b| b.as_secs_f64()).unwrap_or(f64::NAN));
+                    wall.push(v.wall.as_secs_f64());
+                    if *mode == "restored" && v.start != xdptest_runner::events::VmStart::Restored {
+                        errln!("{}: the VM booted instead of restoring its saved state", r.label);
+                        failed = true;
+                    }
+                }
+                let pass = r.results.iter().filter(|x| x.verdict.is_pass()).count();
+                let accel = xdptest_vm::qemu::qemu_binary()
+                    .map(|q| xdptest_vm::qemu::accel(&q).0.to_string())
+                    .unwrap_or_default();
+                line = Some((r.release.clone(), accel, format!("{pass}/{} ok", r.results.len())));
             }
-            if let Some(v) = r.timings.first() {
-                boot.push(v.boot.map(|b| b.as_secs_f64()).unwrap_or(f64::NAN));
-                wall.push(v.wall.as_secs_f64());
+            if let Some((release, accel, verdicts)) = line {
+                outln!(
+                    "{:<24} {:<32} {:<5} {:<8} {:>7.1} {:>11.1} {:>8}",
+                    k.label,
+                    release,
+                    accel,
+                    mode,
+                    median(start),
+                    median(wall),
+                    verdicts
+                );
             }
-            let pass = r.results.iter().filter(|x| x.verdict.is_pass()).count();
-            let accel =
-                xdptest_vm::qemu::qemu_binary().map(|q| xdptest_vm::qemu::accel(&q).0.to_string()).unwrap_or_default();
-            line = Some((r.release.clone(), accel, format!("{pass}/{} ok", r.results.len())));
-        }
-        if let Some((release, accel, verdicts)) = line {
-            outln!(
-                "{:<24} {:<32} {:<5} {:>7.1} {:>11.1} {:>8}",
-                k.label,
-                release,
-                accel,
-                median(boot),
-                median(wall),
-                verdicts
-            );
         }
     }
     if kernels.len() > 1 {

@@ -39,12 +39,12 @@ impl Reporter for Progress {
                                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
                         );
                         bar.set_prefix(label.clone());
-                        bar.set_message("booting");
+                        bar.set_message("starting");
                         bar.enable_steady_tick(Duration::from_millis(200));
                         Some(bar)
                     }
                     None => {
-                        errln!("vm: {label}: booting ({})", count(*scenarios, "scenario"));
+                        errln!("vm: {label}: starting ({})", count(*scenarios, "scenario"));
                         None
                     }
                 };

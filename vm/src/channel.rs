@@ -16,7 +16,7 @@ use xdptest_runner::{OsError, ScenarioResult};
 const MAGIC: &[u8; 4] = b"XDPT";
 const HEADER: usize = 4 + 1 + 4 + 4;
 /// Bumped whenever a record's meaning changes: a guest binary from another build is refused.
-pub const PROTOCOL: u32 = 3;
+pub const PROTOCOL: u32 = 4;
 
 /// One message from the guest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,6 +29,9 @@ pub enum Record {
     Result { index: usize, result: Box<ScenarioResult> },
     /// All results were sent.
     End { results: usize, loads: usize, load_micros: u64, wall_micros: u64 },
+    /// A guest booted to be snapshotted (see [`warm`](crate::warm)) is ready and waits for its
+    /// payload: the host saves the VM now.
+    Waiting { protocol: u32 },
     /// The guest could not run the suite at all: what it was doing, the OS error (if any) or what else
     /// went wrong (a panic's message).
     Fatal { step: String, os: Option<OsError>, detail: String },
@@ -42,6 +45,7 @@ impl Record {
             Record::Result { .. } => 3,
             Record::End { .. } => 4,
             Record::Fatal { .. } => 5,
+            Record::Waiting { .. } => 6,
         }
     }
 

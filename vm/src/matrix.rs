@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use xdptest_compiler::fixture::{EnvItem, LinkKind};
 use xdptest_compiler::Fixture;
 use xdptest_runner::error::{OsError, RunError, VmFailure};
-use xdptest_runner::events::{ShardTiming, TargetFailure};
+use xdptest_runner::events::{ShardTiming, TargetFailure, VmStart};
 use xdptest_runner::{Cancel, RunEvent, RunStats, ScenarioResult, Target, Verdict};
 
 use crate::channel::{Record, PROTOCOL};
@@ -41,6 +41,8 @@ pub struct Options {
     pub coverage: bool,
     /// Stops every VM when set.
     pub cancel: Cancel,
+    /// Where saved VM states are kept for warm starts (see [`warm`](crate::warm)); `None` boots every VM.
+    pub vm_states: Option<PathBuf>,
 }
 
 impl Options {
@@ -56,8 +58,17 @@ impl Options {
             dump_maps: Vec::new(),
             coverage: false,
             cancel: Cancel::new(),
+            vm_states: default_vm_states(),
         }
     }
+}
+
+/// `vm-states/` beside the kernel cache, unless `XDPTEST_VM_WARM=0`.
+pub fn default_vm_states() -> Option<PathBuf> {
+    if std::env::var_os("XDPTEST_VM_WARM").is_some_and(|v| v == "0") {
+        return None;
+    }
+    kernel::default_cache_dir().parent().map(|d| d.join("vm-states"))
 }
 
 fn available_memory_mib() -> u64 {
@@ -198,6 +209,18 @@ struct Plan<'a> {
     work_root: PathBuf,
     /// Each target's label (unique).
     labels: Vec<String>,
+    /// Per kernel: its warm start, when saved states are on.
+    warm: Vec<Option<Warm>>,
+}
+
+/// A kernel's warm start: the saved state to restore, saved first by the first VM that needs it.
+struct Warm {
+    /// The initramfs without a suite that the saved guest booted from.
+    initrd: PathBuf,
+    state: PathBuf,
+    memory_mib: u64,
+    /// Whether the state exists (after saving it, if need be); why not.
+    ready: std::sync::OnceLock<Result<(), String>>,
 }
 
 /// Runs `fixtures` on every kernel; `on_event` sees the run's [`RunEvent`]s on the calling thread, as
@@ -250,7 +273,12 @@ pub fn run(
     // Named after this process: what a killed run leaves is removed by the next one.
     let work_root = xdptest_compiler::owner::temp_dir("xdptest-vm-")
         .map_err(|e| MatrixError::TempDir { os: OsError::new("mkdtemp", &e) })?;
+    let warm = match &opts.vm_states {
+        Some(dir) => warm_starts(dir, kernels, &qemu_bin, accel, &guest, &guest_libs, mem_per_vm, work_root.path()),
+        None => kernels.iter().map(|_| None).collect(),
+    };
     let plan = Plan {
+        warm,
         kernels,
         fixtures,
         opts,
@@ -298,6 +326,36 @@ pub fn run(
     stats.wall = start.elapsed();
     on_event(RunEvent::Done { stats: stats.clone(), cancelled: opts.cancel.is_cancelled() });
     Ok(stats)
+}
+
+/// Each kernel's warm start (`None` where its key cannot be computed: the kernel image or qemu is
+/// unreadable, which the boot will report).
+#[allow(clippy::too_many_arguments)]
+fn warm_starts(
+    dir: &Path,
+    kernels: &[Kernel],
+    qemu: &Path,
+    accel: Accel,
+    guest: &[u8],
+    guest_libs: &[(String, Vec<u8>)],
+    mem_per_vm: u64,
+    work_root: &Path,
+) -> Vec<Option<Warm>> {
+    let memory_mib = crate::warm::memory_mib(mem_per_vm);
+    let initrd = build_initramfs(guest, guest_libs, &[]);
+    let path = work_root.join("warm.cpio");
+    if std::fs::write(&path, &initrd).is_err() {
+        return kernels.iter().map(|_| None).collect();
+    }
+    kernels
+        .iter()
+        .map(|k| {
+            let parts =
+                crate::warm::KeyParts { initrd: &initrd, kernel: &k.image, qemu, accel, cpus: VM_CPUS, memory_mib };
+            let state = crate::warm::path_for(dir, &k.version, &parts).ok()?;
+            Some(Warm { initrd: path.clone(), state, memory_mib, ready: std::sync::OnceLock::new() })
+        })
+        .collect()
 }
 
 /// One target per kernel. Labels name targets in reports: the same kernel given twice is `debian:6.1`
@@ -374,80 +432,115 @@ fn run_task(plan: &Plan, task: &Task, t: usize, tx: &mpsc::Sender<Msg>) {
         p.dedup();
         p.len()
     };
-    let prepared = std::fs::create_dir_all(&dir)
-        .map_err(|e| OsError::new(format!("create {}", dir.display()), &e))
-        .and_then(|()| {
-            let shard: Vec<&Fixture> = task.items.iter().map(|&i| &plan.fixtures[i]).collect();
-            let dump_maps: Vec<bool> =
-                task.items.iter().map(|&i| plan.opts.dump_maps.get(i).copied().unwrap_or(false)).collect();
-            let initrd = build_initramfs(
-                &plan.guest,
-                &plan.guest_libs,
-                &shard,
-                &dump_maps,
-                plan.opts.coverage,
-                &plan.objects,
-                &plan.modules[task.kernel],
-            );
-            let path = dir.join("initrd.cpio");
-            std::fs::write(&path, &initrd).map_err(|e| OsError::new(format!("write {}", path.display()), &e))?;
-            Ok(path)
-        });
+    let shard: Vec<&Fixture> = task.items.iter().map(|&i| &plan.fixtures[i]).collect();
+    let dump_maps: Vec<bool> =
+        task.items.iter().map(|&i| plan.opts.dump_maps.get(i).copied().unwrap_or(false)).collect();
+    let files = payload_files(&shard, &dump_maps, plan.opts.coverage, &plan.objects, &plan.modules[task.kernel]);
     let guest_paths: Vec<(String, String)> =
         plan.objects.iter().enumerate().map(|(i, (p, _))| (format!("/{OBJECTS}/{i}.o"), p.clone())).collect();
     let mut reported = vec![false; task.items.len()];
-    let (outcome, failure) = match prepared {
-        Err(os) => (qemu::VmOutcome::default(), Some(VmFailure::Prepare { os })),
-        Ok(initrd) => {
-            let cfg = VmConfig {
-                qemu: plan.qemu.clone(),
-                kernel: kernel.image.clone(),
-                initrd,
-                dir: dir.clone(),
-                memory_mib: plan.mem_per_vm,
-                // Two CPUs, as the smallest host has: per-CPU maps, CPU redirects and LRU lists need more
-                // than one to behave as they do in production.
-                cpus: 2,
-                accel: plan.accel,
-                boot_timeout: secs(if plan.accel == Accel::Kvm { 60.0 } else { 120.0 } * plan.scale),
-                run_timeout: secs((60.0 + 3.0 * programs as f64 + 0.1 * task.items.len() as f64) * plan.scale),
-                scenarios: task.items.len(),
-                cancel: plan.opts.cancel.clone(),
-            };
-            let mut protocol_ok = true;
-            let out = qemu::run_vm(&cfg, &mut |r| match r {
-                Record::Start { protocol, release, .. } => {
-                    protocol_ok = *protocol == PROTOCOL;
-                    send(RunEvent::Ready { target: task.kernel, shard: task.shard, release: release.clone() })
-                }
-                Record::Note { text } => send(RunEvent::Note { target: task.kernel, text: text.clone() }),
-                // Each record is checksummed: a result that arrived is the guest's own, whatever happens
-                // to the VM afterwards.
-                Record::Result { index, result } if protocol_ok => {
-                    if let (Some(&global), Some(seen)) = (task.items.get(*index), reported.get_mut(*index)) {
-                        if !*seen {
-                            *seen = true;
-                            let mut r = (**result).clone();
-                            host_paths(&mut r, &guest_paths);
-                            send(RunEvent::Finished { target: task.kernel, index: global, result: Box::new(r) });
-                        }
+    let config = |initrd: PathBuf, memory_mib: u64| VmConfig {
+        qemu: plan.qemu.clone(),
+        kernel: kernel.image.clone(),
+        initrd,
+        dir: dir.clone(),
+        memory_mib,
+        cpus: VM_CPUS,
+        accel: plan.accel,
+        boot_timeout: secs(if plan.accel == Accel::Kvm { 60.0 } else { 120.0 } * plan.scale),
+        run_timeout: secs((60.0 + 3.0 * programs as f64 + 0.1 * task.items.len() as f64) * plan.scale),
+        scenarios: task.items.len(),
+        cancel: plan.opts.cancel.clone(),
+        payload: None,
+        incoming: None,
+    };
+    let mut attempt = |cfg: &VmConfig| {
+        let mut protocol_ok = true;
+        let out = qemu::run_vm(cfg, &mut |r| match r {
+            Record::Start { protocol, release, .. } => {
+                protocol_ok = *protocol == PROTOCOL;
+                send(RunEvent::Ready { target: task.kernel, shard: task.shard, release: release.clone() })
+            }
+            Record::Note { text } => send(RunEvent::Note { target: task.kernel, text: text.clone() }),
+            // Each record is checksummed: a result that arrived is the guest's own, whatever happens
+            // to the VM afterwards.
+            Record::Result { index, result } if protocol_ok => {
+                if let (Some(&global), Some(seen)) = (task.items.get(*index), reported.get_mut(*index)) {
+                    if !*seen {
+                        *seen = true;
+                        let mut r = (**result).clone();
+                        host_paths(&mut r, &guest_paths);
+                        send(RunEvent::Finished { target: task.kernel, index: global, result: Box::new(r) });
                     }
                 }
-                Record::End { loads, load_micros, .. } => {
-                    let _ = tx.send(Msg::Guest { loads: *loads, load: Duration::from_micros(*load_micros) });
-                }
-                _ => {}
+            }
+            Record::End { loads, load_micros, .. } => {
+                let _ = tx.send(Msg::Guest { loads: *loads, load: Duration::from_micros(*load_micros) });
+            }
+            _ => {}
+        });
+        let failure = if protocol_ok {
+            out.failure.clone()
+        } else {
+            let guest = out.records.iter().find_map(|r| match r {
+                Record::Start { protocol, .. } => Some(*protocol),
+                _ => None,
             });
-            let failure = if protocol_ok {
-                out.failure.clone()
-            } else {
-                let guest = out.records.iter().find_map(|r| match r {
-                    Record::Start { protocol, .. } => Some(*protocol),
-                    _ => None,
-                });
-                Some(VmFailure::Protocol { guest: guest.unwrap_or(0), host: PROTOCOL })
+            Some(VmFailure::Protocol { guest: guest.unwrap_or(0), host: PROTOCOL })
+        };
+        (out, failure)
+    };
+    let created = std::fs::create_dir_all(&dir).map_err(|e| OsError::new(format!("create {}", dir.display()), &e));
+    // A warm start when this kernel has one: restore its saved state (saved first if need be).
+    let mut warm_run = None;
+    if let (Ok(()), Some(w)) = (&created, &plan.warm[task.kernel]) {
+        let ready = w.ready.get_or_init(|| ensure_saved(plan, task.kernel, w, &send));
+        let payload = dir.join("payload.bin");
+        let written = ready.clone().and_then(|()| {
+            std::fs::write(&payload, crate::bundle::encode(&files))
+                .map_err(|e| format!("write {}: {e}", payload.display()))
+        });
+        if written.is_ok() {
+            crate::warm::touch(&w.state);
+            // A restore takes a fraction of a second: a guest that has not started within seconds
+            // will not, and the VM boots instead.
+            let cfg = VmConfig {
+                payload: Some(payload),
+                incoming: Some(w.state.clone()),
+                boot_timeout: secs(30.0 * plan.scale),
+                ..config(w.initrd.clone(), w.memory_mib)
             };
-            (out, failure)
+            let (out, failure) = attempt(&cfg);
+            match &failure {
+                // The guest never started: boot instead. The saved state is unusable (qemu refused
+                // it, the guest did not wake) unless the restore only ran out of time (a busy machine).
+                Some(f) if out.boot.is_none() && !plan.opts.cancel.is_cancelled() => {
+                    if !matches!(f, VmFailure::BootTimeout { .. }) {
+                        let _ = std::fs::remove_file(&w.state);
+                    }
+                    send(RunEvent::Note {
+                        target: task.kernel,
+                        text: format!("the saved VM state did not restore ({f}); booting instead"),
+                    });
+                    let _ = std::fs::remove_file(dir.join("results.bin"));
+                }
+                _ => warm_run = Some((out, failure)),
+            }
+        }
+    }
+    let start = if warm_run.is_some() { VmStart::Restored } else { VmStart::Booted };
+    let (outcome, failure) = match (warm_run, created) {
+        (Some(run), _) => run,
+        (None, Err(os)) => (qemu::VmOutcome::default(), Some(VmFailure::Prepare { os })),
+        (None, Ok(())) => {
+            let path = dir.join("initrd.cpio");
+            match std::fs::write(&path, build_initramfs(&plan.guest, &plan.guest_libs, &files)) {
+                Err(e) => (
+                    qemu::VmOutcome::default(),
+                    Some(VmFailure::Prepare { os: OsError::new(format!("write {}", path.display()), &e) }),
+                ),
+                Ok(()) => attempt(&config(path, plan.mem_per_vm)),
+            }
         }
     };
     // Scenarios the VM did not report: errors that say why (unless the whole run was interrupted, when
@@ -482,7 +575,7 @@ fn run_task(plan: &Plan, task: &Task, t: usize, tx: &mpsc::Sender<Msg>) {
         target: task.kernel,
         shard: task.shard,
         failure: failure.map(|failure| TargetFailure { failure, console: outcome.console.clone() }),
-        timing: ShardTiming { boot: outcome.boot, wall: outcome.wall, guest_wall },
+        timing: ShardTiming { boot: outcome.boot, wall: outcome.wall, guest_wall, start },
     });
 }
 
@@ -564,16 +657,9 @@ fn auto_shards(slots: usize, kernels: usize, scenarios: usize, accel: Accel) -> 
     free.min(scenarios.div_ceil(per_vm)).max(1)
 }
 
-/// The initramfs of one VM.
-fn build_initramfs(
-    guest: &[u8],
-    guest_libs: &[(String, Vec<u8>)],
-    shard: &[&Fixture],
-    dump_maps: &[bool],
-    coverage: bool,
-    objects: &[(String, Vec<u8>)],
-    modules: &[kernel::Module],
-) -> Vec<u8> {
+/// The initramfs of one VM: the guest binary as `/init` with its libraries, and `files` (a shard's
+/// payload; none for the initramfs of a saved state, whose guest receives them after the restore).
+fn build_initramfs(guest: &[u8], guest_libs: &[(String, Vec<u8>)], files: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut a = Archive::new();
     a.file("init", 0o755, guest).char_device("dev/console", 0o600, 5, 1).dir("proc").dir("sys").dir("tmp");
     // A dynamically linked /init: the kernel starts its interpreter from the archive, which loads the
@@ -581,6 +667,22 @@ fn build_initramfs(
     for (path, bytes) in guest_libs {
         a.file(path, 0o755, bytes);
     }
+    for (path, bytes) in files {
+        a.file(path, 0o644, bytes);
+    }
+    a.finish()
+}
+
+/// What one VM runs, as files (relative paths): the objects its shard uses, the modules, and
+/// [`SUITE`] (fixtures pointing at those objects).
+fn payload_files(
+    shard: &[&Fixture],
+    dump_maps: &[bool],
+    coverage: bool,
+    objects: &[(String, Vec<u8>)],
+    modules: &[kernel::Module],
+) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
     let mut fixtures = Vec::with_capacity(shard.len());
     let mut used = vec![false; objects.len()];
     // The guest sees each object under its own path; fixtures of one program keep sharing it.
@@ -606,19 +708,70 @@ fn build_initramfs(
         fixtures.push(f);
     }
     for (i, (_, bytes)) in objects.iter().enumerate().filter(|(i, _)| used[*i]) {
-        a.file(&format!("{OBJECTS}/{i}.o"), 0o644, bytes);
+        files.push((format!("{OBJECTS}/{i}.o"), bytes.clone()));
     }
     let mut names = Vec::new();
     for m in modules {
         let name = format!("{}.ko", m.name);
-        a.file(&format!("{MODULES}/{name}"), 0o644, &m.image);
+        files.push((format!("{MODULES}/{name}"), m.image.clone()));
         names.push(name);
     }
     let payload = Payload { fixtures, modules: names, dump_maps: dump_maps.to_vec(), coverage };
-    let json = serde_json::to_vec(&payload).expect("fixtures serialize");
-    a.file(SUITE, 0o644, &json);
-    a.finish()
+    files.push((SUITE.to_string(), serde_json::to_vec(&payload).expect("fixtures serialize")));
+    files
 }
+
+/// Makes sure `w`'s saved state exists: when it does not, boots a guest without a suite and saves it
+/// (the first run after a new xdptest binary or kernel pays one boot for all later runs).
+fn ensure_saved(plan: &Plan, kernel: usize, w: &Warm, send: &dyn Fn(RunEvent)) -> Result<(), String> {
+    if w.state.is_file() {
+        return Ok(());
+    }
+    let dir = plan.work_root.join(format!("save{kernel}"));
+    let placeholder = dir.join("payload.bin");
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&placeholder, crate::bundle::placeholder()))
+        .map_err(|e| format!("write {}: {e}", placeholder.display()))?;
+    let cfg = VmConfig {
+        qemu: plan.qemu.clone(),
+        kernel: plan.kernels[kernel].image.clone(),
+        initrd: w.initrd.clone(),
+        dir,
+        memory_mib: w.memory_mib,
+        cpus: VM_CPUS,
+        accel: plan.accel,
+        boot_timeout: secs(if plan.accel == Accel::Kvm { 60.0 } else { 120.0 } * plan.scale),
+        run_timeout: Duration::ZERO,
+        scenarios: 0,
+        cancel: plan.opts.cancel.clone(),
+        payload: Some(placeholder),
+        incoming: None,
+    };
+    match crate::warm::save(&cfg, &w.state) {
+        Ok(booted) => {
+            send(RunEvent::Note {
+                target: kernel,
+                text: format!(
+                    "saved the booted guest ({:.1} s to boot) in {}: later runs restore it instead of booting (XDPTEST_VM_WARM=0 always boots)",
+                    booted.as_secs_f64(),
+                    w.state.display()
+                ),
+            });
+            Ok(())
+        }
+        Err(reason) => {
+            send(RunEvent::Note {
+                target: kernel,
+                text: format!("cannot save the booted guest ({reason}); booting instead"),
+            });
+            Err(reason)
+        }
+    }
+}
+
+/// CPUs of every VM: two, as the smallest host has: per-CPU maps, CPU redirects and LRU lists need more
+/// than one to behave as they do in production.
+const VM_CPUS: usize = 2;
 
 /// Errors name objects by their guest paths: put the host paths back.
 fn host_paths(r: &mut ScenarioResult, map: &[(String, String)]) {

@@ -313,6 +313,18 @@ pub struct VmConfig {
     pub scenarios: usize,
     /// Stops the VM when set.
     pub cancel: Cancel,
+    /// A machine that can be saved and restored (see [`warm`](crate::warm)): this file is the
+    /// guest's fw_cfg payload (the placeholder while saving), and qemu takes commands on a control
+    /// socket in `dir`.
+    pub payload: Option<PathBuf>,
+    /// Restore this snapshot instead of booting (needs `payload`).
+    pub incoming: Option<PathBuf>,
+}
+
+impl VmConfig {
+    fn qmp_socket(&self) -> PathBuf {
+        self.dir.join("qmp.sock")
+    }
 }
 
 /// What a VM did.
@@ -350,17 +362,72 @@ pub fn command(cfg: &VmConfig) -> Command {
         .arg(format!("file:{}", cfg.dir.join("console.log").display()))
         .arg("-serial")
         .arg(format!("file:{}", cfg.dir.join("results.bin").display()));
+    if let Some(payload) = &cfg.payload {
+        // fw_cfg option values are comma-separated: a comma in a path is doubled.
+        let file = payload.display().to_string().replace(',', ",,");
+        cmd.arg("-fw_cfg").arg(format!("name={},file={file}", crate::bundle::FW_CFG_NAME));
+        let sock = cfg.qmp_socket().display().to_string().replace(',', ",,");
+        cmd.arg("-qmp").arg(format!("unix:{sock},server=on,wait=off"));
+        if cfg.incoming.is_some() {
+            cmd.args(["-incoming", "defer"]);
+        }
+    }
     cmd
 }
 
+/// A started qemu, for [`snapshot::save`](crate::warm::save): killed when dropped.
+pub struct Running {
+    qemu: Qemu,
+    pub(crate) results: Tail,
+    dir: PathBuf,
+    qmp_socket: PathBuf,
+}
+
+impl Running {
+    pub fn start(cfg: &VmConfig) -> Result<Running, String> {
+        let mut cmd = command(cfg);
+        let log = cfg.dir.join("qemu.log");
+        cmd.stderr(File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?);
+        let qemu = Qemu::spawn(cmd).map_err(|e| format!("cannot start {}: {e}", cfg.qemu.display()))?;
+        Ok(Running {
+            qemu,
+            results: Tail { path: cfg.dir.join("results.bin"), at: 0 },
+            dir: cfg.dir.clone(),
+            qmp_socket: cfg.qmp_socket(),
+        })
+    }
+
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.qemu.child.try_wait(), Ok(None))
+    }
+
+    /// What qemu wrote on its standard error.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("qemu.log")).unwrap_or_default().trim().to_string()
+    }
+
+    pub fn qmp(&self) -> Result<crate::warm::Qmp, String> {
+        crate::warm::Qmp::connect(&self.qmp_socket, Duration::from_secs(10))
+    }
+}
+
+/// Restores `snapshot` into the qemu just started with `-incoming defer`.
+fn restore(cfg: &VmConfig, snapshot: &Path) -> Result<(), String> {
+    let quoted =
+        crate::warm::shell_quote(snapshot).ok_or_else(|| format!("{} cannot be given to qemu", snapshot.display()))?;
+    let mut qmp = crate::warm::Qmp::connect(&cfg.qmp_socket(), Duration::from_secs(10))?;
+    qmp.execute("migrate-incoming", serde_json::json!({ "uri": format!("exec:cat {quoted}") }))?;
+    Ok(())
+}
+
 /// Reads what was appended to a file since the last call.
-struct Tail {
+pub(crate) struct Tail {
     path: PathBuf,
     at: u64,
 }
 
 impl Tail {
-    fn read(&mut self, into: &mut Vec<u8>) {
+    pub(crate) fn read(&mut self, into: &mut Vec<u8>) {
         let Ok(mut f) = File::open(&self.path) else { return };
         if f.seek(SeekFrom::Start(self.at)).is_ok() {
             if let Ok(n) = f.read_to_end(into) {
@@ -394,6 +461,12 @@ pub fn run_vm(cfg: &VmConfig, on_record: &mut dyn FnMut(&Record)) -> VmOutcome {
             return out;
         }
     };
+    if let Some(snapshot) = &cfg.incoming {
+        if let Err(reason) = restore(cfg, snapshot) {
+            out.failure = Some(VmFailure::WarmStart { step: "restored".into(), reason });
+            return out;
+        }
+    }
     let mut tail = Tail { path: cfg.dir.join("results.bin"), at: 0 };
     let mut decoder = Decoder::default();
     let mut run_deadline = None;

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 
 use xdptest_compiler::{suite, Fixture};
 use xdptest_runner::error::VmFailure;
+use xdptest_runner::events::VmStart;
 use xdptest_runner::{RunError, RunOptions, ScenarioResult, Verdict};
 use xdptest_vm::kernel::{self, Kernel, KernelSpec};
 use xdptest_vm::{KernelRun, Options};
@@ -111,10 +112,15 @@ fn example_specs_give_the_host_verdicts_in_a_vm() {
     });
     let mut opts = Options::new(guest());
     opts.shards = Some(2); // two VMs: sharding and the merge back into suite order
+                           // Warm starts, from a state of this test's own: the first VM saves it, both restore it.
+    let states = tempfile::tempdir().unwrap();
+    opts.vm_states = Some(states.path().to_path_buf());
     let runs = vm_run(&fx, &opts, &[test_kernel()]);
     let vm = &runs[0];
     assert!(vm.failures.is_empty(), "{:?}", vm.failures);
     assert_eq!(vm.timings.len(), 2);
+    assert!(vm.timings.iter().all(|t| t.start == VmStart::Restored), "{:?}", vm.timings);
+    assert!(vm.notes.iter().any(|n| n.contains("saved the booted guest")), "{:?}", vm.notes);
     assert!(vm.release.starts_with("6.") || std::env::var_os("XDPTEST_TEST_KERNEL").is_some(), "{}", vm.release);
     assert_eq!(vm.results.len(), host.len());
     for (h, v) in host.iter().zip(&vm.results) {
@@ -134,6 +140,19 @@ fn example_specs_give_the_host_verdicts_in_a_vm() {
     }
     assert!(vm.results.iter().all(|r| r.verdict.is_pass()), "{}", describe(&vm.results));
     assert_no_qemu_left();
+    // A damaged saved state: the VM boots instead (same verdicts), says why, and the state is gone.
+    let saved: Vec<PathBuf> = std::fs::read_dir(states.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let bytes = std::fs::read(&saved[0]).unwrap();
+    std::fs::write(&saved[0], &bytes[..bytes.len() / 2]).unwrap();
+    opts.shards = Some(1);
+    let again = vm_run(&fx, &opts, &[test_kernel()]);
+    assert!(again[0].failures.is_empty(), "{:?}", again[0].failures);
+    assert_eq!(again[0].timings[0].start, VmStart::Booted);
+    assert!(again[0].notes.iter().any(|n| n.contains("did not restore")), "{:?}", again[0].notes);
+    assert!(!saved[0].exists());
+    assert!(again[0].results.iter().all(|r| r.verdict.is_pass()), "{}", describe(&again[0].results));
+    assert_no_qemu_left();
 }
 
 #[test]
@@ -146,7 +165,8 @@ fn a_guest_that_cannot_start_fails_with_the_panic_and_the_console() {
     // Not an executable: the kernel finds no init and panics.
     let bogus = dir.path().join("init");
     std::fs::write(&bogus, b"not an ELF").unwrap();
-    let opts = Options::new(bogus);
+    let mut opts = Options::new(bogus);
+    opts.vm_states = None;
     let runs = vm_run(&fx, &opts, &[test_kernel()]);
     let f = &runs[0].failures;
     assert_eq!(f.len(), 1, "{f:?}");
@@ -170,6 +190,7 @@ fn a_boot_past_its_deadline_is_killed_and_reported() {
     let fx = fixtures(&["specs/counter"]);
     let mut opts = Options::new(guest());
     opts.timeout_scale = 0.0001; // deadlines of 0.1 s: no kernel boots that fast
+    opts.vm_states = None;
     let t = std::time::Instant::now();
     let runs = vm_run(&fx, &opts, &[test_kernel()]);
     let f = &runs[0].failures;
@@ -206,7 +227,9 @@ fn vlan_stages_load_their_modules_in_the_guest() {
         host.push(r)
     });
     assert!(matches!(host[0].verdict, Verdict::Pass | Verdict::Skip { .. }), "{:?}", host[0].verdict);
-    let runs = vm_run(&fx, &Options::new(guest()), &[test_kernel()]);
+    let mut opts = Options::new(guest());
+    opts.vm_states = None;
+    let runs = vm_run(&fx, &opts, &[test_kernel()]);
     assert!(runs[0].notes.is_empty(), "{:?}", runs[0].notes);
     assert!(runs[0].results[0].verdict.is_pass(), "{:?}", runs[0].results[0].verdict);
 }
