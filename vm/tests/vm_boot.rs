@@ -1,8 +1,9 @@
 //! Real VMs: boots Debian's 6.1 cloud kernel (downloaded and cached on first use; `XDPTEST_TEST_KERNEL`
 //! picks another) under qemu and runs the example specs in it. The oracle is the host: the same suite on
-//! the host kernel gives the same verdict per scenario. Also checks the failure paths: a guest that
-//! cannot start (kernel panic) and a boot that misses its deadline fail with the reason and the console,
-//! and leave no qemu behind.
+//! the host kernel gives the same verdict per scenario; that run restores its VMs from a saved state
+//! (saved by its first VM), and a damaged state makes the VM boot instead. Also checks the failure
+//! paths: a guest that cannot start (kernel panic) and a boot that misses its deadline fail with the
+//! reason and the console, and leave no qemu behind.
 //!
 //! Needs root (the host half runs BPF programs), qemu-system-x86 and the example programs (`make -C
 //! programs`). Without qemu the tests say so and pass, except in CI (`CI` set), where they fail.
